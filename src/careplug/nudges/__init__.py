@@ -1,0 +1,1 @@
+"""Follow-up nudges: planning, the exactly-once ledger, delivery."""

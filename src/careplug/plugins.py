@@ -1,0 +1,308 @@
+"""The plugin manager: built-ins first, then entry points one at a time, then config plugins.
+
+Call sites never touch ``pm.hook``: ``Plugins`` offers one typed method per hook (as tox does).
+
+Environment:
+
+- ``CAREPLUG_PLUGINS=a,b``        load only these plugins (names as ``careplug plugins`` lists them;
+                                  built-ins are ``careplug.<module>``)
+- ``CAREPLUG_BLOCK_PLUGINS=a,b``  never load these
+- ``CAREPLUG_STRICT_PLUGINS=1``   a plugin that fails to load is fatal (default: reported, skipped)
+- ``CAREPLUG_TRACE_HOOKS=1``      print every hook call and result to stderr
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "careplug"
+
+BUILTIN_PLUGINS = (
+    "careplug.sources.files",
+    "careplug.rules.unanswered",
+    "careplug.rules.broken_promise",
+    "careplug.rules.run_around",
+    "careplug.rules.quiet_customer",
+    "careplug.rules.unhappy",
+    "careplug.rules.check_in",
+    "careplug.rules.neglected_lead",
+    "careplug.nudges.planner",
+    "careplug.nudges.routing",
+    "careplug.notifiers.webhook",
+    "careplug.notifiers.email",
+)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    origin: str                    # "built-in", "entry point", "config"
+    version: str | None
+    hooks: list[str]
+    module: str
+
+
+@dataclass
+class LoadFailure:
+    name: str
+    origin: str
+    error: str
+
+
+@dataclass
+class HookFailure:
+    """A plugin raised while a hook ran; the run goes on without that plugin's part."""
+
+    plugin: str
+    hook: str
+    error: BaseException
+
+
+def _env_list(name: str) -> set[str] | None:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Plugins:
+    """A loaded set of plugins and the typed calls into them."""
+
+    def __init__(self, *, strict: bool | None = None, load_entry_points: bool = True,
+                 builtins: Iterable[str] = BUILTIN_PLUGINS, extra: Iterable[str] = ()):
+        self.pm = pluggy.PluginManager("careplug")
+        self.pm.add_hookspecs(hookspecs)
+        self.strict = _truthy("CAREPLUG_STRICT_PLUGINS") if strict is None else strict
+        self.allow = _env_list("CAREPLUG_PLUGINS")
+        self.block = _env_list("CAREPLUG_BLOCK_PLUGINS") or set()
+        self.infos: dict[str, PluginInfo] = {}
+        self.load_failures: list[LoadFailure] = []
+        self.hook_failures: list[HookFailure] = []
+        self._sources: dict[str, tuple[type, str]] | None = None
+        self._rules: dict[str, tuple[type, str]] | None = None
+        self._notifiers: dict[str, tuple[type, str]] | None = None
+        self.trace = _truthy("CAREPLUG_TRACE_HOOKS")
+        for name in builtins:
+            self._load(name, "built-in", lambda n=name: importlib.import_module(n), version=None)
+        if load_entry_points:
+            self._load_entry_points()
+        for name in extra:
+            self.add_module(name, origin="config")
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def _wanted(self, name: str) -> bool:
+        if name in self.block:
+            return False
+        return self.allow is None or name in self.allow
+
+    def _load(self, name: str, origin: str, loader: Callable[[], Any], version: str | None) -> None:
+        if not self._wanted(name) or name in self.infos:
+            return
+        try:
+            plugin = loader()
+            self.register(plugin, name=name, origin=origin, version=version)
+        except Exception as exc:  # a broken plugin must not take the others down
+            message = f"{type(exc).__name__}: {exc}"
+            if self.strict:
+                raise PluginError(f"plugin {name!r} ({origin}) failed to load: {message}") from exc
+            log.warning("plugin %r (%s) failed to load and was skipped: %s", name, origin, message)
+            self.load_failures.append(LoadFailure(name, origin, message))
+
+    def _load_entry_points(self) -> None:
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            version = dist.version if dist is not None else None
+            self._load(ep.name, "entry point", ep.load, version)
+
+    def add_module(self, module: str, *, origin: str = "config") -> None:
+        """Load a plugin module by dotted name (``plugins = [...]`` in careplug.toml)."""
+        self._load(module, origin, lambda: importlib.import_module(module), version=None)
+
+    def register(self, plugin: Any, *, name: str, origin: str = "entry point", version: str | None = None) -> None:
+        """Register one plugin object and validate it: every ``careplug_*`` function must be a hook."""
+        self.pm.register(plugin, name=name)
+        try:
+            self._check_unknown_hooks(plugin, name)
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=name)
+            raise PluginError(f"plugin {name!r}: {exc}") from exc
+        except PluginError:
+            self.pm.unregister(name=name)
+            raise
+        hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        module = getattr(plugin, "__name__", type(plugin).__module__)
+        self.infos[name] = PluginInfo(name, origin, version or _module_version(module), hooks, module)
+        self._sources = self._rules = self._notifiers = None
+
+    def _check_unknown_hooks(self, plugin: Any, name: str) -> None:
+        known = [n for n in dir(hookspecs) if n.startswith("careplug_")]
+        for attr in dir(plugin):
+            if attr.startswith("careplug_") and attr not in known and callable(getattr(plugin, attr)):
+                hint = difflib.get_close_matches(attr, known, n=1)
+                did_you_mean = f" (did you mean {hint[0]}?)" if hint else ""
+                raise PluginError(f"plugin {name!r}: {attr} matches no careplug hook{did_you_mean}")
+
+    def list(self) -> list[PluginInfo]:
+        return sorted(self.infos.values(), key=lambda i: (i.origin != "built-in", i.name))
+
+    # --- registries ---------------------------------------------------------------------------
+
+    def _collect(self, hook: str, attr: str, what: str) -> dict[str, tuple[type, str]]:
+        found: dict[str, tuple[type, str]] = {}
+        for impl in self._impls(hook):
+            def register(cls: type, _plugin: str = impl.plugin_name) -> None:
+                key = getattr(cls, attr, "")
+                if not key:
+                    raise PluginError(f"plugin {_plugin!r} registered {what} {cls.__name__} without a {attr}")
+                if key in found and found[key][0] is not cls:
+                    raise PluginError(
+                        f"{what} {key!r} is registered twice: by {found[key][1]!r} and by {_plugin!r}")
+                found[key] = (cls, _plugin)
+
+            self._guarded(impl, hook, {"register": register})
+        return found
+
+    def sources(self) -> dict[str, type]:
+        if self._sources is None:
+            self._sources = self._collect("careplug_register_sources", "kind", "source")
+        return {k: v[0] for k, v in self._sources.items()}
+
+    def rules(self) -> dict[str, type]:
+        if self._rules is None:
+            self._rules = self._collect("careplug_register_rules", "name", "rule")
+        return {k: v[0] for k, v in self._rules.items()}
+
+    def notifiers(self) -> dict[str, type]:
+        if self._notifiers is None:
+            self._notifiers = self._collect("careplug_register_notifiers", "kind", "notifier")
+        return {k: v[0] for k, v in self._notifiers.items()}
+
+    def register_commands(self, cli: Any) -> None:
+        self._each("careplug_register_commands", cli=cli)
+
+    # --- run-time hooks -----------------------------------------------------------------------
+
+    def records_synced(self, source: Any, stream: str, counts: dict[str, int], cursor: Any) -> None:
+        self._each("careplug_records_synced", source=source, stream=stream, counts=counts, cursor=cursor)
+
+    def relationship_history(self, customer_uid: str, store: Any) -> list[Any]:
+        out: list[Any] = []
+        for items in self._each("careplug_relationship_history", customer_uid=customer_uid, store=store):
+            out.extend(items)
+        return out
+
+    def detect_neglect(self, subject: str, history: Any, now: Any) -> list[Any]:
+        out: list[Any] = []
+        for findings in self._each("careplug_detect_neglect", subject=subject, history=history, now=now):
+            out.extend(findings)
+        return out
+
+    def plan_follow_up(self, finding: Any, policy: Any) -> list[Any]:
+        return self._first("careplug_plan_follow_up", finding=finding, policy=policy) or []
+
+    def deliver_nudges(self, target: str, nudges: list[Any]) -> list[Any] | None:
+        """Receipts from the plugin that owns ``target``, or None when no plugin owns it.
+        Unlike observer hooks, a delivery error propagates: the caller keeps the nudges pending."""
+        for impl in self._impls("careplug_deliver_nudges"):
+            result = impl.function(**_kwargs(impl, {"target": target, "nudges": nudges}))
+            if result is not None:
+                return result
+        return None
+
+    def nudge_delivered(self, nudge: Any, receipt: Any) -> None:
+        self._each("careplug_nudge_delivered", nudge=nudge, receipt=receipt)
+
+    def finding_resolved(self, finding: Any) -> None:
+        self._each("careplug_finding_resolved", finding=finding)
+
+    # --- calling ------------------------------------------------------------------------------
+
+    def _impls(self, hook: str) -> list[Any]:
+        # pluggy calls the last registered first (tryfirst/trylast respected): keep its order
+        return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
+
+    def _guarded(self, impl: Any, hook: str, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        try:
+            result = impl.function(**_kwargs(impl, kwargs))
+            if self.trace:
+                sys.stderr.write(f"[careplug hook] {hook} -> {impl.plugin_name}: {_short(result)}\n")
+            return True, result
+        except PluginError:
+            raise
+        except Exception as exc:
+            log.error("plugin %r failed in %s: %s: %s", impl.plugin_name, hook, type(exc).__name__, exc)
+            self.hook_failures.append(HookFailure(impl.plugin_name, hook, exc))
+            return False, None
+
+    def _each(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Call every implementation; one that raises is reported and skipped."""
+        results = []
+        for impl in self._impls(hook):
+            ok, result = self._guarded(impl, hook, kwargs)
+            if ok and result is not None:
+                results.append(result)
+        return results
+
+    def _first(self, hook: str, **kwargs: Any) -> Any:
+        for impl in self._impls(hook):
+            ok, result = self._guarded(impl, hook, kwargs)
+            if ok and result is not None:
+                return result
+        return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _kwargs(impl: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {name: kwargs[name] for name in impl.argnames}
+
+
+def _module_version(module: str) -> str | None:
+    top = module.split(".")[0]
+    try:
+        mapping = importlib.metadata.packages_distributions()
+        for dist in mapping.get(top, []):
+            return importlib.metadata.version(dist)
+    except Exception:  # pragma: no cover - metadata quirks
+        return None
+    return None
+
+
+_default: Plugins | None = None
+
+
+def get_plugins(**kwargs: Any) -> Plugins:
+    """The process-wide plugin set (created on first use)."""
+    global _default
+    if _default is None or kwargs:
+        _default = Plugins(**kwargs)
+    return _default
+
+
+def reset_plugins() -> None:
+    global _default
+    _default = None

@@ -1,0 +1,429 @@
+"""The store: SQLite by default, any SQLAlchemy database (PostgreSQL) by URL.
+
+Callers use ``Store`` methods only; the SQL stays behind this seam.
+
+The central write is ``commit_batch``: a batch of records from one stream, the quarantined
+payloads beside them, and the cursor that covers them, in one transaction. Upserts compare the
+stored JSON, so syncing the same records twice changes nothing, and only records that really
+changed mark their subjects for the rules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, create_engine, delete, event, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from ..finding import subject_key
+from ..history import History
+from ..model import Account, Customer, Deletion, Quarantined, Record
+from . import codec, identities, migrations, schema
+from .lock import RunLock
+
+__all__ = ["Store", "open_store", "BatchResult"]
+
+CHILD_KINDS = ("message", "event", "rating", "task")
+UPSERT_CHUNK = 2000
+
+
+def _url(path_or_url: str) -> str:
+    if "://" in path_or_url:
+        return path_or_url
+    path = os.path.abspath(os.path.expanduser(path_or_url))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+class BatchResult:
+    """What one committed batch changed: counts per kind, and subjects marked dirty."""
+
+    __slots__ = ("counts", "subjects", "quarantined")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.subjects: set[str] = set()
+        self.quarantined = 0
+
+    @property
+    def changed(self) -> int:
+        return sum(self.counts.values())
+
+
+class Store:
+    def __init__(self, url: str, *, echo: bool = False):
+        self.url = _url(url)
+        self.engine: Engine = create_engine(self.url, echo=echo, future=True)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        migrations.migrate(self.engine)
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def run_lock(self, **kw: Any) -> RunLock:
+        return RunLock(self.engine, **kw)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _insert(self, table):
+        return (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(table)
+
+    # --- cursors ------------------------------------------------------------------------------
+
+    def get_cursor(self, source: str, stream: str) -> Any | None:
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(schema.cursors.c.cursor).where(
+                schema.cursors.c.source == source, schema.cursors.c.stream == stream)).scalar()
+        return None if raw is None else json.loads(raw)
+
+    def cursors(self, source: str | None = None) -> dict[tuple[str, str], Any]:
+        query = select(schema.cursors)
+        if source:
+            query = query.where(schema.cursors.c.source == source)
+        with self.engine.connect() as conn:
+            return {(r.source, r.stream): json.loads(r.cursor) for r in conn.execute(query)}
+
+    def _set_cursor(self, conn: Connection, source: str, stream: str, cursor: Any) -> None:
+        stmt = self._insert(schema.cursors).values(source=source, stream=stream, cursor=codec.dumps(cursor),
+                                                   updated_at=time.time())
+        conn.execute(stmt.on_conflict_do_update(index_elements=["source", "stream"],
+                                                set_={"cursor": stmt.excluded.cursor,
+                                                      "updated_at": stmt.excluded.updated_at}))
+
+    # --- the central write --------------------------------------------------------------------
+
+    def commit_batch(self, source: str, stream: str, records: Iterable[Record],
+                     quarantined: Iterable[Quarantined] = (), cursor: Any = None,
+                     *, set_cursor: bool = True) -> BatchResult:
+        """Store ``records`` and ``quarantined`` and advance ``(source, stream)`` to ``cursor``,
+        all in one transaction. Returns what changed."""
+        result = BatchResult()
+        records = list(records)
+        with self.engine.begin() as conn:
+            upserts = [r for r in records if not isinstance(r, Deletion)]
+            for i in range(0, len(upserts), UPSERT_CHUNK):
+                self._upsert(conn, upserts[i:i + UPSERT_CHUNK], result)
+            for deletion in (r for r in records if isinstance(r, Deletion)):
+                self._delete(conn, deletion, result)
+            for q in quarantined:
+                self._quarantine(conn, source, stream, q)
+                result.quarantined += 1
+            self._mark_dirty(conn, result.subjects)
+            if set_cursor and cursor is not None:
+                self._set_cursor(conn, source, stream, cursor)
+        return result
+
+    def _upsert(self, conn: Connection, batch: list[Record], result: BatchResult) -> None:
+        # the same record twice in a batch (changed twice during one page): the last one wins
+        batch = list({(r.source, r.kind, r.external_id): r for r in batch}.values())
+        rows = []
+        for r in batch:
+            rows.append({
+                "source": r.source, "kind": r.kind, "external_id": r.external_id,
+                "parent_id": getattr(r, "conversation_id", None),
+                "customer_id": getattr(r, "customer_id", None),
+                "account_id": getattr(r, "account_id", None),
+                "created_at": codec.epoch(getattr(r, "created_at", None)),
+                "updated_at": codec.epoch(getattr(r, "updated_at", None)),
+                "data": codec.encode(r),
+            })
+        stmt = self._insert(schema.records)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source", "kind", "external_id"],
+            set_={c: stmt.excluded[c] for c in ("parent_id", "customer_id", "account_id", "created_at",
+                                                 "updated_at", "data")},
+            where=schema.records.c.data != stmt.excluded.data,
+        ).returning(schema.records.c.source, schema.records.c.kind, schema.records.c.external_id)
+        changed = {(row[0], row[1], row[2]) for row in conn.execute(stmt, rows)} if rows else set()
+        if not changed:
+            return
+        customer_refs: set[tuple[str, str]] = set()
+        for r in batch:  # in batch order: identity resolution must not depend on set order
+            kind = r.kind
+            if (r.source, kind, r.external_id) not in changed:
+                continue
+            result.counts[kind] = result.counts.get(kind, 0) + 1
+            if kind == "conversation":
+                result.subjects.add(subject_key("conversation", r.source, r.external_id))
+                if r.customer_id:
+                    customer_refs.add((r.source, r.customer_id))
+            elif kind in CHILD_KINDS:
+                parent = getattr(r, "conversation_id", None)
+                if parent:
+                    result.subjects.add(subject_key("conversation", r.source, parent))
+                if getattr(r, "customer_id", None):
+                    customer_refs.add((r.source, r.customer_id))
+            elif kind == "customer":
+                uid, merged = identities.resolve(conn, r)
+                result.subjects.add(subject_key("customer", uid))
+                result.subjects.update(subject_key("customer", m) for m in merged)
+            elif kind == "account":
+                result.subjects.add(subject_key("account", r.source, r.external_id))
+        if customer_refs:
+            for uid in self._uids(conn, customer_refs):
+                result.subjects.add(subject_key("customer", uid))
+
+    def _uids(self, conn: Connection, refs: set[tuple[str, str]]) -> set[str]:
+        out: set[str] = set()
+        refs_list = sorted(refs)
+        for i in range(0, len(refs_list), 500):
+            chunk = refs_list[i:i + 500]
+            out.update(conn.execute(select(schema.customer_links.c.uid).where(
+                tuple_(schema.customer_links.c.source, schema.customer_links.c.external_id).in_(chunk))).scalars())
+        return out
+
+    def _delete(self, conn: Connection, d: Deletion, result: BatchResult) -> None:
+        r = schema.records.c
+        gone = conn.execute(delete(schema.records).where(
+            r.source == d.source, r.kind == d.record_kind, r.external_id == d.external_id)).rowcount
+        if d.record_kind == "conversation":
+            conn.execute(delete(schema.records).where(r.source == d.source, r.parent_id == d.external_id,
+                                                      r.kind.in_(CHILD_KINDS)))
+            result.subjects.add(subject_key("conversation", d.source, d.external_id))
+        if gone:
+            result.counts["deletion"] = result.counts.get("deletion", 0) + 1
+
+    def _quarantine(self, conn: Connection, source: str, stream: str, q: Quarantined) -> None:
+        payload = q.payload if isinstance(q.payload, str) else codec.dumps(q.payload)
+        stmt = self._insert(schema.quarantine).values(source=source, stream=q.stream or stream,
+                                                      external_id=q.external_id, reason=q.reason,
+                                                      payload=payload, at=time.time())
+        conn.execute(stmt.on_conflict_do_update(index_elements=["source", "stream", "external_id", "reason"],
+                                                set_={"payload": stmt.excluded.payload, "at": stmt.excluded.at}))
+
+    def _mark_dirty(self, conn: Connection, subjects: set[str]) -> None:
+        if not subjects:
+            return
+        rows = [{"key": s, "kind": s.split(":", 1)[0], "dirty": True} for s in sorted(subjects)]
+        stmt = self._insert(schema.subjects)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"dirty": True}), rows)
+
+    # --- reading records ----------------------------------------------------------------------
+
+    def iter_records(self, kind: str, source: str | None = None, *, chunk: int = 5000) -> Iterator[Record]:
+        r = schema.records.c
+        query = select(r.source, r.kind, r.external_id, r.data).where(r.kind == kind).order_by(r.id)
+        if source:
+            query = query.where(r.source == source)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=chunk).execute(query)
+            for row in result:
+                yield codec.decode(row.kind, row.source, row.external_id, row.data)
+
+    def get(self, source: str, kind: str, external_id: str) -> Record | None:
+        r = schema.records.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(r.data).where(r.source == source, r.kind == kind,
+                                                    r.external_id == external_id)).first()
+        return None if row is None else codec.decode(kind, source, external_id, row.data)
+
+    def count(self, kind: str | None = None) -> int:
+        query = select(func.count()).select_from(schema.records)
+        if kind:
+            query = query.where(schema.records.c.kind == kind)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def counts(self) -> dict[str, int]:
+        r = schema.records.c
+        with self.engine.connect() as conn:
+            return {k: n for k, n in conn.execute(select(r.kind, func.count()).group_by(r.kind))}
+
+    def quarantined(self, source: str | None = None) -> list[dict[str, Any]]:
+        q = select(schema.quarantine).order_by(schema.quarantine.c.id)
+        if source:
+            q = q.where(schema.quarantine.c.source == source)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(q).mappings()]
+
+    def snapshot(self) -> list[tuple[str, str, str, str]]:
+        """Every record, sorted: two stores with equal snapshots hold the same data."""
+        r = schema.records.c
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(
+                select(r.source, r.kind, r.external_id, r.data).order_by(r.source, r.kind, r.external_id))]
+
+    # --- customers ----------------------------------------------------------------------------
+
+    def customer_uid(self, source: str, external_id: str) -> str | None:
+        c = schema.customer_links.c
+        with self.engine.connect() as conn:
+            return conn.execute(select(c.uid).where(c.source == source, c.external_id == external_id)).scalar()
+
+    def find_customer(self, query: str) -> str | None:
+        """A uid from an email, phone, handle, uid or ``source/external_id``."""
+        from ..model import IdentityKind, normalize_identity
+
+        c = schema.customer_links.c
+        i = schema.identities.c
+        with self.engine.connect() as conn:
+            if conn.execute(select(c.uid).where(c.uid == query).limit(1)).scalar():
+                return query
+            if "/" in query:
+                src, _, ext = query.partition("/")
+                uid = conn.execute(select(c.uid).where(c.source == src, c.external_id == ext)).scalar()
+                if uid:
+                    return uid
+            for kind in (IdentityKind.EMAIL, IdentityKind.PHONE, IdentityKind.SOCIAL):
+                uid = conn.execute(select(i.uid).where(i.kind == kind.value,
+                                                       i.value == normalize_identity(kind, query))).scalar()
+                if uid:
+                    return uid
+        return None
+
+    def customer_links(self, uid: str) -> list[dict[str, str]]:
+        c = schema.customer_links.c
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(
+                select(c.source, c.external_id, c.reason).where(c.uid == uid).order_by(c.source, c.external_id)
+            ).mappings()]
+
+    # --- subjects and histories ---------------------------------------------------------------
+
+    def dirty_subjects(self, limit: int | None = None) -> list[str]:
+        s = schema.subjects.c
+        q = select(s.key).where(s.dirty.is_(True)).order_by(s.key)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q).scalars())
+
+    def due_subjects(self, now: datetime) -> list[str]:
+        s = schema.subjects.c
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(s.key).where(s.next_due_at <= now.timestamp()).order_by(s.key)).scalars())
+
+    def all_subjects(self, kind: str | None = None) -> list[str]:
+        s = schema.subjects.c
+        q = select(s.key).order_by(s.key)
+        if kind:
+            q = q.where(s.kind == kind)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q).scalars())
+
+    def mark_evaluated(self, evaluated: dict[str, datetime | None], now: datetime,
+                       conn: Connection | None = None) -> None:
+        """Clear the dirty flag and index the next due time of each evaluated subject."""
+        if not evaluated:
+            return
+        s = schema.subjects
+        params = [{"k": k, "due": codec.epoch(v), "at": now.timestamp()} for k, v in evaluated.items()]
+        from sqlalchemy import bindparam
+
+        stmt = update(s).where(s.c.key == bindparam("k")).values(
+            dirty=False, next_due_at=bindparam("due"), evaluated_at=bindparam("at"))
+        if conn is not None:
+            conn.execute(stmt, params)
+        else:
+            with self.engine.begin() as c:
+                c.execute(stmt, params)
+
+    def load_history(self, subject: str) -> History | None:
+        """The history of one subject, or None when the subject no longer exists."""
+        kind, _, rest = subject.partition(":")
+        with self.engine.connect() as conn:
+            if kind == "conversation":
+                source, _, ext = rest.partition(":")
+                return self._conversation_history(conn, subject, [(source, ext)])
+            if kind == "customer":
+                c = schema.customer_links.c
+                links = [tuple(r) for r in conn.execute(select(c.source, c.external_id).where(c.uid == rest))]
+                if not links:
+                    return None
+                r = schema.records.c
+                convs = [tuple(x) for x in conn.execute(select(r.source, r.external_id).where(
+                    r.kind == "conversation", tuple_(r.source, r.customer_id).in_(links)))]
+                hist = self._conversation_history(conn, subject, convs, customer_links_=links, uid=rest)
+                return hist
+            if kind == "account":
+                source, _, ext = rest.partition(":")
+                r = schema.records.c
+                convs = [tuple(x) for x in conn.execute(select(r.source, r.external_id).where(
+                    r.kind == "conversation", r.source == source, r.account_id == ext))]
+                hist = self._conversation_history(conn, subject, convs)
+                acc = self._records(conn, and_(r.kind == "account", r.source == source, r.external_id == ext))
+                if hist is None:
+                    hist = History(subject=subject)
+                hist.account = acc[0] if acc else None  # type: ignore[assignment]
+                if hist.account is None:
+                    return None
+                customers = self._records(conn, and_(r.kind == "customer", r.source == source, r.account_id == ext))
+                hist.customers = customers  # type: ignore[assignment]
+                return hist
+        raise ValueError(f"unknown subject kind in {subject!r}")
+
+    def _records(self, conn: Connection, where) -> list[Record]:
+        r = schema.records.c
+        return [codec.decode(row.kind, row.source, row.external_id, row.data)
+                for row in conn.execute(select(r.source, r.kind, r.external_id, r.data).where(where)
+                                        .order_by(r.created_at, r.id))]
+
+    def _conversation_history(self, conn: Connection, subject: str, convs: list[tuple[str, str]],
+                              customer_links_: list[tuple[str, str]] | None = None,
+                              uid: str | None = None) -> History | None:
+        r = schema.records.c
+        hist = History(subject=subject, customer_uid=uid)
+        if convs:
+            hist.conversations = self._records(conn, and_(r.kind == "conversation",
+                                                          tuple_(r.source, r.external_id).in_(convs)))
+            children = self._records(conn, and_(r.kind.in_(CHILD_KINDS), tuple_(r.source, r.parent_id).in_(convs)))
+            for rec in children:
+                getattr(hist, rec.kind + "s").append(rec)
+        if subject.startswith("conversation:") and not hist.conversations:
+            return None
+        if customer_links_ is None:
+            conv = hist.conversation
+            if conv is not None and conv.customer_id:
+                c = schema.customer_links.c
+                uid = conn.execute(select(c.uid).where(c.source == conv.source,
+                                                       c.external_id == conv.customer_id)).scalar()
+                hist.customer_uid = uid
+                if uid:
+                    customer_links_ = [tuple(x) for x in conn.execute(
+                        select(c.source, c.external_id).where(c.uid == uid))]
+        if customer_links_:
+            hist.customers = self._records(conn, and_(r.kind == "customer",
+                                                      tuple_(r.source, r.external_id).in_(customer_links_)))
+            if uid and subject.startswith("customer:"):
+                # ratings and tasks attached to the customer but to no conversation
+                extra = self._records(conn, and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None),
+                                                 tuple_(r.source, r.customer_id).in_(customer_links_)))
+                for rec in extra:
+                    getattr(hist, rec.kind + "s").append(rec)
+        accounts = {(c.source, c.account_id) for c in hist.customers if c.account_id}
+        accounts |= {(c.source, c.account_id) for c in hist.conversations if c.account_id}
+        if accounts and hist.account is None:
+            found = self._records(conn, and_(r.kind == "account", tuple_(r.source, r.external_id).in_(sorted(accounts))))
+            hist.account = found[0] if found else None  # type: ignore[assignment]
+        agent_ids = {(c.source, c.assignee) for c in hist.conversations if c.assignee}
+        if agent_ids:
+            for agent in self._records(conn, and_(r.kind == "agent", tuple_(r.source, r.external_id).in_(sorted(agent_ids)))):
+                hist.agents[f"{agent.source}:{agent.external_id}"] = agent  # type: ignore[assignment]
+        return hist
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def open_store(path_or_url: str) -> Store:
+    return Store(path_or_url)

@@ -1,0 +1,63 @@
+"""Versioned schema migrations.
+
+Each migration is ``(version, description, function(connection))``, applied in order inside one
+transaction each, and the store's version recorded in ``careplug_meta``. A store newer than this
+code is refused rather than silently misread. To change the schema: change ``schema.py`` *and*
+append a migration that brings an existing store to the same shape (e.g. ``add_column``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Column, inspect, select, text
+from sqlalchemy.engine import Connection
+
+from ..errors import CareplugError
+from . import schema
+
+Migration = tuple[int, str, Callable[[Connection], None]]
+
+
+def _initial(conn: Connection) -> None:
+    schema.metadata.create_all(conn)
+
+
+def add_column(conn: Connection, table: str, column: Column) -> None:
+    """Add ``column`` to ``table`` unless it is already there (stores created by a newer v1)."""
+    if column.name in {c["name"] for c in inspect(conn).get_columns(table)}:
+        return
+    ddl = column.type.compile(dialect=conn.dialect)
+    conn.execute(text(f'ALTER TABLE {table} ADD COLUMN "{column.name}" {ddl}'))
+
+
+MIGRATIONS: list[Migration] = [
+    (1, "initial schema", _initial),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(schema.meta.name):
+        return 0
+    row = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else 0
+
+
+def migrate(engine) -> int:
+    """Bring the store to the latest version; return the version it was at."""
+    with engine.begin() as conn:
+        start = current_version(conn)
+    if start > LATEST:
+        raise CareplugError(
+            f"the store is at schema version {start}, newer than this careplug knows ({LATEST}): upgrade careplug")
+    for version, _description, apply in MIGRATIONS:
+        if version <= start:
+            continue
+        with engine.begin() as conn:
+            apply(conn)
+            schema.metadata.tables[schema.meta.name].create(conn, checkfirst=True)
+            conn.execute(schema.meta.delete().where(schema.meta.c.key == "schema_version"))
+            conn.execute(schema.meta.insert().values(key="schema_version", value=str(version)))
+    return start
