@@ -42,7 +42,6 @@ BUILTIN_PLUGINS = (
     "careplug.rules.check_in",
     "careplug.rules.neglected_lead",
     "careplug.nudges.planner",
-    "careplug.nudges.routing",
     "careplug.notifiers.webhook",
     "careplug.notifiers.email",
 )

@@ -1,0 +1,116 @@
+"""The harness contract: what an adapter's test kit gives the conformance suite.
+
+The suite (``careplug.testing.conformance``) knows nothing about a particular CRM; each adapter
+ships one ``AdapterHarness`` subclass that knows how to start its loopback fake, configure a
+source against it, change the fake's data, inject faults and read back what was written.
+Conversation ids used below are the source's external ids of conversations (tickets, cases).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from ..nudges.model import Nudge
+from ..source import Source
+
+
+class AdapterHarness(abc.ABC):
+    """One adapter plus its fake. Used as a context manager around each suite test."""
+
+    source_kind: str = ""
+    #: record kinds the adapter syncs, compared between fake and store by the suite
+    record_kinds: tuple[str, ...] = ("customer", "conversation", "message")
+    #: the fault kinds the adapter must survive ("429", "500", "timeout")
+    supports_faults: tuple[str, ...] = ("429", "500", "timeout")
+
+    def __enter__(self) -> "AdapterHarness":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start the fake (and set the env vars holding the test credentials)."""
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    @abc.abstractmethod
+    def make_source(self, name: str = "crm", **options: Any) -> Source:
+        """A configured source pointed at the fake, with test-speed retry and pacing settings.
+        ``options`` override the harness's defaults (e.g. ``page_size``)."""
+
+    @abc.abstractmethod
+    def secrets(self) -> list[str]:
+        """Every credential value the source was given: they must never reach logs, errors or
+        the store."""
+
+    # --- data ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def seed(self, conversations: int, *, seed: int = 0) -> None:
+        """Fill the fake with ``conversations`` conversations, their customers, messages, ..."""
+
+    @abc.abstractmethod
+    def ids(self, kind: str) -> set[str]:
+        """External ids of the records of ``kind`` the fake holds now (what a full sync must store)."""
+
+    @abc.abstractmethod
+    def add(self, conversations: int) -> set[str]:
+        """Create new conversations (with messages) now; return their ids."""
+
+    @abc.abstractmethod
+    def touch(self, conversation_ids: set[str]) -> None:
+        """Change these conversations now (a new message or a status change), bumping their
+        modification time past every cursor handed out so far."""
+
+    def delete(self, conversation_id: str) -> bool:
+        """Delete a conversation in the fake; return False when the CRM has no deletions."""
+        return False
+
+    def merge(self, loser_id: str, winner_id: str) -> bool:
+        """Merge one conversation (or customer) into another; False when unsupported."""
+        return False
+
+    def corrupt(self, conversation_id: str) -> None:
+        """Make this conversation's payload malformed (a missing or ill-typed required field)."""
+        raise NotImplementedError
+
+    # --- faults and accounting ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def inject(self, fault: str, *, times: int = 1, retry_after: float | None = None,
+               endpoint: str | None = None) -> None:
+        """Queue a fault ("429", "500", "timeout") on the next requests (of ``endpoint``)."""
+
+    def enforce_rate_limit(self) -> None:
+        """Turn on the fake's real (scaled-down) rate limits, to check the adapter paces itself."""
+
+    @abc.abstractmethod
+    def calls(self) -> dict[str, int]:
+        """Requests per endpoint since the last ``reset_calls``."""
+
+    @abc.abstractmethod
+    def reset_calls(self) -> None: ...
+
+    def rate_limited_responses(self) -> int:
+        """How many 429 (or the CRM's equivalent) answers the fake gave by its own limits."""
+        return 0
+
+    # --- write-back ---------------------------------------------------------------------------
+
+    def can_deliver(self) -> bool:
+        return True
+
+    @abc.abstractmethod
+    def nudge_for(self, conversation_id: str, key: str) -> Nudge:
+        """A nudge (task or note, as the adapter prefers) about an existing conversation."""
+
+    @abc.abstractmethod
+    def objects_with_marker(self, marker: str) -> list[Any]:
+        """The CRM objects (tasks, notes, tickets) carrying this marker."""
