@@ -1,0 +1,178 @@
+"""Findings persistence: the ``findings`` table, read and written as ``careplug.finding.Finding``.
+
+A row per finding key (``rule|subject|occurrence``). ``status`` is ``"open"`` until the condition
+clears, then ``"resolved"`` with ``resolved_at``; the full Finding lives as JSON in ``data`` and the
+columns beside it are what queries filter on. ``save`` is an upsert: saving the same key again
+replaces the row (the check engine keeps the first ``detected_at``).
+
+Every function takes the ``Store``; ``conn`` joins an open transaction (``store.transaction()``)
+so findings and the subjects' due times are written together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
+
+from ..finding import Finding, Severity
+from . import codec, schema
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import Store
+
+__all__ = ["save", "get", "open_findings", "open_by_subject", "resolved_since", "mark_resolved",
+           "encode", "decode"]
+
+_DATETIMES = ("started_at", "due_at", "detected_at", "resolved_at", "next_check_at")
+CHUNK = 500
+
+
+def encode(finding: Finding) -> str:
+    """The JSON text of a finding (datetimes as ISO 8601, severity as its value)."""
+    data: dict[str, Any] = {}
+    for name in Finding.__slots__:  # type: ignore[attr-defined]
+        value = getattr(finding, name)
+        if name in _DATETIMES:
+            value = None if value is None else value.isoformat()
+        elif name == "severity":
+            value = Severity(value).value
+        data[name] = value
+    return codec.dumps(data)
+
+
+def decode(text: str) -> Finding:
+    raw = json.loads(text)
+    for name in _DATETIMES:
+        if raw.get(name) is not None:
+            raw[name] = datetime.fromisoformat(raw[name])
+    raw["severity"] = Severity(raw["severity"])
+    known = set(Finding.__slots__)  # type: ignore[attr-defined]
+    return Finding(**{k: v for k, v in raw.items() if k in known})
+
+
+def _row(f: Finding) -> dict[str, Any]:
+    return {
+        "key": f.key, "rule": f.rule, "subject": f.subject, "occurrence": f.occurrence,
+        "stage": f.stage, "severity": Severity(f.severity).value,
+        "status": "open" if f.resolved_at is None else "resolved",
+        "started_at": f.started_at.timestamp(),
+        "due_at": codec.epoch(f.due_at),
+        "detected_at": (f.detected_at or f.started_at).timestamp(),
+        "resolved_at": codec.epoch(f.resolved_at),
+        "data": encode(f),
+    }
+
+
+@contextmanager
+def _begin(store: "Store", conn: Connection | None) -> Iterator[Connection]:
+    if conn is not None:
+        yield conn
+    else:
+        with store.engine.begin() as c:
+            yield c
+
+
+@contextmanager
+def _read(store: "Store", conn: Connection | None) -> Iterator[Connection]:
+    if conn is not None:
+        yield conn
+    else:
+        with store.engine.connect() as c:
+            yield c
+
+
+def save(store: "Store", findings: Iterable[Finding], *, conn: Connection | None = None) -> int:
+    """Insert or replace findings by key; returns how many were written."""
+    rows = [_row(f) for f in findings]
+    if not rows:
+        return 0
+    stmt = store._insert(schema.findings)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key"],
+        set_={c: stmt.excluded[c] for c in ("stage", "severity", "status", "started_at", "due_at",
+                                             "detected_at", "resolved_at", "data")})
+    with _begin(store, conn) as c:
+        for i in range(0, len(rows), CHUNK):
+            c.execute(stmt, rows[i:i + CHUNK])
+    return len(rows)
+
+
+def get(store: "Store", key: str, *, conn: Connection | None = None) -> Finding | None:
+    """The finding with this key (open or resolved), or None."""
+    t = schema.findings.c
+    with _read(store, conn) as c:
+        data = c.execute(select(t.data).where(t.key == key)).scalar()
+    return None if data is None else decode(data)
+
+
+def open_findings(store: "Store", *, rule: str | None = None, subject: str | None = None,
+                  conn: Connection | None = None) -> list[Finding]:
+    """Open findings, optionally of one rule and/or one subject, ordered by due time then key."""
+    t = schema.findings.c
+    q = select(t.data).where(t.status == "open")
+    if rule is not None:
+        q = q.where(t.rule == rule)
+    if subject is not None:
+        q = q.where(t.subject == subject)
+    q = q.order_by(t.due_at, t.key)
+    with _read(store, conn) as c:
+        return [decode(d) for d in c.execute(q).scalars()]
+
+
+def open_by_subject(store: "Store", subjects: Iterable[str] | None = None, *,
+                    conn: Connection | None = None) -> dict[str, list[Finding]]:
+    """Open findings grouped by subject: of the given subjects, or of every subject when None."""
+    t = schema.findings.c
+    out: dict[str, list[Finding]] = {}
+    base = select(t.data).where(t.status == "open")
+    with _read(store, conn) as c:
+        if subjects is None:
+            batches: Iterable[Any] = [c.execute(base)]
+        else:
+            keys = sorted(set(subjects))
+            batches = (c.execute(base.where(t.subject.in_(keys[i:i + CHUNK])))
+                       for i in range(0, len(keys), CHUNK))
+        for result in batches:
+            for data in result.scalars():
+                f = decode(data)
+                out.setdefault(f.subject, []).append(f)
+    return out
+
+
+def resolved_since(store: "Store", since: datetime, *, conn: Connection | None = None) -> list[Finding]:
+    """Findings resolved at or after ``since`` (so their pending nudges can be cancelled)."""
+    t = schema.findings.c
+    q = (select(t.data).where(t.status == "resolved", t.resolved_at >= since.timestamp())
+         .order_by(t.resolved_at, t.key))
+    with _read(store, conn) as c:
+        return [decode(d) for d in c.execute(q).scalars()]
+
+
+def mark_resolved(store: "Store", keys: Iterable[str], at: datetime, *,
+                  conn: Connection | None = None) -> list[Finding]:
+    """Mark open findings resolved at ``at``; returns the findings that were open and now are not.
+    Keys that are unknown or already resolved are ignored."""
+    keys = sorted(set(keys))
+    if not keys:
+        return []
+    t = schema.findings.c
+    done: list[Finding] = []
+    with _begin(store, conn) as c:
+        for i in range(0, len(keys), CHUNK):
+            chunk = keys[i:i + CHUNK]
+            for data in c.execute(select(t.data).where(t.key.in_(chunk), t.status == "open")).scalars():
+                f = decode(data)
+                f.resolved_at = at
+                f.next_check_at = None
+                done.append(f)
+        if done:
+            stmt = update(schema.findings).where(schema.findings.c.key == bindparam("k")).values(
+                status="resolved", resolved_at=bindparam("at"), data=bindparam("d"))
+            c.execute(stmt, [{"k": f.key, "at": at.timestamp(), "d": encode(f)} for f in done])
+    return done
