@@ -73,3 +73,83 @@ class TimelineItem:
     direction: str | None = None
     conversation_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Timeline:
+    """A customer's relationship history as ``careplug history`` shows it."""
+
+    uid: str
+    links: list[dict[str, str]]
+    items: list[TimelineItem]
+    findings: list[Any] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "links": self.links,
+            "items": [{"at": i.at.isoformat(), "source": i.source, "kind": i.kind, "summary": i.summary,
+                       "channel": i.channel, "direction": i.direction, "conversation_id": i.conversation_id}
+                      for i in self.items],
+            "findings": [{"key": f.key, "rule": f.rule, "stage": f.stage, "summary": f.summary,
+                          "started_at": f.started_at.isoformat(),
+                          "resolved_at": f.resolved_at.isoformat() if f.resolved_at else None} for f in self.findings],
+            "outcomes": self.outcomes,
+        }
+
+
+def history_items(history: History) -> list[TimelineItem]:
+    """The store's part of a timeline: every conversation, message, event, rating and task."""
+    items: list[TimelineItem] = []
+    for c in history.conversations:
+        if c.created_at:
+            items.append(TimelineItem(c.created_at, c.source, "conversation",
+                                      f"opened #{c.external_id} “{c.subject}” ({c.status.value}, {c.priority.value})",
+                                      c.channel.value, None, c.external_id))
+    for m in history.messages:
+        if m.created_at:
+            who = m.author_role.value + ("" if m.public else ", internal")
+            text = " ".join(m.body.split())
+            items.append(TimelineItem(m.created_at, m.source, "message", f"{who}: {text[:140]}",
+                                      m.channel.value, m.direction.value, m.conversation_id))
+    for e in history.events:
+        if e.created_at:
+            items.append(TimelineItem(e.created_at, e.source, "event",
+                                      f"{e.type.value}: {e.from_value or '-'} → {e.to_value or '-'}",
+                                      None, None, e.conversation_id))
+    for r in history.ratings:
+        if r.created_at:
+            items.append(TimelineItem(r.created_at, r.source, "rating",
+                                      f"rated {'bad' if r.bad else 'good'}" + (f": {r.comment}" if r.comment else ""),
+                                      None, "inbound", r.conversation_id))
+    for t in history.tasks:
+        at = t.completed_at or t.created_at or t.due_at
+        if at:
+            state = "done" if t.done else f"open, due {t.due_at:%Y-%m-%d %H:%M}" if t.due_at else "open"
+            items.append(TimelineItem(at, t.source, "task", f"{t.type} task ({state}): {t.subject}",
+                                      None, "outbound" if t.done else None, t.conversation_id))
+    return items
+
+
+def customer_timeline(app: Any, uid: str, *, limit: int = 200) -> Timeline:
+    """Merge the store's history of a customer with plugins' items, newest last."""
+    store = app.store
+    history = store.load_history(f"customer:{uid}") or History(subject=f"customer:{uid}", customer_uid=uid)
+    items = history_items(history) + list(app.plugins.relationship_history(customer_uid=uid, store=store))
+    items.sort(key=lambda i: i.at)
+    findings: list[Any] = []
+    outcomes: list[str] = []
+    try:
+        from .store import findings as findings_store
+
+        findings = findings_store.for_customer(store, uid) if hasattr(findings_store, "for_customer") else []
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from .nudges.outcomes import outcome_lines
+
+        outcomes = outcome_lines(store, [f.key for f in findings])
+    except ImportError:
+        pass
+    return Timeline(uid, store.customer_links(uid), items[-limit:], findings, outcomes)

@@ -139,16 +139,16 @@ class Plugins:
 
     def register(self, plugin: Any, *, name: str, origin: str = "entry point", version: str | None = None) -> None:
         """Register one plugin object and validate it: every ``careplug_*`` function must be a hook."""
-        self.pm.register(plugin, name=name)
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {name!r}: {exc}") from exc
         try:
             self._check_unknown_hooks(plugin, name)
             self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
+        except (pluggy.PluginValidationError, PluginError) as exc:
             self.pm.unregister(name=name)
-            raise PluginError(f"plugin {name!r}: {exc}") from exc
-        except PluginError:
-            self.pm.unregister(name=name)
-            raise
+            raise exc if isinstance(exc, PluginError) else PluginError(f"plugin {name!r}: {exc}") from exc
         hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
         module = getattr(plugin, "__name__", type(plugin).__module__)
         self.infos[name] = PluginInfo(name, origin, version or _module_version(module), hooks, module)

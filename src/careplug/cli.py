@@ -1,0 +1,389 @@
+"""The ``careplug`` command line.
+
+Exit codes (stable; schedulers and scripts rely on them):
+
+====  =====================================================================================
+ 0    success
+ 1    the run finished, but a part of it failed (a source, stream, rule, plugin or delivery
+      target); everything else was done and nothing already synced or promised was lost
+ 2    usage error (unknown command or option)
+ 3    configuration error (every problem is printed with key path and line)
+ 4    another run holds the store's run lock
+ 5    internal error (a bug: please report it with the traceback from --verbose)
+====  =====================================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from . import __version__
+from . import config as config_mod
+from .errors import CareplugError, ConfigError, PluginError, StoreLocked
+from .plugins import Plugins, get_plugins
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+class State:
+    def __init__(self, config: str | None, as_json: bool, verbose: int, strict: bool):
+        self.config_path = config_mod.find_config(config)
+        self.json = as_json
+        self.verbose = verbose
+        self.strict = strict
+        self._plugins: Plugins | None = None
+
+    @property
+    def plugins(self) -> Plugins:
+        if self._plugins is None:
+            self._plugins = Plugins(strict=True) if self.strict else get_plugins()
+        return self._plugins
+
+    def app(self):
+        from .app import App
+
+        return App.from_file(self.config_path, plugins=self.plugins)
+
+    def emit(self, data: Any) -> None:
+        click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _guard(fn: Callable) -> Callable:
+    """Turn careplug errors into messages and exit codes; no tracebacks for expected failures."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state: State = click.get_current_context().obj
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            problems = exc.problems or [str(exc)]
+            if state.json:
+                state.emit({"ok": False, "error": "config", "problems": [
+                    vars(p) if isinstance(p, config_mod.ConfigProblem) else {"message": p} for p in problems]})
+            else:
+                err_console.print(f"[bold red]careplug.toml has {len(problems)} problem(s):[/]")
+                for p in problems:
+                    err_console.print(f"  • {p}", markup=False, highlight=False, soft_wrap=True)
+            sys.exit(EXIT_CONFIG)
+        except StoreLocked as exc:
+            err_console.print(f"[yellow]{exc}[/]", highlight=False)
+            sys.exit(EXIT_LOCKED)
+        except PluginError as exc:
+            err_console.print(f"[red]plugin error:[/] {exc}", highlight=False)
+            sys.exit(EXIT_CONFIG)
+        except CareplugError as exc:
+            err_console.print(f"[red]error:[/] {exc}", highlight=False)
+            sys.exit(EXIT_FAILED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug: say so plainly
+            if state.verbose:
+                traceback.print_exc()
+            err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+                              f"(run with -v for the traceback)", highlight=False)
+            sys.exit(EXIT_INTERNAL)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="careplug")
+@click.option("-c", "--config", "config", metavar="FILE", help="Config file (default: $CAREPLUG_CONFIG or ./careplug.toml).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option("--strict-plugins", is_flag=True, help="A plugin that fails to load is fatal.")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, as_json: bool, verbose: int, strict_plugins: bool) -> None:
+    """careplug: no customer neglected. Syncs your CRMs, checks care rules, nudges the right person."""
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2),
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = State(config, as_json, verbose, strict_plugins)
+
+
+# --- configuration commands ----------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("path", default=config_mod.DEFAULT_CONFIG_NAME, type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@_guard
+def init(path: str, force: bool) -> None:
+    """Write a commented starter careplug.toml."""
+    from importlib.resources import files
+
+    target = Path(path)
+    if target.exists() and not force:
+        raise click.UsageError(f"{target} exists; use --force to overwrite it")
+    target.write_text(files("careplug").joinpath("templates/careplug.toml").read_text(encoding="utf-8"))
+    console.print(f"wrote {target}: edit it, then run [bold]careplug validate[/]")
+
+
+@cli.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.pass_obj
+@_guard
+def validate(state: State, file: str | None) -> None:
+    """Check a config file; print every problem with key path and line."""
+    path = Path(file) if file else state.config_path
+    config = config_mod.load(path, plugins=state.plugins)
+    summary = {"ok": True, "file": str(path), "sources": sorted(config.sources), "rules": sorted(config.rules),
+               "calendars": sorted(config.calendars), "notifiers": sorted(config.notifiers)}
+    if state.json:
+        state.emit(summary)
+    else:
+        console.print(f"[green]✓[/] {path} is valid: {len(config.sources)} source(s), {len(config.rules)} rule(s), "
+                      f"{len(config.calendars)} calendar(s), {len(config.notifiers)} notifier(s)")
+
+
+@cli.command()
+@click.pass_obj
+@_guard
+def schema(state: State) -> None:
+    """Print the JSON Schema of careplug.toml (for editors), including installed plugins' options."""
+    from .schema import config_schema
+
+    click.echo(json.dumps(config_schema(state.plugins), indent=2))
+
+
+@cli.command()
+@click.pass_obj
+@_guard
+def plugins(state: State) -> None:
+    """List plugins: name, version, origin and the hooks each implements."""
+    infos = state.plugins.list()
+    if state.json:
+        state.emit({"plugins": [vars(i) for i in infos], "failed": [vars(f) for f in state.plugins.load_failures],
+                    "sources": sorted(state.plugins.sources()), "rules": sorted(state.plugins.rules()),
+                    "notifiers": sorted(state.plugins.notifiers())})
+        return
+    from .render import plugins_table
+
+    console.print(plugins_table(infos))
+    for failure in state.plugins.load_failures:
+        err_console.print(f"[red]✗ {failure.name}[/] ({failure.origin}) failed to load and was skipped: "
+                          f"{failure.error}", highlight=False)
+    console.print(f"sources: {', '.join(sorted(state.plugins.sources())) or '-'}   "
+                  f"rules: {', '.join(sorted(state.plugins.rules())) or '-'}   "
+                  f"notifiers: {', '.join(sorted(state.plugins.notifiers())) or '-'}")
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def _since(value: str | None) -> timedelta | None:
+    if not value:
+        return None
+    from .durations import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+
+
+def _do_sync(state: State, app: Any, only: tuple[str, ...]) -> Any:
+    from .render import sync_progress
+    from .sync import SyncResult, sync_source
+
+    unknown = [s for s in only if s not in app.sources]
+    if unknown:
+        raise click.BadParameter(f"no source named {', '.join(unknown)} (configured: {', '.join(app.sources) or 'none'})",
+                                 param_hint="--source")
+    result = SyncResult()
+    with sync_progress(console, enabled=not state.json and console.is_terminal) as progress:
+        for name, source in app.sources.items():
+            if only and name not in only:
+                continue
+            result.streams.extend(sync_source(app.store, source, plugins=app.plugins, progress=progress).streams)
+    return result
+
+
+@cli.command()
+@click.option("--source", "only", multiple=True, help="Sync only this source (repeatable).")
+@click.pass_obj
+@_guard
+def sync(state: State, only: tuple[str, ...]) -> None:
+    """Read what changed in each source into the store."""
+    from .render import print_sync
+
+    app = state.app()
+    try:
+        with app.store.run_lock():
+            result = _do_sync(state, app, only)
+    finally:
+        app.close()
+    state.emit(_sync_dict(result)) if state.json else print_sync(console, result)
+    sys.exit(EXIT_OK if result.ok and not app.plugins.hook_failures else EXIT_FAILED)
+
+
+def _sync_dict(result: Any) -> dict[str, Any]:
+    return {"ok": result.ok, "read": result.read, "changed": result.changed,
+            "streams": [vars(s) for s in result.streams]}
+
+
+@cli.command()
+@click.option("--explain", "explain_key", metavar="FINDING", help="Explain one finding: timeline and clock math.")
+@click.option("--dry-run", is_flag=True, help="Evaluate without storing findings.")
+@click.option("--since", "since", metavar="AGE", help="With --dry-run: replay stored history, e.g. 30d.")
+@click.option("--full", is_flag=True, help="Evaluate every subject, not only changed and due ones.")
+@click.pass_obj
+@_guard
+def check(state: State, explain_key: str | None, dry_run: bool, since: str | None, full: bool) -> None:
+    """Evaluate care rules and print findings."""
+    from .check import explain, run_check
+    from .render import print_findings
+
+    app = state.app()
+    try:
+        now = app.now()
+        if explain_key:
+            explanation = explain(app, explain_key, now)
+            state.emit(explanation.as_dict()) if state.json else click.echo(explanation.render())
+            return
+        window = _since(since)
+        if window and not dry_run:
+            raise click.UsageError("--since replays history and needs --dry-run")
+        lock = app.store.run_lock()
+        if not dry_run:
+            lock.acquire()
+        try:
+            result = run_check(app, now, full=full or bool(window), dry_run=dry_run, since=window)
+        finally:
+            lock.release()
+    finally:
+        app.close()
+    state.emit(result.as_dict()) if state.json else print_findings(console, result, now)
+    sys.exit(EXIT_OK if result.ok and not app.plugins.hook_failures else EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="List exactly what would be written, where and to whom; write nothing.")
+@click.pass_obj
+@_guard
+def nudge(state: State, dry_run: bool) -> None:
+    """Deliver follow-up nudges for open findings (exactly once)."""
+    from .nudges.delivery import run_nudges
+    from .render import print_nudges
+
+    app = state.app()
+    try:
+        app.register_router()
+        now = app.now()
+        lock = app.store.run_lock()
+        if not dry_run:
+            lock.acquire()
+        try:
+            result = run_nudges(app, now, dry_run=dry_run)
+        finally:
+            lock.release()
+    finally:
+        app.close()
+    state.emit(result.as_dict()) if state.json else print_nudges(console, result, dry_run=dry_run)
+    sys.exit(EXIT_OK if result.ok and not app.plugins.hook_failures else EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Sync, then preview findings and nudges without writing them.")
+@click.pass_obj
+@_guard
+def run(state: State, dry_run: bool) -> None:
+    """Sync, check and nudge: what a scheduler calls."""
+    from .pipeline import run_pipeline
+    from .render import print_run
+
+    app = state.app()
+    try:
+        result = run_pipeline(app, dry_run=dry_run, progress_console=None if state.json else console)
+    finally:
+        app.close()
+    state.emit(result.as_dict()) if state.json else print_run(console, result)
+    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("who")
+@click.option("--limit", default=200, show_default=True, help="Most recent items to show.")
+@click.pass_obj
+@_guard
+def history(state: State, who: str, limit: int) -> None:
+    """One customer's timeline across every source (by email, phone, uid or source/id)."""
+    from .history import customer_timeline
+    from .render import print_timeline
+
+    app = state.app()
+    try:
+        uid = app.store.find_customer(who)
+        if uid is None:
+            raise CareplugError(f"no customer matches {who!r} (try an email, a phone, or source/id)")
+        timeline = customer_timeline(app, uid, limit=limit)
+    finally:
+        app.close()
+    state.emit(timeline.as_dict()) if state.json else print_timeline(console, timeline)
+
+
+@cli.command()
+@click.option("--out", "out", default="careplug-data", show_default=True, type=click.Path(file_okay=False),
+              help="Directory to write the files-source export into.")
+@click.option("--conversations", "-n", default=1000, show_default=True, help="How many conversations.")
+@click.option("--seed", default=0, show_default=True, help="Random seed (same seed, same history).")
+@click.pass_obj
+@_guard
+def generate(state: State, out: str, conversations: int, seed: int) -> None:
+    """Generate a synthetic customer history (files-source format)."""
+    from .testing.generator import write_files
+
+    stats = write_files(out, conversations=conversations, seed=seed)
+    state.emit({"out": out, **(stats or {})}) if state.json else console.print(
+        f"wrote {conversations:,} conversations to {out}/ ({stats})")
+
+
+@cli.command()
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
+              help="Where to put the demo (default: a fresh temporary folder).")
+@click.option("--conversations", "-n", default=400, show_default=True)
+@click.option("--keep", is_flag=True, help="Keep the demo folder (always kept with --dir).")
+@click.pass_obj
+@_guard
+def demo(state: State, directory: str | None, conversations: int, keep: bool) -> None:
+    """Offline demo: generate a history, run every rule, show who is waiting."""
+    from .demo import run_demo
+
+    code = run_demo(console, directory=directory, conversations=conversations, keep=keep or bool(directory),
+                    as_json=state.json)
+    sys.exit(code)
+
+
+def _load_command_plugins() -> None:
+    try:
+        get_plugins().register_commands(cli)
+    except Exception as exc:  # never let a plugin break the whole command line
+        err_console.print(f"[red]plugin commands not loaded:[/] {exc}", highlight=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _load_command_plugins()
+    try:
+        cli.main(args=argv, prog_name="careplug", standalone_mode=True)
+    except SystemExit:
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,343 @@
+"""``careplug.toml``: loading, ``${ENV}`` interpolation and validation that reports every problem at once.
+
+Each problem names the key path, the line in the file and, where one helps, a hint. Unknown keys
+are errors (a typo must not silently disable a rule). Values interpolated from the environment or
+from secret files are never echoed back: messages are built from the key path and the validator's
+words, never from the input value.
+
+Interpolation, in any string value:
+
+- ``${NAME}``            the environment variable NAME (an error if unset)
+- ``${NAME:-default}``   NAME, or ``default`` when unset or empty
+- ``${file:PATH}``       the contents of a secret file (trailing newline stripped), PATH relative
+                         to the config file
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "careplug.toml"
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    path: str
+    message: str
+    line: int | None = None
+    hint: str | None = None
+    file: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file or 'careplug.toml'}:{self.line}" if self.line else (self.file or "careplug.toml")
+        text = f"{where}: {self.path or '(top level)'}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class StoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(".careplug/careplug.db", description="SQLite file, relative to the config file")
+    url: str | None = Field(None, description="A SQLAlchemy URL (e.g. postgresql+psycopg://...); overrides path")
+
+
+class TopLevel(BaseModel):
+    """The shape of careplug.toml before plugin-specific tables are checked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: StoreConfig = StoreConfig()
+    plugins: list[str] = Field(default_factory=list, description="Extra plugin modules to load")
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    calendars: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    nudges: dict[str, Any] = Field(default_factory=dict)
+    notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    """A validated configuration: plugin tables are instances of the plugins' option models."""
+
+    path: Path | None
+    base_dir: Path
+    store: StoreConfig
+    plugins: list[str]
+    sources: dict[str, tuple[str, BaseModel]]       # name -> (kind, options)
+    calendars: dict[str, BaseModel]
+    rules: dict[str, BaseModel]                     # name -> options (enabled or not)
+    nudges: Any
+    notifiers: dict[str, tuple[str, BaseModel]]
+
+    @property
+    def store_url(self) -> str:
+        if self.store.url:
+            return self.store.url
+        path = Path(self.store.path)
+        return str(path if path.is_absolute() else self.base_dir / path)
+
+
+# --- interpolation -------------------------------------------------------------------------------
+
+_REF = re.compile(r"\$\{([^}]*)\}")
+
+
+def _interpolate(value: Any, path: tuple, base_dir: Path, problems: list[tuple[tuple, str, str | None]]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, path + (k,), base_dir, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, path + (i,), base_dir, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(m: re.Match) -> str:
+        ref = m.group(1).strip()
+        if ref.startswith("file:"):
+            file = Path(ref[5:]).expanduser()
+            file = file if file.is_absolute() else base_dir / file
+            try:
+                return file.read_text().rstrip("\n")
+            except OSError as exc:
+                problems.append((path, f"cannot read secret file {file}: {exc.strerror}", None))
+                return ""
+        name, sep, default = ref.partition(":-")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            problems.append((path, f"${{{ref}}} is not a valid reference", "use ${NAME}, ${NAME:-default} or ${file:PATH}"))
+            return ""
+        found = os.environ.get(name)
+        if found in (None, "") and sep:
+            return default
+        if found is None:
+            problems.append((path, f"environment variable {name} is not set", f"export {name}=... before running"))
+            return ""
+        return found
+
+    return _REF.sub(replace, value)
+
+
+# --- locating keys in the file ---------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+
+
+def _split_key(raw: str) -> tuple[str, ...]:
+    parts = re.findall(r'"[^"]*"|\'[^\']*\'|[A-Za-z0-9_-]+', raw)
+    return tuple(p.strip("\"'") for p in parts)
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Map each table and key path in a TOML text to the line (1-based) it is first defined on."""
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _split_key(header.group(1))
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            full = table + _split_key(key.group(1))
+            for i in range(len(table) + 1, len(full) + 1):
+                lines.setdefault(full[:i], number)
+    return lines
+
+
+def _line_for(lines: dict[tuple[str, ...], int], path: tuple) -> int | None:
+    keys = tuple(str(p) for p in path if not isinstance(p, int))
+    for n in range(len(keys), 0, -1):
+        if keys[:n] in lines:
+            return lines[keys[:n]]
+    return None
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+def _pydantic_problems(exc: ValidationError, prefix: tuple, model: type[BaseModel] | None) -> list[tuple[tuple, str, str | None]]:
+    out = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        hint = None
+        if kind == "extra_forbidden":
+            message = "unknown key"
+            known = _known_fields(model, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            if close:
+                hint = f"did you mean {close[0]!r}?"
+            elif known:
+                hint = "allowed keys: " + ", ".join(sorted(known))
+        elif kind == "missing":
+            message = "required key is missing"
+        else:
+            message = err["msg"]
+            ctx = err.get("ctx") or {}
+            if "expected" in ctx:
+                hint = f"expected {ctx['expected']}"
+        out.append((prefix + loc, message, hint))
+    return out
+
+
+def _known_fields(model: type[BaseModel] | None, loc: tuple) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if current is None or not hasattr(current, "model_fields"):
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        current = field.annotation if isinstance(field.annotation, type) else None
+    if current is None or not hasattr(current, "model_fields"):
+        return []
+    return list(current.model_fields)
+
+
+def _validate(model: type[BaseModel], data: Any, prefix: tuple, problems: list) -> BaseModel | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, prefix, model))
+        return None
+
+
+def _typed_tables(section: str, tables: dict[str, dict[str, Any]], registry: dict[str, type], what: str,
+                  problems: list) -> dict[str, tuple[str, BaseModel]]:
+    out: dict[str, tuple[str, BaseModel]] = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            problems.append(((section, name), "must be a table", f"write [{section}.{name}] with type = \"...\""))
+            continue
+        kind = table.get("type")
+        if not kind:
+            problems.append(((section, name), "missing key 'type'",
+                             f"one of: {', '.join(sorted(registry)) or f'(no {what} plugins installed)'}"))
+            continue
+        cls = registry.get(kind)
+        if cls is None:
+            close = difflib.get_close_matches(str(kind), list(registry), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"installed {what} types: {', '.join(sorted(registry)) or 'none'}"
+            problems.append(((section, name, "type"), f"unknown {what} type {kind!r}", hint))
+            continue
+        options = {k: v for k, v in table.items() if k != "type"}
+        validated = _validate(cls.Options, options, (section, name), problems)
+        if validated is not None:
+            out[name] = (kind, validated)
+    return out
+
+
+def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, plugins: Any = None) -> Config:
+    """Validate careplug.toml text; raise ConfigError with every problem found."""
+    base_dir = base_dir or Path.cwd()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise ConfigError([ConfigProblem("", f"not valid TOML: {exc}", int(line.group(1)) if line else None,
+                                         "check quotes, brackets and '=' on that line", file)]) from None
+    raw_problems: list[tuple[tuple, str, str | None]] = []
+    data = _interpolate(data, (), base_dir, raw_problems)
+    top = _validate(TopLevel, data, (), raw_problems) or _salvage(data)
+    config = None
+    if top is not None:
+        if plugins is None:
+            from .plugins import Plugins
+
+            plugins = Plugins(extra=top.plugins)
+        else:
+            for module in top.plugins:
+                plugins.add_module(module)
+        config = _validate_plugin_tables(top, plugins, base_dir, raw_problems)
+        config.path = Path(file) if file else None
+    if raw_problems:
+        lines = key_lines(text)
+        raise ConfigError([ConfigProblem(".".join(str(p) for p in path), message, _line_for(lines, path), hint, file)
+                           for path, message, hint in raw_problems])
+    assert config is not None
+    return config
+
+
+def _salvage(data: dict[str, Any]) -> TopLevel:
+    """The parts of an invalid top level that can still be checked, so every problem is reported at once."""
+
+    def table(name: str) -> dict[str, Any]:
+        value = data.get(name)
+        return {k: v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) else {}
+
+    plugins = data.get("plugins")
+    return TopLevel.model_construct(
+        store=StoreConfig(), plugins=[p for p in plugins if isinstance(p, str)] if isinstance(plugins, list) else [],
+        sources=table("sources"), calendars=table("calendars"), rules=table("rules"),
+        nudges=data.get("nudges") if isinstance(data.get("nudges"), dict) else {}, notifiers=table("notifiers"))
+
+
+def _validate_plugin_tables(top: TopLevel, plugins: Any, base_dir: Path, problems: list) -> Config:
+    sources = _typed_tables("sources", top.sources, plugins.sources(), "source", problems)
+    notifiers = _typed_tables("notifiers", top.notifiers, plugins.notifiers(), "notifier", problems)
+    calendars: dict[str, BaseModel] = {}
+    calendar_model = _optional_model("careplug.calendar", "CalendarOptions")
+    for name, table in top.calendars.items():
+        if calendar_model is None:
+            calendars[name] = table  # type: ignore[assignment]
+            continue
+        validated = _validate(calendar_model, table, ("calendars", name), problems)
+        if validated is not None:
+            calendars[name] = validated
+    rules: dict[str, BaseModel] = {}
+    registry = plugins.rules()
+    for name, table in top.rules.items():
+        cls = registry.get(name)
+        if cls is None:
+            close = difflib.get_close_matches(name, list(registry), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"installed rules: {', '.join(sorted(registry)) or 'none'}"
+            problems.append((("rules", name), f"unknown rule {name!r}", hint))
+            continue
+        validated = _validate(cls.Options, table, ("rules", name), problems)
+        if validated is not None:
+            rules[name] = validated
+    policy_model = _optional_model("careplug.nudges.policy", "NudgePolicy")
+    nudges: Any = top.nudges
+    if policy_model is not None:
+        nudges = _validate(policy_model, top.nudges, ("nudges",), problems)
+    for name, options in rules.items():
+        cal = getattr(options, "calendar", None)
+        if isinstance(cal, str) and cal not in calendars and cal != "always":
+            problems.append((("rules", name, "calendar"), f"no calendar named {cal!r}",
+                             f"define [calendars.{cal}] or use one of: {', '.join(sorted(calendars)) or 'always'}"))
+    return Config(None, base_dir, top.store, top.plugins, sources, calendars, rules, nudges, notifiers)
+
+
+def _optional_model(module: str, name: str) -> type[BaseModel] | None:
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def find_config(explicit: str | os.PathLike | None = None) -> Path:
+    """The config file: ``explicit``, else $CAREPLUG_CONFIG, else ./careplug.toml."""
+    candidate = explicit or os.environ.get("CAREPLUG_CONFIG") or DEFAULT_CONFIG_NAME
+    return Path(candidate)
+
+
+def load(path: str | os.PathLike, *, plugins: Any = None) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem("", f"config file {path} not found", None,
+                                         "create one with `careplug init`", str(path))]) from None
+    return parse(text, file=str(path), base_dir=path.resolve().parent, plugins=plugins)

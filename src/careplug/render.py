@@ -1,0 +1,136 @@
+"""Readable terminal output for people (``--json`` bypasses all of this)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .durations import format_duration
+
+
+def plugins_table(infos: list[Any]) -> Table:
+    table = Table(title="careplug plugins", show_lines=False)
+    for col in ("plugin", "version", "origin", "hooks"):
+        table.add_column(col)
+    for info in infos:
+        hooks = ", ".join(h.removeprefix("careplug_") for h in info.hooks) or "-"
+        table.add_row(info.name, info.version or "-", info.origin, hooks)
+    return table
+
+
+@contextmanager
+def sync_progress(console: Console | None, *, enabled: bool) -> Iterator[Any]:
+    """A progress callback for ``sync_stream`` showing records read per stream (None when off)."""
+    if not enabled or console is None:
+        yield None
+        return
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[read]:>10,} read"),
+                  TextColumn("{task.fields[changed]:>10,} changed"), TimeElapsedColumn(), console=console,
+                  transient=False) as progress:
+        tasks: dict[tuple[str, str], Any] = {}
+
+        def update(result: Any) -> None:
+            key = (result.source, result.stream)
+            if key not in tasks:
+                tasks[key] = progress.add_task(f"{result.source}:{result.stream}", total=None, read=0, changed=0)
+            progress.update(tasks[key], read=result.read, changed=sum(result.changed.values()))
+
+        yield update
+
+
+def print_sync(console: Console, result: Any) -> None:
+    table = Table(title="sync")
+    for col in ("stream", "read", "changed", "quarantined", "status"):
+        table.add_column(col, justify="right" if col in ("read", "changed", "quarantined") else "left")
+    for s in result.streams:
+        status = "[green]ok[/]" if s.ok else f"[red]{s.error}[/]"
+        table.add_row(f"{s.source}:{s.stream}", f"{s.read:,}", f"{sum(s.changed.values()):,}", f"{s.quarantined:,}", status)
+    console.print(table)
+
+
+def waiting_table(findings: list[Any], now: datetime, *, title: str, limit: int = 25) -> Table:
+    """Who is waiting, for how long, on which channel: open findings, longest wait first."""
+    table = Table(title=title)
+    for col in ("waiting", "stage", "rule", "channel", "customer / subject", "owner", "summary"):
+        table.add_column(col, overflow="fold")
+    ordered = sorted(findings, key=lambda f: f.started_at)
+    for f in ordered[:limit]:
+        style = {"breach": "red", "critical": "bold red", "warning": "yellow"}.get(str(getattr(f.severity, "value", f.severity)), "")
+        waited = format_duration(now - f.started_at)
+        table.add_row(waited, f"[{style}]{f.stage}[/]" if style else f.stage, f.rule, f.channel or "-",
+                      f.customer_uid or f.subject, f.owner or "-", f.summary)
+    if len(ordered) > limit:
+        table.caption = f"… and {len(ordered) - limit} more (use --json for all)"
+    return table
+
+
+def print_findings(console: Console, result: Any, now: datetime) -> None:
+    findings = list(getattr(result, "findings", []) or [])
+    console.print(waiting_table(findings, now, title=f"open findings ({len(findings)})"))
+    summary = result.as_dict()
+    counts = {k: v for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)}
+    if counts:
+        console.print("  ".join(f"{k}: {v:,}" for k, v in counts.items()))
+    for failure in getattr(result, "failures", []):
+        console.print(f"[red]✗ {failure}[/]", highlight=False)
+
+
+def print_nudges(console: Console, result: Any, *, dry_run: bool) -> None:
+    nudges = list(getattr(result, "planned", None) or getattr(result, "nudges", None) or [])
+    title = "would write (dry run: nothing written)" if dry_run else "nudges"
+    table = Table(title=f"{title} ({len(nudges)})")
+    for col in ("target", "action", "to", "due", "title", "key"):
+        table.add_column(col, overflow="fold")
+    for n in nudges:
+        due = n.due_at.strftime("%Y-%m-%d %H:%M UTC") if getattr(n, "due_at", None) else "-"
+        action = getattr(n.action, "value", n.action)
+        who = (n.assignee or "-") + (" (escalation)" if getattr(n, "escalation", False) else "")
+        table.add_row(n.target, action, who, due, n.title, n.key)
+    console.print(table)
+    summary = result.as_dict()
+    counts = {k: v for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)}
+    if counts:
+        console.print("  ".join(f"{k}: {v:,}" for k, v in counts.items()))
+    for failure in getattr(result, "failures", []):
+        console.print(f"[red]✗ {failure}[/]", highlight=False)
+
+
+def print_run(console: Console, result: Any) -> None:
+    if result.sync is not None:
+        print_sync(console, result.sync)
+    if result.check is not None:
+        findings = list(getattr(result.check, "findings", []) or [])
+        console.print(f"check: {len(findings)} open finding(s)  " + "  ".join(
+            f"{k}: {v:,}" for k, v in result.check.as_dict().items() if isinstance(v, int) and not isinstance(v, bool)))
+    if result.nudges is not None:
+        console.print("nudges: " + "  ".join(
+            f"{k}: {v:,}" for k, v in result.nudges.as_dict().items() if isinstance(v, int) and not isinstance(v, bool)))
+    if result.failures:
+        for f in result.failures:
+            console.print(f"[red]✗ {f}[/]", highlight=False)
+    else:
+        console.print(f"[green]✓ run finished in {result.seconds:.1f}s[/]")
+
+
+def print_timeline(console: Console, timeline: Any) -> None:
+    console.print(f"[bold]customer {timeline.uid}[/]")
+    for link in timeline.links:
+        console.print(f"  linked {link['source']}/{link['external_id']}: {link['reason']}", highlight=False)
+    table = Table()
+    for col in ("when (UTC)", "source", "channel", "", "what"):
+        table.add_column(col, overflow="fold")
+    for item in timeline.items:
+        arrow = {"inbound": "←", "outbound": "→"}.get(item.direction or "", " ")
+        table.add_row(item.at.strftime("%Y-%m-%d %H:%M"), item.source, item.channel or "-", arrow, item.summary)
+    console.print(table)
+    for f in timeline.findings:
+        state = "open" if f.resolved_at is None else f"resolved {f.resolved_at:%Y-%m-%d %H:%M}"
+        console.print(f"  finding [{state}] {f.rule} ({f.stage}): {f.summary}", highlight=False)
+    for line in timeline.outcomes:
+        console.print(f"  {line}", highlight=False)

@@ -1,0 +1,176 @@
+"""careplug.toml validation: every problem at once, each with key path, line and hint; secrets never echoed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from pydantic import Field, SecretStr
+
+import careplug
+from careplug import ConfigError, Rule, RuleOptions, Source, SourceOptions
+from careplug.config import key_lines, load, parse
+from careplug.plugins import Plugins
+
+
+class DeskOptions(SourceOptions):
+    url: str
+    token: SecretStr
+    page_size: int = Field(100, ge=1, le=1000)
+
+
+class Desk(Source):
+    kind = "desk"
+    Options = DeskOptions
+
+
+class WaitOptions(RuleOptions):
+    target_hours: float = Field(4, gt=0)
+    channels: list[str] = []
+
+
+class Wait(Rule):
+    name = "wait"
+    Options = WaitOptions
+
+
+class TestPlugin:
+    @careplug.hookimpl
+    def careplug_register_sources(self, register):
+        register(Desk)
+
+    @careplug.hookimpl
+    def careplug_register_rules(self, register):
+        register(Wait)
+
+
+@pytest.fixture
+def plugins():
+    p = Plugins(load_entry_points=False, builtins=())
+    p.register(TestPlugin(), name="test")
+    return p
+
+
+def problems_of(text: str, plugins) -> list:
+    with pytest.raises(ConfigError) as info:
+        parse(textwrap.dedent(text), file="careplug.toml", plugins=plugins)
+    return info.value.problems
+
+
+def test_a_valid_config_gives_typed_options(plugins, monkeypatch):
+    monkeypatch.setenv("DESK_TOKEN", "s3cr3t")
+    config = parse(textwrap.dedent("""
+        [sources.helpdesk]
+        type = "desk"
+        url = "http://127.0.0.1:9"
+        token = "${DESK_TOKEN}"
+
+        [rules.wait]
+        target_hours = 2
+    """), plugins=plugins)
+    kind, options = config.sources["helpdesk"]
+    assert kind == "desk" and options.token.get_secret_value() == "s3cr3t"
+    assert config.rules["wait"].target_hours == 2
+
+
+def test_five_mistakes_give_five_errors_with_key_path_and_line(plugins):
+    problems = problems_of("""
+        [store]
+        pth = "x.db"
+
+        [sources.helpdesk]
+        type = "desk"
+        url = "http://127.0.0.1:9"
+        token = "t"
+        page_size = 5000
+
+        [sources.other]
+        type = "dsek"
+
+        [rules.wait]
+        target_hours = "soon"
+
+        [rules.unanswred]
+        enabled = true
+    """, plugins)
+    found = sorted((p.path, p.line) for p in problems)
+    assert found == [
+        ("rules.unanswred", 17),
+        ("rules.wait.target_hours", 15),
+        ("sources.helpdesk.page_size", 9),
+        ("sources.other.type", 12),
+        ("store.pth", 3),
+    ]
+    by_path = {p.path: p for p in problems}
+    assert by_path["store.pth"].hint == "did you mean 'path'?"
+    assert by_path["sources.other.type"].hint == "did you mean 'desk'?"
+    assert "less than or equal to 1000" in by_path["sources.helpdesk.page_size"].message
+
+
+def test_unknown_keys_are_errors_so_a_typo_cannot_disable_a_rule(plugins):
+    [problem] = problems_of("""
+        [rules.wait]
+        enabeld = false
+    """, plugins)
+    assert (problem.path, problem.message, problem.hint) == ("rules.wait.enabeld", "unknown key", "did you mean 'enabled'?")
+
+
+def test_a_missing_environment_variable_is_named(plugins, monkeypatch):
+    monkeypatch.delenv("NOPE_TOKEN", raising=False)
+    [problem] = problems_of("""
+        [sources.helpdesk]
+        type = "desk"
+        url = "http://127.0.0.1:9"
+        token = "${NOPE_TOKEN}"
+    """, plugins)
+    assert problem.path == "sources.helpdesk.token" and "NOPE_TOKEN is not set" in problem.message and problem.line == 5
+
+
+def test_secret_values_are_never_echoed_in_errors(plugins, monkeypatch):
+    monkeypatch.setenv("PAGE", "hunter2-secret")
+    problems = problems_of("""
+        [sources.helpdesk]
+        type = "desk"
+        url = "http://127.0.0.1:9"
+        token = "t"
+        page_size = "${PAGE}"
+    """, plugins)
+    assert problems and all("hunter2" not in str(p) for p in problems)
+
+
+def test_defaults_and_secret_files(plugins, tmp_path, monkeypatch):
+    monkeypatch.delenv("DESK_URL", raising=False)
+    (tmp_path / "token.txt").write_text("from-file\n")
+    (tmp_path / "careplug.toml").write_text(textwrap.dedent("""
+        [sources.helpdesk]
+        type = "desk"
+        url = "${DESK_URL:-http://127.0.0.1:8080}"
+        token = "${file:token.txt}"
+    """))
+    config = load(tmp_path / "careplug.toml", plugins=plugins)
+    _, options = config.sources["helpdesk"]
+    assert options.url == "http://127.0.0.1:8080" and options.token.get_secret_value() == "from-file"
+
+
+def test_broken_toml_names_the_line(plugins):
+    [problem] = problems_of('[store]\npath = "unterminated\n', plugins)
+    assert problem.line == 2 and "not valid TOML" in problem.message
+
+
+def test_key_lines_follow_tables_and_dotted_keys():
+    lines = key_lines('a = 1\n[rules.wait]\nx.y = 2\n[[list]]\nz = 3\n')
+    assert lines[("a",)] == 1 and lines[("rules", "wait")] == 2 and lines[("rules", "wait", "x", "y")] == 3
+    assert lines[("list", "z")] == 5
+
+
+def test_the_cli_prints_every_problem_and_exits_3_without_a_traceback(tmp_path):
+    cfg = tmp_path / "careplug.toml"
+    cfg.write_text('[store]\npth = "x"\nbogus = 1\n[sources.a]\ntype = "nonexistent"\n[rules.nope]\n[nudges]\nwat = 1\n')
+    proc = subprocess.run([sys.executable, "-m", "careplug", "validate", str(cfg)], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in ("store.pth", "store.bogus", "sources.a.type", "rules.nope"):
+        assert needle in proc.stderr
+    assert f"{cfg}:2" in proc.stderr
