@@ -1,1 +1,109 @@
-"""Placeholder: built in its own issue."""
+"""unanswered: an inquiry nobody replied to within target, on every channel.
+
+The clock starts at the first customer inquiry after the last touch (email, chat, social comment,
+SMS, web form, a missed call or voicemail alike) and stops at the next touch: a public reply from a
+person, a call, a completed task. Bots and internal notes do not stop it. The target is
+``first_reply`` while nobody has replied yet in the conversation, ``next_reply`` after; a channel
+or priority target applies when tighter. Time in a paused status does not count.
+
+    [rules.unanswered]
+    first_reply = "4h"
+    next_reply = "8h"
+    channel_targets = { chat = "15m", social = "2h", phone = "2h" }
+    priority_targets = { urgent = "1h" }
+    stages = [{ name = "warning", at = 0.75 }]
+    scope = { exclude_tags = ["spam"] }
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import careplug
+
+from ..finding import Severity
+from ..history import History
+from ..model import Channel, Priority
+from .base import Assessment, CareRule
+from .options import CareRuleOptions, Duration, format_duration, in_scope
+from .clock import pauses_of
+from .stages import StageOptions, Stages, stage_offsets
+from .touches import answered_on_the_spot, is_inquiry, touch_times
+
+
+class UnansweredOptions(CareRuleOptions):
+    first_reply: Duration = timedelta(hours=4)
+    next_reply: Duration | None = timedelta(hours=8)
+    """None: only the first reply is timed."""
+    channel_targets: dict[Channel, Duration] = {}
+    priority_targets: dict[Priority, Duration] = {}
+    stages: Stages = [StageOptions(name="warning", at=0.75)]
+    breach_severity: Severity = Severity.BREACH
+    stop_when_solved: bool = True
+    """A solved or closed conversation stops the clock."""
+
+
+class Unanswered(CareRule):
+    name = "unanswered"
+    Options = UnansweredOptions
+    subjects = ("conversation",)
+    description = "An inquiry on any channel with no reply from a person within target."
+
+    def target_for(self, channel: Channel, priority: Priority, first: bool) -> timedelta | None:
+        o: UnansweredOptions = self.options  # type: ignore[assignment]
+        base = o.first_reply if first else o.next_reply
+        if base is None:
+            return None
+        candidates = [base]
+        if channel in o.channel_targets:
+            candidates.append(o.channel_targets[channel])
+        if priority in o.priority_targets:
+            candidates.append(o.priority_targets[priority])
+        return min(candidates)
+
+    def assess(self, history: History, now: datetime) -> Assessment:
+        o: UnansweredOptions = self.options  # type: ignore[assignment]
+        out = Assessment()
+        for conv in history.conversations:
+            if not in_scope(o.scope, conv, history):
+                continue
+            if o.stop_when_solved and conv.status.is_done:
+                continue
+            key = (conv.source, conv.external_id)
+            timeline: list[tuple[float, int, object]] = [(t, 1, None) for t in touch_times(history, {key})]
+            for m in history.messages_of(conv):
+                if m.created_at is not None and is_inquiry(m) and not answered_on_the_spot(m):
+                    timeline.append((m.created_at.timestamp(), 0, m))
+            timeline.sort(key=lambda x: (x[0], x[1]))
+            waiting = None
+            replied = False
+            for _ts, kind, m in timeline:
+                if kind == 1:
+                    waiting, replied = None, True
+                elif waiting is None:
+                    waiting = (m, replied)
+            if waiting is None:
+                continue
+            msg, replied_before = waiting
+            first = not replied_before
+            target = self.target_for(msg.channel, conv.priority, first)
+            if target is None:
+                continue
+            ts_now = now.timestamp()
+            clock = self.clock(pauses_of(conv, history.events_of(conv), frozenset(o.pause_on)))
+            start = msg.created_at.timestamp()
+            which = "first reply" if first else "next reply"
+            active = clock.active(start, ts_now)
+            self.staged(
+                out, history=history, occurrence=msg.external_id, start=start, target=target,
+                stages=stage_offsets(o.stages, target, o.breach_severity), clock=clock, now=ts_now,
+                summary=(f"{msg.channel.value} inquiry waiting for a {which} for {format_duration(active)} "
+                         f"of {format_duration(target)}"),
+                conversation=conv, explain={"reply": which, "inquiry_channel": msg.channel.value,
+                                            "priority": conv.priority.value})
+        return out
+
+
+@careplug.hookimpl
+def careplug_register_rules(register):
+    register(Unanswered)

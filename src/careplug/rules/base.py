@@ -1,0 +1,138 @@
+"""The base of the built-in rules: a clock that runs from an occurrence to a target, in stages.
+
+Built-in rules implement ``assess(history, now) -> Assessment``: the findings that hold now *and*
+when the subject should be looked at again even though no finding is open yet (a clock that is
+running toward its first warning). ``evaluate`` (the ``careplug.rule.Rule`` contract) returns the
+findings only. The check engine indexes ``next_check_at`` per subject, so a subject is evaluated
+again exactly when its next stage falls due and not before. Third-party rules may implement
+``assess`` too; without it, a subject is revisited at its open findings' ``next_check_at``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+from ..calendar import BusinessCalendar
+from ..finding import Finding, Severity
+from ..history import History
+from ..model import Conversation
+from ..rule import Rule
+from .clock import Clock
+from .context import calendar_of
+from .options import format_duration
+from .stages import BREACH, StageTime
+
+__all__ = ["Assessment", "CareRule", "iso"]
+
+_UTC = timezone.utc
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, _UTC).isoformat()
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, _UTC)
+
+
+@dataclass(slots=True)
+class Assessment:
+    findings: list[Finding] = field(default_factory=list)
+    next_check_at: datetime | None = None
+
+    def wake(self, ts: float | None) -> None:
+        if ts is None:
+            return
+        dt = _dt(ts)
+        if self.next_check_at is None or dt < self.next_check_at:  # type: ignore[operator]
+            self.next_check_at = dt
+
+    def extend(self, other: "Assessment") -> None:
+        self.findings.extend(other.findings)
+        if other.next_check_at is not None:
+            self.wake(other.next_check_at.timestamp())
+
+
+class CareRule(Rule):
+    """A rule with a calendar from its options and the staged-clock helper."""
+
+    default_calendar: ClassVar[str | None] = None
+
+    def __init__(self, options: Any, context: object | None = None):
+        super().__init__(options, context)
+        name = getattr(options, "calendar", None) or self.default_calendar
+        self.calendar: BusinessCalendar = calendar_of(context, name)
+
+    def evaluate(self, history: History, now: datetime) -> list[Finding]:
+        return self.assess(history, now).findings
+
+    def assess(self, history: History, now: datetime) -> Assessment:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def clock(self, pauses: list | None = None) -> Clock:
+        return Clock(self.calendar, pauses or [])
+
+    def staged(self, out: Assessment, *, history: History, occurrence: str, start: float,
+               target: timedelta, stages: list[StageTime], clock: Clock, now: float, summary: str,
+               conversation: Conversation | None = None, explain: dict[str, Any] | None = None,
+               owner: str | None = None) -> Finding | None:
+        """Add the finding of a clock started at ``start`` toward ``target`` to ``out`` when a
+        stage is reached, and wake the subject at the next stage. Returns the finding or None."""
+        times = [(st, clock.at(start, st.offset.total_seconds())) for st in stages]
+        reached = [(st, t) for st, t in times if t is not None and t <= now]
+        upcoming = [t for _st, t in times if t is not None and t > now]
+        next_at = min(upcoming) if upcoming else None
+        out.wake(next_at)
+        if not reached:
+            return None
+        stage, _t = reached[-1]
+        due = times[-1][1]
+        detail = self.clock_math(start, target, clock, now, due, times)
+        if explain:
+            detail.update(explain)
+        finding = Finding(
+            rule=self.name, subject=history.subject, occurrence=occurrence, stage=stage.name,
+            severity=stage.severity, summary=summary, started_at=_dt(start),  # type: ignore[arg-type]
+            due_at=_dt(due), detected_at=_dt(now), next_check_at=_dt(next_at),
+            customer_uid=history.customer_uid, explain=detail, owner=owner)
+        if conversation is not None:
+            finding.source = conversation.source
+            finding.conversation_id = conversation.external_id
+            finding.account_id = conversation.account_id
+            finding.owner = owner or conversation.assignee
+            finding.group = conversation.group
+            finding.channel = conversation.channel.value
+        out.findings.append(finding)
+        return finding
+
+    def clock_math(self, start: float, target: timedelta, clock: Clock, now: float, due: float | None,
+                   times: list[tuple[StageTime, float | None]]) -> dict[str, Any]:
+        cal = clock.calendar
+        pauses = [{"status": p.status, "from": iso(p.start), "to": iso(p.end),
+                   "clock_time": format_duration(cal.elapsed_seconds(max(p.start, start),
+                                                                     now if p.end is None else min(p.end, now)))}
+                  for p in clock.pauses if (p.end is None or p.end > start) and p.start < now]
+        active = clock.active(start, now)
+        return {
+            "target": format_duration(target),
+            "calendar": cal.name or cal.tz.key,
+            "time_zone": cal.tz.key,
+            "started_at": iso(start),
+            "evaluated_at": iso(now),
+            "wall_time_elapsed": format_duration(max(now - start, 0)),
+            "business_time_elapsed": format_duration(cal.elapsed_seconds(start, now)),
+            "paused": format_duration(clock.paused(start, now)),
+            "clock_elapsed": format_duration(active),
+            "remaining": format_duration(target.total_seconds() - active),
+            "due_at": iso(due),
+            "pauses": pauses,
+            "stages": [{"stage": st.name, "severity": Severity(st.severity).value,
+                        "after": format_duration(st.offset), "at": iso(t)} for st, t in times],
+        }
+
+
+BREACH_STAGE = BREACH

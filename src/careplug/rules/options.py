@@ -1,0 +1,165 @@
+"""Shared rule options: durations, scope filters, and the option base every built-in rule uses.
+
+Durations are written ``"30m"``, ``"4h"``, ``"2d"``, ``"1w"``, ``"1h30m"`` or ``"90s"``. Whether a
+duration is business time or wall time depends on the rule's ``calendar`` (see ``rules.clock``):
+with a 9-to-5 calendar a ``"4h"`` target is four open hours.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, field_validator
+
+from ..model import Channel, Priority, Status
+from ..rule import RuleOptions
+
+__all__ = ["parse_duration", "format_duration", "Duration", "Scope", "CareRuleOptions", "in_scope",
+           "subject_tags"]
+
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"1h30m"`` -> 90 minutes. Numbers are seconds; a ``timedelta`` passes through."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError(f"a duration is a string like '4h', '30m', '2d' or '1h30m', not {value!r}")
+    text = value.strip().lower().replace(" ", "")
+    pos, total = 0, 0.0
+    for m in _PART.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not text or pos != len(text):
+        raise ValueError(f"bad duration {value!r}: write a number and a unit (w, d, h, m, s), e.g. '4h', "
+                         "'30m', '2d', '1h30m'")
+    return timedelta(seconds=total)
+
+
+def format_duration(td: timedelta | float | None) -> str:
+    """``timedelta(hours=26, minutes=5)`` -> ``"1d2h5m"`` (seconds dropped unless under a minute)."""
+    if td is None:
+        return "-"
+    seconds = int(round(td.total_seconds() if isinstance(td, timedelta) else td))
+    if seconds == 0:
+        return "0m"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            out.append(f"{seconds // size}{unit}")
+            seconds %= size
+    if seconds and not out:
+        out.append(f"{seconds}s")
+    return sign + "".join(out)
+
+
+def _positive(v: Any) -> timedelta:
+    td = parse_duration(v)
+    if td <= timedelta(0):
+        raise ValueError(f"duration {v!r} must be longer than zero")
+    return td
+
+
+Duration = Annotated[timedelta, BeforeValidator(_positive), PlainSerializer(format_duration)]
+
+
+def _lower_list(v: Any) -> Any:
+    if isinstance(v, str):
+        v = [v]
+    return v
+
+
+class Scope(BaseModel):
+    """Which conversations a rule looks at. Empty lists mean "all"; every non-empty list must match.
+
+    ``tags`` matches a conversation (or its customer) carrying any of them; ``exclude_tags`` any of
+    them excludes it; ``tiers`` matches the customer's or account's tier.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[str] = []
+    channels: list[Channel] = []
+    priorities: list[Priority] = []
+    groups: list[str] = []
+    tags: list[str] = []
+    exclude_tags: list[str] = []
+    tiers: list[str] = []
+
+    @field_validator("sources", "groups", "tags", "exclude_tags", "tiers", "channels", "priorities",
+                     mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return _lower_list(v)
+
+    @property
+    def is_everything(self) -> bool:
+        return not any((self.sources, self.channels, self.priorities, self.groups, self.tags,
+                        self.exclude_tags, self.tiers))
+
+    def matches(self, conversation: Any, tier: str | None = None, customer_tags: list[str] = ()) -> bool:
+        """Whether ``conversation`` (a ``Conversation``) is in scope; ``tier``/``customer_tags``
+        come from its customer or account."""
+        if self.sources and conversation.source not in self.sources:
+            return False
+        if self.channels and conversation.channel not in self.channels:
+            return False
+        if self.priorities and conversation.priority not in self.priorities:
+            return False
+        if self.groups and conversation.group not in self.groups:
+            return False
+        tags = set(conversation.tags) | set(customer_tags)
+        if self.tags and not tags.intersection(self.tags):
+            return False
+        if self.exclude_tags and tags.intersection(self.exclude_tags):
+            return False
+        if self.tiers and (tier or "") not in self.tiers:
+            return False
+        return True
+
+
+def subject_tags(history: Any) -> list[str]:
+    """Tags of the subject's customers and account (scope ``tags`` match these too)."""
+    tags: list[str] = []
+    for c in history.customers:
+        tags.extend(c.tags)
+    if history.account is not None:
+        tags.extend(history.account.tags)
+    return tags
+
+
+def in_scope(scope: Scope, conversation: Any, history: Any) -> bool:
+    """``scope.matches`` with the tier and tags of the history's customer and account."""
+    if scope.is_everything:
+        return True
+    return scope.matches(conversation, history.tier(), subject_tags(history))
+
+
+class CareRuleOptions(RuleOptions):
+    """Options every built-in rule shares: scope, calendar, pauses and stages."""
+
+    scope: Scope = Scope()
+    calendar: str | None = None
+    """A ``[calendars.NAME]`` to count business time in; ``"always"`` counts wall time (24/7);
+    unset uses the default calendar."""
+    pause_on: list[Status] = [Status.PENDING, Status.ON_HOLD]
+    """Conversation statuses that stop the clock (waiting on the customer or a third party)."""
+
+    @field_validator("pause_on", mode="before")
+    @classmethod
+    def _pauses(cls, v: Any) -> Any:
+        v = _lower_list(v)
+        for s in v:
+            if s not in {st.value for st in Status} and not isinstance(s, Status):
+                raise ValueError(f"unknown status {s!r} in pause_on: use pending, on_hold")
+        return v

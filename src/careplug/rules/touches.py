@@ -1,0 +1,59 @@
+"""What counts as the company reaching out, and what counts as the customer asking.
+
+- a *reply* is a public outbound message from a person (``AuthorRole.AGENT``): bots, macros sent by
+  automation and internal notes do not count;
+- a *touch* is a reply, an outbound call, an answered inbound call, or a completed task (a logged
+  call, email or meeting, a done follow-up);
+- an *inquiry* is a public inbound message from the customer; an inbound call that was answered is
+  an inquiry answered on the spot, a missed call or voicemail (``answered_call=False``) waits for a
+  call back like any email.
+"""
+
+from __future__ import annotations
+
+from ..history import History
+from ..model import AuthorRole, Channel, Direction, Message, Task
+
+__all__ = ["is_reply", "is_inquiry", "answered_on_the_spot", "touch_times", "task_time"]
+
+
+def is_reply(m: Message) -> bool:
+    return m.direction is Direction.OUTBOUND and m.public and m.author_role is AuthorRole.AGENT
+
+
+def is_inquiry(m: Message) -> bool:
+    return m.direction is Direction.INBOUND and m.public and m.author_role is AuthorRole.CUSTOMER
+
+
+def answered_on_the_spot(m: Message) -> bool:
+    """An inbound call somebody picked up."""
+    return m.channel is Channel.PHONE and m.answered_call is True
+
+
+def task_time(t: Task) -> float | None:
+    if not t.done:
+        return None
+    at = t.completed_at or t.updated_at or t.due_at
+    return at.timestamp() if at is not None else None
+
+
+def touch_times(history: History, conversation_keys: set[tuple[str, str]] | None = None) -> list[float]:
+    """Epoch seconds of every touch in ``history`` (of the given ``(source, conversation id)``s
+    when set; customer-level tasks always count), sorted."""
+    out: list[float] = []
+    for m in history.messages:
+        if m.created_at is None:
+            continue
+        if conversation_keys is not None and (m.source, m.conversation_id) not in conversation_keys:
+            continue
+        if is_reply(m) or (m.author_role is AuthorRole.AGENT and m.channel is Channel.PHONE) or (
+                is_inquiry(m) and answered_on_the_spot(m)):
+            out.append(m.created_at.timestamp())
+    for t in history.tasks:
+        if conversation_keys is not None and t.conversation_id and (t.source, t.conversation_id) not in conversation_keys:
+            continue
+        at = task_time(t)
+        if at is not None:
+            out.append(at)
+    out.sort()
+    return out
