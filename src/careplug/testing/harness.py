@@ -23,6 +23,12 @@ class AdapterHarness(abc.ABC):
     record_kinds: tuple[str, ...] = ("customer", "conversation", "message")
     #: the fault kinds the adapter must survive ("429", "500", "timeout")
     supports_faults: tuple[str, ...] = ("429", "500", "timeout")
+    #: options for ``make_source`` that make the source checkpoint often (e.g. a small page size),
+    #: so the suite can stop a sync after each checkpoint and resume it
+    checkpoint_options: dict[str, Any] = {}
+    #: how many unchanged conversations a sync from the final cursor may re-read, for CRMs whose
+    #: change filters are inclusive at the cursor (0: the cursor is exact)
+    boundary_rereads: int = 0
 
     def __enter__(self) -> "AdapterHarness":
         self.start()
@@ -87,6 +93,15 @@ class AdapterHarness(abc.ABC):
     def inject(self, fault: str, *, times: int = 1, retry_after: float | None = None,
                endpoint: str | None = None) -> None:
         """Queue a fault ("429", "500", "timeout") on the next requests (of ``endpoint``)."""
+
+    def clear_faults(self) -> None:
+        """Drop every queued fault. The default clears ``self.fake.faults`` when the harness keeps
+        its ``FakeServer`` as ``self.fake``; override otherwise."""
+        fake = getattr(self, "fake", None)
+        if fake is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement clear_faults()")
+        with fake.lock:
+            fake.faults.clear()
 
     def enforce_rate_limit(self) -> None:
         """Turn on the fake's real (scaled-down) rate limits, to check the adapter paces itself."""
