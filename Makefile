@@ -1,0 +1,31 @@
+# The two commands a fresh machine needs:
+#   make demo   installs careplug and its three adapters into .venv, then runs the offline demo
+#   make test   installs them with the test extras, then runs every test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PKGS   := -e . -e plugins/zendesk -e plugins/salesforce -e plugins/hubspot
+
+.PHONY: demo test install install-test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet $(PKGS)
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]" -e plugins/zendesk -e plugins/salesforce -e plugins/hubspot
+
+demo: install
+	$(BIN)/careplug demo
+
+test: install-test
+	$(BIN)/python -m pytest
+
+bench: install-test
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info careplug-demo
