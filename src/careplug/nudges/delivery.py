@@ -1,0 +1,356 @@
+"""``run_nudges``: turn open findings into nudges, and deliver each exactly once.
+
+One run, in order:
+
+1. **Plan** every open finding at its current stage (``careplug_plan_follow_up``; the built-in
+   planner is ``careplug.nudges.planner``) and record the new nudges as *planned*. A key already
+   in the ledger is not planned again: at most one nudge per finding, stage, action and target.
+2. **Clear**: open nudges whose finding cleared, moved on to another stage, or is gone, are
+   cancelled if nothing reached the CRM (planned; or pending/failed with no marker found there),
+   and closed in the CRM (``Source.cancel``) if something did. When a finding clears after its
+   nudge was delivered, the time to action is recorded (``careplug.nudges.outcomes``).
+3. **Deliver** what is due, per target, in batches: quiet hours (the assignee's business hours)
+   and per-person daily caps hold nudges back as *planned* for a later run; each batch is
+   committed *pending* before ``careplug_deliver_nudges`` writes it, and *delivered* after.
+   ``careplug_nudge_delivered`` is called once per nudge, when its delivery is recorded.
+
+A target that fails (CRM down, bad credentials) fails only its own nudges: they stay in the
+ledger (*failed*, retried next run, up to ``limits.max_attempts``) and the failure is reported;
+the other targets are delivered. With ``dry_run`` nothing is written anywhere — no CRM call, no
+ledger row — and the result lists what would be written, where, and to whom.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from ..finding import Finding
+from ..store import findings as findings_store
+from . import failpoints
+from .ledger import Ledger, LedgerRow
+from .model import Nudge, NudgeState, Receipt
+from .outcomes import outcome_of
+from .policy import NudgePolicy
+from .routing import Router
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_nudges", "NudgeResult", "NudgeLine"]
+
+
+@dataclass(slots=True)
+class NudgeLine:
+    """One thing a run did (or, in a dry run, would do) with one nudge.
+
+    ``op``: ``create`` (written to the CRM / sent), ``exists`` (a retry found it already there),
+    ``retry`` (dry run: a pending/failed nudge to deliver again), ``cancel`` (never written:
+    the finding cleared first), ``close`` (its CRM object closed: the finding cleared),
+    ``defer`` (held back: quiet hours or the daily cap), ``fail`` (the target failed).
+    """
+
+    op: str
+    key: str
+    action: str
+    target: str
+    assignee: str | None
+    title: str
+    finding_key: str
+    stage: str
+    escalation: bool = False
+    due_at: str | None = None
+    conversation_id: str | None = None
+    external_ref: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, op: str, nudge: Nudge, reason: str | None = None) -> "NudgeLine":
+        return cls(op, nudge.key, nudge.action.value, nudge.target, nudge.assignee, nudge.title,
+                   nudge.finding_key, nudge.stage, nudge.escalation,
+                   nudge.due_at.isoformat() if nudge.due_at else None, nudge.conversation_id,
+                   nudge.external_ref, reason)
+
+    def render(self) -> str:
+        who = f" for {self.assignee}" if self.assignee else ""
+        esc = " (escalation)" if self.escalation else ""
+        due = f", due {self.due_at}" if self.due_at else ""
+        where = f" on conversation {self.conversation_id}" if self.conversation_id else ""
+        why = f" — {self.reason}" if self.reason else ""
+        return f"{self.op:<6} {self.action} in {self.target}{where}{who}{esc}{due}: {self.title}{why}"
+
+
+@dataclass
+class NudgeResult:
+    dry_run: bool = False
+    planned: int = 0
+    lines: list[NudgeLine] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def count(self, op: str) -> int:
+        return sum(1 for line in self.lines if line.op == op)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def counts(self) -> dict[str, int]:
+        ops = ("create", "exists", "retry", "cancel", "close", "defer", "fail")
+        return {"planned": self.planned, **{op: self.count(op) for op in ops}}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "dry_run": self.dry_run, "counts": self.counts(),
+                "nudges": [asdict(line) for line in self.lines], "failures": list(self.failures)}
+
+    def render(self) -> str:
+        c = self.counts()
+        head = ("dry run — nothing written. " if self.dry_run else "") + (
+            f"nudges: {c['planned']} planned, {c['create'] + c['retry']} to deliver, {c['exists']} already there, "
+            f"{c['cancel']} cancelled, {c['close']} closed, {c['defer']} deferred, {c['fail']} failed")
+        return "\n".join([head, *("  " + line.render() for line in self.lines),
+                          *("  failure: " + f for f in self.failures)])
+
+
+def run_nudges(app: Any, now: datetime, *, dry_run: bool = False) -> NudgeResult:
+    """Plan, clear and deliver nudges for ``app`` (``careplug.app.App`` or anything with
+    ``store``, ``plugins``, ``sources``, ``notifiers``, ``policy`` and ``calendar(name)``) at ``now``."""
+    return _Run(app, now, dry_run).run()
+
+
+class _Run:
+    def __init__(self, app: Any, now: datetime, dry_run: bool):
+        self.app = app
+        self.now = now
+        self.dry_run = dry_run
+        self.store = app.store
+        self.plugins = app.plugins
+        self.ledger = Ledger(self.store)
+        self.router = Router(app.sources, app.notifiers)
+        policy = app.policy
+        if policy is None or isinstance(policy, dict):
+            policy = NudgePolicy.model_validate(policy or {})
+        self.policy: NudgePolicy = policy
+        self.result = NudgeResult(dry_run=dry_run)
+        self._calendars: dict[str | None, Any] = {}
+
+    def run(self) -> NudgeResult:
+        hook_failures = len(self.plugins.hook_failures)
+        planned = self.plan()
+        self.clear()
+        self.deliver(planned)
+        for failure in self.plugins.hook_failures[hook_failures:]:
+            self.result.failures.append(f"plugin {failure.plugin!r} failed in {failure.hook}: "
+                                        f"{type(failure.error).__name__}: {failure.error}")
+        return self.result
+
+    # --- 1. plan ------------------------------------------------------------------------------
+
+    def plan(self) -> list[Nudge]:
+        if not self.policy.enabled:
+            return []
+        deliverable = {n for n, s in self.app.sources.items() if getattr(s, "can_deliver", False)}
+        policy = self.policy.bind(deliverable=deliverable | set(self.app.notifiers),
+                                  managers=self._agent_managers())
+        planned: dict[str, Nudge] = {}
+        links: dict[str, dict[str, str]] = {}
+        for finding in findings_store.open_findings(self.store):
+            self._fill_owner(finding)
+            for nudge in self.plugins.plan_follow_up(finding, policy):
+                if nudge.customer_id is None and finding.customer_uid:
+                    nudge.customer_id = self._customer_in(finding.customer_uid, nudge.target, links)
+                planned.setdefault(nudge.key, nudge)
+        existing = self.ledger.existing(planned)
+        new = [n for k, n in planned.items() if k not in existing]
+        self.result.planned = len(new)
+        if not self.dry_run:
+            self.ledger.record(new, self.now)
+        return new
+
+    def _agent_managers(self) -> dict[str, str]:
+        return {f"{a.source}:{a.external_id}": a.manager
+                for a in self.store.iter_records("agent") if getattr(a, "manager", None)}
+
+    def _fill_owner(self, finding: Finding) -> None:
+        """Owner resolution, store part: the conversation's assignee, else the account owner
+        (the planner goes on with the team default and the configured default owner)."""
+        if finding.owner or not finding.source:
+            return
+        if finding.conversation_id:
+            conv = self.store.get(finding.source, "conversation", finding.conversation_id)
+            if conv is not None and getattr(conv, "assignee", None):
+                finding.owner = conv.assignee
+                finding.group = finding.group or conv.group
+                return
+            if conv is not None and not finding.account_id:
+                finding.account_id = conv.account_id
+        if finding.account_id:
+            account = self.store.get(finding.source, "account", finding.account_id)
+            if account is not None and getattr(account, "owner", None):
+                finding.owner = account.owner
+
+    def _customer_in(self, uid: str, target: str, cache: dict[str, dict[str, str]]) -> str | None:
+        if uid not in cache:
+            cache[uid] = {link["source"]: link["external_id"] for link in self.store.customer_links(uid)}
+        return cache[uid].get(target)
+
+    # --- 2. clear -----------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        by_target: dict[str, list[tuple[LedgerRow, str, float | None]]] = defaultdict(list)
+        for item in self.ledger.stale():
+            by_target[item[0].nudge.target].append(item)
+        for target, items in by_target.items():
+            try:
+                self._clear_target(target, items)
+            except Exception as exc:  # one CRM down must not stop the others
+                message = _error(exc)
+                self.result.failures.append(f"target {target!r}: closing nudges failed: {message}")
+                if not self.dry_run:
+                    self.ledger.note_error([row.key for row, _, _ in items if row.state is NudgeState.DELIVERED],
+                                           f"closing failed: {message}", self.now)
+
+    def _clear_target(self, target: str, items: list[tuple[LedgerRow, str, float | None]]) -> None:
+        never = [(r, w, t) for r, w, t in items if r.state is NudgeState.PLANNED]
+        unsure = [(r, w, t) for r, w, t in items if r.state in (NudgeState.PENDING, NudgeState.FAILED)]
+        written = [(r, w, t) for r, w, t in items if r.state is NudgeState.DELIVERED]
+        if self.dry_run:
+            for row, why, _ in never:
+                self.result.lines.append(NudgeLine.of("cancel", row.nudge, _why(why)))
+            for row, why, _ in unsure:
+                self.result.lines.append(NudgeLine.of("cancel", row.nudge, _why(why) + "; closed instead "
+                                                      "if its marker is found in the CRM"))
+            for row, why, _ in written:
+                self.result.lines.append(NudgeLine.of("close", row.nudge, _why(why)))
+            return
+        if unsure:
+            found = self.router.find_delivered(target, [r.nudge for r, _, _ in unsure])
+            for row, why, at in unsure:
+                if row.key in found:
+                    row.nudge.external_ref = found[row.key].external_ref
+                    written.append((row, why, at))
+                else:
+                    never.append((row, why, at))
+        for row, why, _ in never:
+            if self.ledger.cancel([row.key], self.now, _why(why)):
+                self.result.lines.append(NudgeLine.of("cancel", row.nudge, _why(why)))
+        if written:
+            self.router.cancel(target, [r.nudge for r, _, _ in written])
+            for row, why, resolved_at in written:
+                if self.ledger.close(row, self.now, outcome_of(row, why, resolved_at)):
+                    self.result.lines.append(NudgeLine.of("close", row.nudge, _why(why)))
+
+    # --- 3. deliver ---------------------------------------------------------------------------
+
+    def deliver(self, new: Sequence[Nudge]) -> None:
+        limits = self.policy.limits
+        if self.dry_run:
+            rows = [(r.nudge, r.state) for r in self.ledger.deliverable(limits.max_attempts)]
+            rows += [(n, NudgeState.PLANNED) for n in new]
+        else:
+            rows = [(r.nudge, r.state) for r in self.ledger.deliverable(limits.max_attempts)]
+        rows.sort(key=lambda item: (not item[0].escalation, item[0].due_at is None,
+                                    item[0].due_at or self.now, item[0].key))
+        due: dict[str, list[Nudge]] = defaultdict(list)
+        deferred: dict[str, datetime] = {}
+        taken: dict[str, int] = defaultdict(int)
+        for nudge, state in rows:
+            reason, until = self._hold(nudge, taken)
+            if reason:
+                self.result.lines.append(NudgeLine.of("defer", nudge, reason))
+                if until is not None:
+                    deferred[nudge.key] = until
+                continue
+            if nudge.assignee:
+                taken[nudge.assignee] += 1
+            due[nudge.target].append(nudge)
+            if self.dry_run:
+                op = "create" if state is NudgeState.PLANNED else "retry"
+                self.result.lines.append(NudgeLine.of(op, nudge, None if op == "create" else
+                                                      f"{state.value}: looked up by marker before writing"))
+        if self.dry_run:
+            return
+        self.ledger.defer(deferred)
+        for target in sorted(due):
+            nudges = due[target]
+            for i in range(0, len(nudges), limits.batch_size):
+                if not self._deliver_batch(target, nudges[i:i + limits.batch_size]):
+                    for nudge in nudges[i + limits.batch_size:]:
+                        self.result.lines.append(NudgeLine.of("defer", nudge, f"{target} failed earlier in this run"))
+                    break
+
+    def _hold(self, nudge: Nudge, taken: dict[str, int]) -> tuple[str | None, datetime | None]:
+        """Why ``nudge`` must wait (quiet hours, daily cap), and until when; (None, None) to go."""
+        source = nudge.extra.get("source")
+        calendar = self._calendar(self.policy.calendar_for(nudge.assignee, source))
+        if self.policy.quiet_hours.enabled and calendar is not None and not calendar.is_open(self.now):
+            until = calendar.next_open(self.now)
+            who = nudge.assignee or "the team"
+            return f"quiet hours: {who} is out of business hours until {until.isoformat()}", until
+        cap = self.policy.limits.per_person_per_day
+        if cap and nudge.assignee and not (nudge.escalation and self.policy.limits.escalations_exempt):
+            tz = calendar.tz if calendar is not None else self.now.tzinfo
+            local = self.now.astimezone(tz)
+            day_start = datetime.combine(local.date(), time(0), tzinfo=tz)
+            already = self.ledger.count_for(nudge.assignee, day_start) + taken[nudge.assignee]
+            if already >= cap:
+                return f"daily cap: {nudge.assignee} already has {already} nudges today (cap {cap})", None
+        return None, None
+
+    def _calendar(self, name: str | None) -> Any:
+        if name not in self._calendars:
+            lookup = getattr(self.app, "calendar", None)
+            calendar = None
+            if lookup is not None:
+                try:
+                    calendar = lookup(name)
+                except KeyError:
+                    log.warning("no calendar named %r: quiet hours use the default calendar", name)
+                    calendar = lookup(None)
+            self._calendars[name] = calendar
+        return self._calendars[name]
+
+    def _deliver_batch(self, target: str, batch: list[Nudge]) -> bool:
+        """Deliver one batch to ``target``; False when the target failed."""
+        failpoints.hit("nudges.before_pending")
+        keys = set(self.ledger.begin([n.key for n in batch], self.now))
+        failpoints.hit("nudges.after_pending")
+        nudges = [n for n in batch if n.key in keys]
+        if not nudges:
+            return True
+        try:
+            receipts = self.plugins.deliver_nudges(target, nudges)
+            if receipts is None:
+                raise LookupError(f"no source or notifier named {target!r} can deliver nudges")
+            by_key = {r.key: r for r in receipts}
+            missing = [n.key for n in nudges if n.key not in by_key]
+            if missing:
+                raise LookupError(f"{target!r} returned no receipt for {len(missing)} of {len(nudges)} nudges")
+        except Exception as exc:
+            message = _error(exc)
+            self.ledger.failed([n.key for n in nudges], message, self.now)
+            self.result.failures.append(f"target {target!r}: delivering {len(nudges)} nudges failed: {message}")
+            for nudge in nudges:
+                self.result.lines.append(NudgeLine.of("fail", nudge, message))
+            return False
+        failpoints.hit("nudges.after_write")
+        ordered: list[Receipt] = [by_key[n.key] for n in nudges]
+        moved = set(self.ledger.delivered(nudges, ordered, self.now))
+        failpoints.hit("nudges.after_delivered")
+        for nudge, receipt in zip(nudges, ordered):
+            if nudge.key in moved:
+                self.result.lines.append(NudgeLine.of("exists" if receipt.existed else "create", nudge))
+                self.plugins.nudge_delivered(nudge, receipt)
+        return True
+
+
+def _why(why: str) -> str:
+    return {"resolved": "the finding cleared", "superseded": "the finding moved to another stage",
+            "gone": "the finding no longer exists"}.get(why, why)
+
+
+def _error(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
