@@ -31,7 +31,8 @@ What the suite checks (one test each; the names say the behaviour):
   (``harness.checkpoint_options`` makes the source checkpoint often, e.g. small pages);
 - conversations changed while a sync runs are picked up by the next one;
 - a 429 with Retry-After is honoured (the retry waits at least that long) and the sync completes;
-  with ``harness.enforce_rate_limit()`` on, a first and a steady-state sync get no 429 at all;
+  with ``harness.enforce_rate_limit()`` on, a first and a steady-state sync (both with
+  ``checkpoint_options``, so they make many requests) get no 429 at all;
 - 5xx answers and timeouts are retried and the sync completes; a persistent failure ends in a
   ``careplug.errors.CareplugError`` naming the source, with the cursors kept at the last
   checkpoint and no record lost (a later sync, after the fault clears, catches up);
@@ -297,10 +298,11 @@ class AdapterConformance:
         if type(crm).enforce_rate_limit is AdapterHarness.enforce_rate_limit:
             pytest.skip(f"{type(crm).__name__} declares no rate limits (enforce_rate_limit)")
         crm.enforce_rate_limit()
-        source = crm.make_source()
+        options = dict(crm.checkpoint_options)   # small pages: enough requests to meet the limit
+        source = crm.make_source(**options)
         self.sync(store, source)
         crm.add(self.changed)
-        self.sync(store, crm.make_source())
+        self.sync(store, crm.make_source(**options))
         self.assert_store_matches_crm(crm, store, source.name)
         assert crm.rate_limited_responses() == 0, (
             f"the fake answered {crm.rate_limited_responses()} requests with its rate limit: "
