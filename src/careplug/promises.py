@@ -1,0 +1,296 @@
+"""Commitments: find the promises an agent makes in a message, and when each falls due.
+
+``find_commitments(text, sent_at, tz=..., calendar=...)`` splits a message into sentences and keeps
+those that commit the team to act for the customer ("I'll get back to you tomorrow", "we'll call
+you by Friday", "expect an update within 24 hours", "let me check with the team and follow up").
+It drops what only looks like one:
+
+- questions and offers ("Would you like me to call you tomorrow?");
+- negations ("I can't promise anything", "we will not refund...");
+- conditionals ("if you send the logs we will...", "once you confirm..., we'll...");
+- past tense and reported promises ("as promised, here is...", "I told you we would...");
+- requests to the customer ("please get back to us by Friday", "let me know tomorrow").
+
+Due times are read relative to the message's time *in the team's time zone* (``tz``); calendar
+dates ("March 12", "10 March") are parsed with ``dateparser``. The conventions, so a due time is a
+time a customer would agree with:
+
+- a day without a time ("tomorrow", "by Friday", "on 10 March", "in 3 days") is due at the end of
+  that business day, ``end_of_day`` (17:00 by default);
+- "morning" is due at noon, "first thing" at 10:00, "afternoon" at the end of day, "evening" 18:00;
+- "today", "end of day", "EOD", "close of business" are due at the end of today;
+- "this week", "end of the week", "before the weekend": Friday at the end of day; "next week": Friday
+  of next week; "early next week": Tuesday of next week;
+- a weekday ("on Monday") is its next occurrence after today; "next Friday" is Friday of next week;
+- hours and minutes ("within 24 hours", "in 30 minutes", "within the hour") are exact;
+- "N business days" counts open days of ``calendar`` (Mon-Fri when none is given);
+- a clock time alone ("at 3pm") is today, or tomorrow when it has passed.
+
+A commitment without any of these is *undated* (``due_at`` None): the broken-promise rule gives it
+its configured default.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import dateparser
+
+from .calendar import BusinessCalendar
+
+__all__ = ["Commitment", "find_commitments", "is_commitment", "due_time"]
+
+
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    sentence: str
+    due_at: datetime | None        # aware, in the team's zone; None: undated
+    phrase: str | None = None      # the words the due time was read from
+
+    @property
+    def dated(self) -> bool:
+        return self.due_at is not None
+
+
+# --- detection ----------------------------------------------------------------------------------
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_CLAUSE = re.compile(r",|;|\bbut\b|\bhowever\b")
+
+_MARKERS = [
+    re.compile(r"\b(i|we)\s*('ll|’ll| will| shall|'m going to| am going to|'re going to| are going to)\b"),
+    re.compile(r"\blet me\b(?!\s+know)"),
+    re.compile(r"\bexpect\b"),
+    re.compile(r"\byou\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
+    re.compile(r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
+    re.compile(r"\b(our|the|my)\s+([\w\-]+\s+){0,3}?(team|engineers?|specialists?|technicians?|agents?|"
+               r"colleagues?|manager|department|staff|experts?)\s*('ll| will)\b"),
+    re.compile(r"\b(they|he|she)\s*('ll| will)\s+(call|contact|email|reach|get|follow|send|update)\b"),
+    re.compile(r"^\s*(will|'ll)\s+(update|call|send|get|follow|email|confirm|reply|check|ping|circle)\b"),
+    re.compile(r"\b(and|then)\s+will\s+(update|call|send|get|follow|email|confirm|reply|check|let|be)\b"),
+    re.compile(r"\bi promise\b"),
+]
+_NEGATION = re.compile(
+    r"\b(can't|cannot|can not|won't|will not|wont|unable|not able|no promises?|don't|do not|didn't|did not|"
+    r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t)\b")
+_CONDITION_ANYWHERE = re.compile(
+    r"\b(if|unless|in case|provided that|as long as)\b|\b(once|when|after|as soon as)\s+(you|your)\b")
+_CONDITION_BEFORE = re.compile(r"\b(once|when|after|as soon as|should you)\b")
+_PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i said|as we said|i told you|"
+                   r"we told you|i said|we said)\b")
+_QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
+                             r"when|what)\b")
+_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed)\b")
+
+
+def _norm(text: str) -> str:
+    return text.replace("’", "'").replace("‘", "'").strip().lower()
+
+
+def _commitment_clause(sentence: str) -> str | None:
+    """The clause of ``sentence`` that commits, or None."""
+    s = _norm(sentence)
+    if not s or s.endswith("?") or _QUESTION_START.match(s):
+        return None
+    if _PAST.search(s) or _CONDITION_ANYWHERE.search(s):
+        return None
+    for clause in _CLAUSE.split(s):
+        for marker in _MARKERS:
+            m = marker.search(clause)
+            if m is None:
+                continue
+            if _NEGATION.search(clause) or _NOT_PROMISES.search(clause):
+                break
+            if _CONDITION_BEFORE.search(clause[:m.start()]):
+                break
+            return clause
+    return None
+
+
+def is_commitment(sentence: str) -> bool:
+    return _commitment_clause(sentence) is not None
+
+
+# --- due times ----------------------------------------------------------------------------------
+
+_NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+        "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "couple of": 2, "a couple of": 2, "few": 3,
+        "a few": 3, "the": 1, "next": 1}
+_NUMBER = r"(\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|(?:a )?couple of|(?:a )?few)"
+_DURATION = re.compile(
+    r"\b(?:within|in|inside|under|give me)\s+(?:the\s+)?(?:next\s+)?" + _NUMBER + r"?\s*"
+    r"(minutes?|mins?|hours?|hrs?|business days?|working days?|days?|weeks?)\b")
+_WITHIN_THE = re.compile(r"\bwithin\s+the\s+(?:next\s+)?(hour|day|week)\b")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY = re.compile(r"\b(next\s+|this\s+|on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+                      r"(\s+next\s+week)?\b")
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_DATE = re.compile(rf"\b(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?"
+                   rf"(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTHS})\b|({_MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b)")
+_CLOCK = re.compile(r"\b(?:at|by|before|around|until)\s+(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|noon|midday)\b")
+_TODAY = re.compile(r"\b(later today|today|end of (?:the |to)?day|eod|close of business|cob|end of business|"
+                    r"this afternoon|this morning|tonight|this evening|log off)\b")
+_TOMORROW = re.compile(r"\btomorrow\b")
+_THIS_WEEK = re.compile(r"\b(end of (?:the |this )?week|this week|before the weekend|by the weekend)\b")
+_NEXT_WEEK = re.compile(r"\b(early|end of|later|first thing)?\s*(?:the\s+)?next week\b")
+_MORNING = re.compile(r"\bmorning\b")
+_FIRST_THING = re.compile(r"\bfirst thing\b")
+_AFTERNOON = re.compile(r"\bafternoon\b")
+_EVENING = re.compile(r"\b(evening|tonight)\b")
+
+
+def _count(word: str | None) -> float:
+    if not word:
+        return 1
+    word = word.strip()
+    if word in _NUM:
+        return _NUM[word]
+    try:
+        return float(word)
+    except ValueError:
+        return 1
+
+
+def _is_business_day(day: date, calendar: BusinessCalendar | None) -> bool:
+    if calendar is None or calendar.name == "always":
+        return day.weekday() < 5
+    return bool(calendar.weekly[day.weekday()]) and not calendar.is_holiday(day)
+
+
+@lru_cache(maxsize=4096)
+def _parse_date(phrase: str, base: date) -> date | None:
+    when = dateparser.parse(phrase, languages=["en"], settings={
+        "RELATIVE_BASE": datetime(base.year, base.month, base.day, 12), "PREFER_DATES_FROM": "future",
+        "RETURN_AS_TIMEZONE_AWARE": False})
+    return when.date() if when else None
+
+
+@lru_cache(maxsize=1024)
+def _parse_clock(phrase: str) -> time | None:
+    if phrase in ("noon", "midday"):
+        return time(12)
+    when = dateparser.parse(phrase, languages=["en"], settings={
+        "RELATIVE_BASE": datetime(2000, 1, 3), "RETURN_AS_TIMEZONE_AWARE": False})
+    return when.time() if when else None
+
+
+def _exact(sent_at: datetime, seconds: float, zone: ZoneInfo) -> datetime:
+    """``sent_at`` plus real seconds (in UTC: aware arithmetic in one zone is wall-clock arithmetic)."""
+    return (sent_at.astimezone(timezone.utc) + timedelta(seconds=seconds)).astimezone(zone)
+
+
+def due_time(clause: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
+             calendar: BusinessCalendar | None = None, end_of_day: time = time(17)) -> tuple[datetime | None, str | None]:
+    """The due time a commitment ``clause`` names, and the words it was read from; (None, None)
+    when it names none. ``sent_at`` must be aware."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    local = sent_at.astimezone(zone)
+    today = local.date()
+    s = _norm(clause)
+
+    def at(day: date, t: time) -> datetime:
+        return datetime.combine(day, t, tzinfo=zone)
+
+    def time_of_day(default: time) -> time:
+        m = _CLOCK.search(s)
+        if m:
+            parsed = _parse_clock(m.group(1).replace(".", ""))
+            if parsed:
+                return parsed
+        if _FIRST_THING.search(s):
+            return time(10)
+        if _MORNING.search(s):
+            return time(12)
+        if _EVENING.search(s):
+            return time(18)
+        if _AFTERNOON.search(s):
+            return end_of_day
+        return default
+
+    m = _WITHIN_THE.search(s)
+    if m:
+        unit = m.group(1)
+        if unit == "hour":
+            return _exact(sent_at, 3600, zone), m.group(0)
+        days = 1 if unit == "day" else 7
+        return at(today + timedelta(days=days), end_of_day), m.group(0)
+    m = _DURATION.search(s)
+    if m:
+        n, unit = _count(m.group(1)), m.group(2)
+        if unit.startswith(("min", "hour", "hr")):
+            seconds = n * (60 if unit.startswith("min") else 3600)
+            return _exact(sent_at, seconds, zone), m.group(0)
+        if unit.startswith(("business", "working")):
+            day, left = today, int(n)
+            while left > 0:
+                day += timedelta(days=1)
+                if _is_business_day(day, calendar):
+                    left -= 1
+            return at(day, end_of_day), m.group(0)
+        days = int(n) * (7 if unit.startswith("week") else 1)
+        return at(today + timedelta(days=days), end_of_day), m.group(0)
+    m = _DATE.search(s)
+    if m:
+        phrase = f"{m.group(1)} {m.group(2)}" if m.group(1) else f"{m.group(3)} {m.group(4)}"
+        day = _parse_date(phrase, today)
+        if day is not None:
+            return at(day, time_of_day(end_of_day)), m.group(0)
+    if _TOMORROW.search(s):
+        return at(today + timedelta(days=1), time_of_day(end_of_day)), "tomorrow"
+    m = _WEEKDAY.search(s)
+    if m:
+        target = _WEEKDAYS.index(m.group(2))
+        if (m.group(1) or "").strip() == "next" or m.group(3):
+            monday_next = today + timedelta(days=7 - today.weekday())
+            day = monday_next + timedelta(days=target)
+        else:
+            ahead = (target - today.weekday()) % 7 or 7
+            day = today + timedelta(days=ahead)
+        return at(day, time_of_day(end_of_day)), m.group(0).strip()
+    m = _NEXT_WEEK.search(s)
+    if m:
+        monday_next = today + timedelta(days=7 - today.weekday())
+        qualifier = (m.group(1) or "").strip()
+        if qualifier == "early":
+            return at(monday_next + timedelta(days=1), end_of_day), m.group(0).strip()
+        if qualifier == "first thing":
+            return at(monday_next, time(10)), m.group(0).strip()
+        return at(monday_next + timedelta(days=4), end_of_day), m.group(0).strip()
+    m = _THIS_WEEK.search(s)
+    if m:
+        friday = today + timedelta(days=(4 - today.weekday()) % 7)
+        return at(friday, end_of_day), m.group(0)
+    m = _TODAY.search(s)
+    if m:
+        return at(today, time_of_day(end_of_day)), m.group(0)
+    m = _CLOCK.search(s)
+    if m:
+        t = _parse_clock(m.group(1).replace(".", ""))
+        if t is not None:
+            due = at(today, t)
+            if due <= local:
+                due = at(today + timedelta(days=1), t)
+            return due, m.group(0)
+    return None, None
+
+
+def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
+                     calendar: BusinessCalendar | None = None, end_of_day: time = time(17)) -> list[Commitment]:
+    """The commitments in a message, in order, each with its due time (None when undated)."""
+    out: list[Commitment] = []
+    for sentence in _SENTENCE.split(text or ""):
+        sentence = sentence.strip()
+        if not sentence:
+            continue
+        clause = _commitment_clause(sentence)
+        if clause is None:
+            continue
+        # the due time may sit in another clause of the same sentence ("Give me 30 minutes and I'll...")
+        due, phrase = due_time(sentence, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
+        out.append(Commitment(sentence, due, phrase))
+    return out

@@ -1,0 +1,104 @@
+"""Commitment detection and due times, measured on the labelled corpus and pinned by examples."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from careplug.calendar import BusinessCalendar, CalendarOptions
+from careplug.promises import find_commitments, is_commitment
+
+DATA = Path(__file__).parent / "data"
+NY = ZoneInfo("America/New_York")
+MONDAY = datetime(2026, 3, 2, 10, 15, tzinfo=NY)
+
+
+def measure(path: Path) -> dict[str, float]:
+    tp = fp = fn = dated = right = 0
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        found = find_commitments(row["text"], datetime.fromisoformat(row["sent_at"]), tz=row["timezone"])
+        if found and row["is_commitment"]:
+            tp += 1
+        elif found:
+            fp += 1
+        elif row["is_commitment"]:
+            fn += 1
+        if row["is_commitment"] and row["expected_due"]:
+            dated += 1
+            expected = datetime.fromisoformat(row["expected_due"])
+            if found and found[0].due_at and abs((found[0].due_at - expected).total_seconds()) < 3600:
+                right += 1
+    return {"precision": tp / (tp + fp), "recall": tp / (tp + fn), "due_accuracy": right / dated,
+            "sentences": len(path.read_text().splitlines())}
+
+
+def test_the_corpus_has_at_least_200_labelled_sentences():
+    rows = [json.loads(line) for line in (DATA / "promise_corpus.jsonl").read_text().splitlines()]
+    assert len(rows) >= 200
+    assert {"text", "sent_at", "timezone", "is_commitment", "expected_due"} <= set(rows[0])
+    assert any(r["is_commitment"] for r in rows) and not all(r["is_commitment"] for r in rows)
+
+
+def test_corpus_precision_recall_and_due_accuracy_meet_the_targets():
+    m = measure(DATA / "promise_corpus.jsonl")
+    assert m["precision"] >= 0.90, m
+    assert m["recall"] >= 0.85, m
+    assert m["due_accuracy"] >= 0.90, m
+
+
+def test_hold_out_sentences_written_after_the_extractor_meet_the_targets_too():
+    m = measure(DATA / "promise_holdout.jsonl")
+    assert m["precision"] >= 0.90 and m["recall"] >= 0.85 and m["due_accuracy"] >= 0.90, m
+
+
+@pytest.mark.parametrize("sentence", [
+    "As promised, here is the refund confirmation.",
+    "I can't promise anything at this point.",
+    "If you send the logs we will take a look right away.",
+    "Would you like me to call you tomorrow instead?",
+    "Please get back to us by Friday with your account number.",
+    "Let me know if you'd like us to call you tomorrow.",
+    "I told you on Wednesday that we would check this.",
+])
+def test_negations_conditionals_past_tense_questions_and_requests_are_not_commitments(sentence):
+    assert not is_commitment(sentence)
+
+
+def test_tomorrow_is_due_at_the_end_of_the_next_day_in_the_team_zone():
+    [c] = find_commitments("I'll get back to you tomorrow.", MONDAY, tz="America/New_York")
+    assert c.due_at == datetime(2026, 3, 3, 17, tzinfo=NY) and c.phrase == "tomorrow"
+
+
+def test_the_team_zone_decides_which_day_tomorrow_is():
+    late_in_tokyo = datetime(2026, 3, 2, 23, 30, tzinfo=ZoneInfo("UTC"))   # Tuesday 08:30 in Tokyo
+    [c] = find_commitments("I'll call you tomorrow.", late_in_tokyo, tz="Asia/Tokyo")
+    assert c.due_at == datetime(2026, 3, 4, 17, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
+def test_hours_are_exact_across_a_dst_change():
+    saturday = datetime(2026, 3, 7, 10, tzinfo=NY)
+    [c] = find_commitments("We'll get back to you within 24 hours.", saturday, tz="America/New_York")
+    assert c.due_at == datetime(2026, 3, 8, 11, tzinfo=NY)
+
+
+def test_business_days_skip_weekends_and_the_calendar_holidays():
+    cal = BusinessCalendar.from_options(CalendarOptions(timezone="America/New_York", country="US"))
+    thursday = datetime(2026, 7, 2, 10, tzinfo=NY)                      # Friday July 3 is a holiday
+    [c] = find_commitments("We'll reply within 2 business days.", thursday, tz=NY, calendar=cal)
+    assert c.due_at == datetime(2026, 7, 7, 17, tzinfo=NY)
+
+
+def test_an_undated_commitment_has_no_due_time():
+    [c] = find_commitments("Let me check with the team and follow up.", MONDAY, tz=NY)
+    assert c.due_at is None and not c.dated
+
+
+def test_a_message_with_several_sentences_yields_each_commitment():
+    text = "Thanks for the details. I'll call you at 3pm today. We'll also email the report by Friday."
+    found = find_commitments(text, MONDAY, tz=NY)
+    assert [c.due_at for c in found] == [datetime(2026, 3, 2, 15, tzinfo=NY), datetime(2026, 3, 6, 17, tzinfo=NY)]
