@@ -49,7 +49,8 @@ def make_app(store_path: str, crm_url: str | None = None, *, policy: dict | None
 
 def finding(n: int, *, stage: str = "warning", owner: str | None = "alice", group: str | None = None,
             rule: str = "unanswered", source: str = "crm", due_at: datetime | None = None) -> Finding:
-    severity = Severity.WARNING if stage == "warning" else Severity.BREACH
+    severity = {"warning": Severity.WARNING, "info": Severity.INFO, "critical": Severity.CRITICAL}.get(
+        stage, Severity.BREACH)
     return Finding(rule=rule, subject=f"conversation:{source}:{n}", occurrence=f"m{n}", stage=stage,
                    severity=severity, summary=f"Ticket {n} has waited for a reply",
                    started_at=T0 - timedelta(hours=3), due_at=due_at or T0 + timedelta(hours=1),

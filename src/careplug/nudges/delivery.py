@@ -323,7 +323,8 @@ class _Run:
         try:
             receipts = self.plugins.deliver_nudges(target, nudges)
             if receipts is None:
-                raise LookupError(f"no source or notifier named {target!r} can deliver nudges")
+                raise LookupError(f"no source or notifier named {target!r} can deliver nudges "
+                                  "(set [nudges] default_target, or an action's target)")
             by_key = {r.key: r for r in receipts}
             missing = [n.key for n in nudges if n.key not in by_key]
             if missing:

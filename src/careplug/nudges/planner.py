@@ -95,8 +95,8 @@ def _target(finding: Finding, spec: ActionSpec, policy: NudgePolicy) -> str | No
     if spec.target:
         return spec.target
     deliverable = policy.deliverable
-    if finding.source and (deliverable is None or finding.source in deliverable):
-        return finding.source
+    if finding.source and (deliverable is None or finding.source in deliverable or not policy.default_target):
+        return finding.source  # (a source that cannot deliver fails loudly at delivery, never silently)
     return policy.default_target
 
 
