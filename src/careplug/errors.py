@@ -62,4 +62,11 @@ class FatalSourceError(SourceError):
 
 
 class DeliveryError(CareplugError):
-    """A nudge could not be delivered; the ledger keeps it for the next run."""
+    """A nudge could not be delivered; the ledger keeps it for the next run.
+
+    ``receipts``: for a batch that failed part-way, the receipts of the nudges that *were*
+    delivered before the failure (recorded as delivered; only the rest are retried)."""
+
+    def __init__(self, message: str, *, receipts: list | None = None):
+        super().__init__(message)
+        self.receipts = list(receipts or [])
