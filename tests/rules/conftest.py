@@ -89,7 +89,7 @@ class Journey:
         conv.updated_at = at
         if to.is_done:
             conv.solved_at = at
-        self.records.append(e)
+        self.records += [e, conv]          # a sync sends the changed conversation with its event
         return e
 
     def event(self, conv: Conversation, at: datetime, kind: EventKind, frm, to) -> Event:
@@ -99,7 +99,7 @@ class Journey:
             conv.group = to
         elif kind is EventKind.ASSIGNEE:
             conv.assignee = to
-        self.records.append(e)
+        self.records += [e, conv]
         return e
 
     def rating(self, conv: Conversation | None, at: datetime, *, bad=True, score=0.2, customer=None,

@@ -83,6 +83,15 @@ class CareRule(Rule):
         """Add the finding of a clock started at ``start`` toward ``target`` to ``out`` when a
         stage is reached, and wake the subject at the next stage. Returns the finding or None."""
         times = [(st, clock.at(start, st.offset.total_seconds())) for st in stages]
+        return self.staged_at(out, history=history, occurrence=occurrence, start=start, target=target,
+                              times=times, clock=clock, now=now, summary=summary, conversation=conversation,
+                              explain=explain, owner=owner)
+
+    def staged_at(self, out: Assessment, *, history: History, occurrence: str, start: float,
+                  target: timedelta, times: list[tuple[StageTime, float | None]], clock: Clock, now: float,
+                  summary: str, conversation: Conversation | None = None,
+                  explain: dict[str, Any] | None = None, owner: str | None = None) -> Finding | None:
+        """``staged`` with the stage instants already computed (the breach last)."""
         reached = [(st, t) for st, t in times if t is not None and t <= now]
         upcoming = [t for _st, t in times if t is not None and t > now]
         next_at = min(upcoming) if upcoming else None

@@ -1,1 +1,136 @@
-"""Placeholder: built in its own issue."""
+"""broken_promise: an agent promised to get back to the customer and nobody did by then.
+
+Every public reply from a person is read for commitments (``careplug.promises``): "I'll get back to
+you tomorrow", "we'll call you by Friday", "expect an update within 24 hours". The promise is due
+at the time it names, read in the team's time zone (the agent's ``time_zone`` when known, else the
+rule's calendar); a promise without a date is due ``undated_due`` of business time after it was
+made. It is kept by any touch after the promise message: a public reply, a call, a completed task.
+Warnings come ``before`` the due time (wall time) or at a fraction of the time between promise and
+due. Pauses (off by default: a promise stands while the customer is silent) push the due time back
+by the time paused.
+
+    [rules.broken_promise]
+    undated_due = "8h"          # business time, with the rule's calendar
+    end_of_day = "17:00"        # "tomorrow" is due at the end of tomorrow's business day
+    stages = [{ name = "warning", before = "2h" }]
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from pydantic import field_validator
+
+import careplug
+
+from ..finding import Severity
+from ..history import History
+from ..model import Status
+from ..promises import Commitment, find_commitments
+from .base import Assessment, CareRule, iso
+from .clock import Clock, pauses_of
+from .context import ALWAYS, calendar_of
+from .options import CareRuleOptions, Duration, format_duration, in_scope
+from .stages import StageOptions, Stages, StageTime, stage_offsets
+from .touches import is_reply, touch_times
+
+
+class BrokenPromiseOptions(CareRuleOptions):
+    undated_due: Duration = timedelta(hours=8)
+    end_of_day: str = "17:00"
+    time_zone: str | None = None
+    """Read promises in this zone instead of the agent's or the calendar's."""
+    stages: Stages = [StageOptions(name="warning", before=timedelta(hours=2))]
+    breach_severity: Severity = Severity.BREACH
+    pause_on: list[Status] = []
+
+    @field_validator("end_of_day")
+    @classmethod
+    def _clock(cls, v: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v.strip()):
+            raise ValueError(f"end_of_day {v!r} must be a time 'HH:MM' such as '17:00'")
+        return v.strip()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except Exception:
+                raise ValueError(f"unknown time zone {v!r}: use an IANA name such as 'Europe/Paris'") from None
+        return v
+
+
+@lru_cache(maxsize=65536)
+def _commitments(body: str, sent_at: datetime, zone: str, calendar: object, eod: time) -> tuple[Commitment, ...]:
+    return tuple(find_commitments(body, sent_at, tz=zone, calendar=calendar, end_of_day=eod))  # type: ignore[arg-type]
+
+
+class BrokenPromise(CareRule):
+    name = "broken_promise"
+    Options = BrokenPromiseOptions
+    subjects = ("conversation",)
+    description = "A commitment an agent made to a customer with no follow-up by its due time."
+
+    def assess(self, history: History, now: datetime) -> Assessment:
+        o: BrokenPromiseOptions = self.options  # type: ignore[assignment]
+        out = Assessment()
+        hh, mm = (int(x) for x in o.end_of_day.split(":"))
+        eod = time(hh, mm)
+        ts_now = now.timestamp()
+        for conv in history.conversations:
+            if not in_scope(o.scope, conv, history):
+                continue
+            replies = [m for m in history.messages_of(conv) if m.created_at is not None and is_reply(m) and m.body]
+            if not replies:
+                continue
+            touches = touch_times(history, {(conv.source, conv.external_id)})
+            clock = self.clock(pauses_of(conv, history.events_of(conv), frozenset(o.pause_on)))
+            for m in replies:
+                sent = m.created_at.timestamp()  # type: ignore[union-attr]
+                if sent > ts_now or any(t > sent for t in touches):
+                    continue                        # kept (or not yet made at ``now``)
+                zone = o.time_zone or self._agent_zone(history, conv, m.author) or self.calendar.tz.key
+                found = _commitments(m.body, m.created_at, zone, self.calendar, eod)
+                if not found:
+                    continue
+                dated = [c for c in found if c.due_at is not None]
+                promise = min(dated, key=lambda c: c.due_at) if dated else found[0]
+                if promise.due_at is not None:
+                    due = max(promise.due_at.timestamp(), sent)
+                else:
+                    due = self.calendar.add_seconds(sent, o.undated_due.total_seconds())
+                paused = clock.paused(sent, min(due, ts_now)) if clock.pauses else 0.0
+                if any(p.end is None and p.start < due for p in clock.pauses):
+                    continue                        # stopped: the due time moves when the pause ends
+                due += paused
+                span = due - sent
+                times: list[tuple[StageTime, float | None]] = []
+                for st in stage_offsets(o.stages, timedelta(seconds=span), o.breach_severity):
+                    times.append((st, sent + st.offset.total_seconds()))
+                self.staged_at(
+                    out, history=history, occurrence=m.external_id, start=sent, target=timedelta(seconds=span),
+                    times=times, clock=Clock(calendar_of(None, ALWAYS), clock.pauses), now=ts_now,
+                    summary=f'promise "{_short(promise.sentence)}" due {iso(due)} not kept',
+                    conversation=conv, owner=m.author or conv.assignee,
+                    explain={"promise": promise.sentence, "due_phrase": promise.phrase or f"undated: default {format_duration(o.undated_due)}",
+                             "read_in_zone": zone, "promised_at": iso(sent), "due_at": iso(due),
+                             "stage_clock": "wall time between the promise and its due time"})
+        return out
+
+    def _agent_zone(self, history: History, conv, author: str | None) -> str | None:
+        agent = history.agents.get(f"{conv.source}:{author}") if author else None
+        return agent.time_zone if agent is not None and agent.time_zone else None
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@careplug.hookimpl
+def careplug_register_rules(register):
+    register(BrokenPromise)

@@ -1,1 +1,86 @@
-"""Placeholder: built in its own issue."""
+"""neglected_lead: a new potential customer nobody responded to.
+
+A lead is a customer record marked ``is_lead`` (a CRM lead or new contact) — its clock starts when
+it was created — or, with ``first_inquiry``, a customer's first inquiry ever (no earlier
+conversation, no earlier touch). The response is the first touch in *any* connected source: a
+lead created in Salesforce that an agent emailed from Zendesk was answered. Leads older than
+``lookback`` are left alone, so switching the rule on does not flood the team with history.
+
+    [rules.neglected_lead]
+    target = "2h"
+    first_inquiry = true
+    lookback = "30d"
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import careplug
+
+from ..finding import Severity
+from ..history import History
+from .base import Assessment, CareRule
+from .options import CareRuleOptions, Duration, format_duration
+from .stages import StageOptions, Stages, stage_offsets
+from .touches import is_inquiry, touch_times
+
+
+class NeglectedLeadOptions(CareRuleOptions):
+    target: Duration = timedelta(hours=2)
+    first_inquiry: bool = True
+    lookback: Duration = timedelta(days=30)
+    stages: Stages = [StageOptions(name="warning", at=0.5)]
+    breach_severity: Severity = Severity.BREACH
+    tiers: list[str] = []
+    """Only leads of these tiers (empty: all)."""
+
+
+class NeglectedLead(CareRule):
+    name = "neglected_lead"
+    Options = NeglectedLeadOptions
+    subjects = ("customer",)
+    description = "A new lead or first inquiry without a response within target."
+
+    def assess(self, history: History, now: datetime) -> Assessment:
+        o: NeglectedLeadOptions = self.options  # type: ignore[assignment]
+        out = Assessment()
+        if o.tiers and (history.tier() or "") not in o.tiers:
+            return out
+        ts_now = now.timestamp()
+        candidates: list[tuple[float, str, str]] = []
+        for c in history.customers:
+            if c.is_lead and c.created_at is not None:
+                candidates.append((c.created_at.timestamp(), f"lead:{c.source}:{c.external_id}",
+                                   f"new lead {c.name or c.external_id} ({c.source})"))
+        touches = touch_times(history)
+        if o.first_inquiry:
+            inquiries = sorted((m for m in history.messages if m.created_at is not None and is_inquiry(m)),
+                               key=lambda m: m.created_at)
+            if inquiries:
+                first = inquiries[0]
+                at = first.created_at.timestamp()
+                if not any(t <= at for t in touches):
+                    candidates.append((at, f"first-inquiry:{first.source}:{first.external_id}",
+                                       f"first inquiry ({first.channel.value}, {first.source})"))
+        if not candidates:
+            return out
+        start, occurrence, what = min(candidates)
+        if start > ts_now or start < ts_now - o.lookback.total_seconds():
+            return out
+        if any(t >= start for t in touches):
+            return out
+        clock = self.clock()
+        owner = next((c.owner for c in history.customers if c.owner), None)
+        f = self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target,
+                        stages=stage_offsets(o.stages, o.target, o.breach_severity), clock=clock, now=ts_now,
+                        summary=f"{what}: no response for {format_duration(clock.active(start, ts_now))}",
+                        explain={"lead": what}, owner=owner)
+        if f is not None:
+            f.source = occurrence.split(":")[1]
+        return out
+
+
+@careplug.hookimpl
+def careplug_register_rules(register):
+    register(NeglectedLead)

@@ -1,1 +1,96 @@
-"""Placeholder: built in its own issue."""
+"""quiet_customer: a key customer or account nobody has reached out to for too long.
+
+Quiet means no touch — a public reply from a person, a call, a completed task — in any connected
+source for ``after`` (wall time by default: ``calendar = "always"``). Filter who counts as key by
+tier, tag, owner or value. The clock restarts at every touch, so each quiet spell is its own
+finding.
+
+    [rules.quiet_customer]
+    level = "account"             # or "customer"
+    after = "30d"
+    tiers = ["enterprise", "key"]
+    min_value = 50000
+    stages = [{ name = "warning", at = 0.8 }]
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+import careplug
+
+from ..finding import Severity
+from ..history import History
+from .base import Assessment, CareRule
+from .options import CareRuleOptions, Duration, format_duration, subject_tags
+from .stages import StageOptions, Stages, stage_offsets
+from .touches import touch_times
+
+
+class QuietCustomerOptions(CareRuleOptions):
+    level: Literal["customer", "account"] = "customer"
+    after: Duration = timedelta(days=30)
+    tiers: list[str] = []
+    tags: list[str] = []
+    owners: list[str] = []
+    min_value: float | None = None
+    stages: Stages = [StageOptions(name="warning", at=0.8)]
+    breach_severity: Severity = Severity.BREACH
+    calendar: str | None = "always"
+
+
+class QuietCustomer(CareRule):
+    name = "quiet_customer"
+    Options = QuietCustomerOptions
+    subjects = ("customer", "account")
+    description = "A key customer or account with no outbound touch for too long."
+    default_calendar = "always"
+
+    def assess(self, history: History, now: datetime) -> Assessment:
+        o: QuietCustomerOptions = self.options  # type: ignore[assignment]
+        out = Assessment()
+        if not history.subject.startswith(o.level + ":"):
+            return out
+        account = history.account
+        tier = history.tier()
+        owner = (account.owner if account and account.owner else
+                 next((c.owner for c in history.customers if c.owner), None))
+        value = account.value if account else None
+        if o.tiers and (tier or "") not in o.tiers:
+            return out
+        if o.tags and not set(subject_tags(history)).intersection(o.tags):
+            return out
+        if o.owners and owner not in o.owners:
+            return out
+        if o.min_value is not None and (value is None or value < o.min_value):
+            return out
+        ts_now = now.timestamp()
+        touches = [t for t in touch_times(history) if t <= ts_now]
+        if touches:
+            start, since = touches[-1], "last touch"
+        else:
+            known = [r.created_at.timestamp() for r in [*history.customers, *history.conversations]
+                     if r.created_at is not None and r.created_at.timestamp() <= ts_now]
+            if account is not None and account.created_at is not None:
+                known.append(account.created_at.timestamp())
+            if not known:
+                return out
+            start, since = min(known), "first seen (never touched)"
+        name = account.name if o.level == "account" and account else next(
+            (c.name for c in history.customers if c.name), history.subject)
+        f = self.staged(
+            out, history=history, occurrence=f"quiet-since-{int(start)}", start=start, target=o.after,
+            stages=stage_offsets(o.stages, o.after, o.breach_severity), clock=self.clock(), now=ts_now,
+            summary=f"{name}: no touch for {format_duration(ts_now - start)} ({since})",
+            explain={"quiet_since": since, "tier": tier, "value": value}, owner=owner)
+        if f is not None:
+            first = history.customers[0] if history.customers else None
+            f.source = account.source if account else (first.source if first else None)
+            f.account_id = account.external_id if account else (first.account_id if first else None)
+        return out
+
+
+@careplug.hookimpl
+def careplug_register_rules(register):
+    register(QuietCustomer)

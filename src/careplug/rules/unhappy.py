@@ -1,1 +1,122 @@
-"""Placeholder: built in its own issue."""
+"""unhappy: a bad rating or a complaint that nobody followed up.
+
+An occurrence is a bad satisfaction rating (``Rating.bad``, or a score at or under ``bad_score``),
+an inbound message that reads as a complaint (``complaint_keywords``), or a conversation tagged as
+one (``complaint_tags``). It is recovered by a touch from a person after it: a public reply, a
+call, a completed task. Ratings given on a conversation are followed on that conversation; ratings
+given to the customer directly (no conversation) on the customer, where a touch in any source
+counts. The clock is business time and ignores the conversation being solved (that is usually when
+the rating arrives).
+
+    [rules.unhappy]
+    target = "8h"
+    bad_score = 0.4
+    complaint_tags = ["complaint"]
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from pydantic import Field
+
+import careplug
+
+from ..finding import Severity
+from ..history import History
+from ..model import Status
+from .base import Assessment, CareRule
+from .clock import pauses_of
+from .options import CareRuleOptions, Duration, format_duration, in_scope
+from .stages import StageOptions, Stages, stage_offsets
+from .touches import is_inquiry, touch_times
+
+DEFAULT_KEYWORDS = ["complaint", "complain", "unacceptable", "disappointed", "disgusted", "furious",
+                    "terrible service", "worst service", "speak to a manager", "speak to your manager"]
+
+
+class UnhappyOptions(CareRuleOptions):
+    target: Duration = timedelta(hours=8)
+    bad_score: float | None = Field(0.4, ge=0, le=1)
+    """A score (0..1) at or under this is bad even when the CRM did not flag it; None: trust the CRM."""
+    complaint_tags: list[str] = ["complaint"]
+    complaint_keywords: list[str] = DEFAULT_KEYWORDS
+    stages: Stages = [StageOptions(name="warning", at=0.5)]
+    breach_severity: Severity = Severity.BREACH
+    pause_on: list[Status] = []
+
+
+class Unhappy(CareRule):
+    name = "unhappy"
+    Options = UnhappyOptions
+    subjects = ("conversation", "customer")
+    description = "A bad rating or a complaint without a follow-up from a person within target."
+
+    @cached_property
+    def _complaint(self) -> re.Pattern[str] | None:
+        words = [re.escape(w.lower()) for w in self.options.complaint_keywords if w.strip()]
+        return re.compile(r"\b(" + "|".join(words) + r")\b") if words else None
+
+    def _bad(self, rating) -> bool:
+        o: UnhappyOptions = self.options  # type: ignore[assignment]
+        return rating.bad or (o.bad_score is not None and rating.score is not None and rating.score <= o.bad_score)
+
+    def assess(self, history: History, now: datetime) -> Assessment:
+        o: UnhappyOptions = self.options  # type: ignore[assignment]
+        out = Assessment()
+        ts_now = now.timestamp()
+        stages = stage_offsets(o.stages, o.target, o.breach_severity)
+        if history.subject.startswith("customer:"):
+            touches = touch_times(history)
+            for r in history.ratings:
+                if r.conversation_id or r.created_at is None or not self._bad(r):
+                    continue
+                self._occurrence(out, history, f"rating:{r.source}:{r.external_id}", r.created_at.timestamp(),
+                                 touches, stages, ts_now, None, f"bad rating ({_score(r)}) {r.comment!r}".strip())
+            return out
+        for conv in history.conversations:
+            if not in_scope(o.scope, conv, history):
+                continue
+            touches = touch_times(history, {(conv.source, conv.external_id)})
+            clock = self.clock(pauses_of(conv, history.events_of(conv), frozenset(o.pause_on)))
+            for r in history.ratings:
+                if r.conversation_id != conv.external_id or r.source != conv.source or r.created_at is None:
+                    continue
+                if self._bad(r):
+                    self._occurrence(out, history, f"rating:{r.source}:{r.external_id}", r.created_at.timestamp(),
+                                     touches, stages, ts_now, conv, f"bad rating ({_score(r)})", clock)
+            messages = history.messages_of(conv)
+            if self._complaint is not None:
+                for m in messages:
+                    if m.created_at is not None and is_inquiry(m) and self._complaint.search(m.body.lower()):
+                        self._occurrence(out, history, f"complaint:{m.external_id}", m.created_at.timestamp(),
+                                         touches, stages, ts_now, conv, "complaint", clock)
+                        break
+            if o.complaint_tags and set(conv.tags).intersection(o.complaint_tags):
+                first = next((m for m in messages if m.created_at is not None and is_inquiry(m)), None)
+                at = first.created_at if first is not None else conv.created_at
+                if at is not None:
+                    self._occurrence(out, history, "complaint-tag", at.timestamp(), touches, stages, ts_now, conv,
+                                     "conversation tagged as a complaint", clock)
+        return out
+
+    def _occurrence(self, out, history, occurrence, start, touches, stages, now, conv, what, clock=None) -> None:
+        if start > now or any(t > start for t in touches):
+            return
+        o: UnhappyOptions = self.options  # type: ignore[assignment]
+        clock = clock or self.clock()
+        self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target, stages=stages,
+                    clock=clock, now=now, conversation=conv,
+                    summary=f"{what}: no follow-up from a person for {format_duration(clock.active(start, now))}",
+                    explain={"occurrence": what})
+
+
+def _score(rating) -> str:
+    return "bad" if rating.score is None else f"score {rating.score:.2f}"
+
+
+@careplug.hookimpl
+def careplug_register_rules(register):
+    register(Unhappy)

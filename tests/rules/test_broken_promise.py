@@ -1,0 +1,76 @@
+"""broken_promise: commitments agents make, due when they said, kept only by a follow-up."""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from careplug.model import Agent
+from careplug.rules.broken_promise import BrokenPromise, BrokenPromiseOptions
+
+from conftest import context, ny
+
+
+def rule(**options) -> BrokenPromise:
+    return BrokenPromise(BrokenPromiseOptions(**options), context())
+
+
+def utc(dt):
+    return dt.astimezone(timezone.utc)
+
+
+def test_a_promise_for_tomorrow_warns_two_hours_before_and_breaks_at_the_end_of_the_day(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9), "My export fails")
+    promise = journey.reply(conv, ny(2026, 3, 2, 10), "Sorry about that. I'll get back to you tomorrow.")
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    r = rule()
+    assert r.assess(hist, ny(2026, 3, 3, 9)).next_check_at == utc(ny(2026, 3, 3, 15))
+    [warning] = r.evaluate(hist, ny(2026, 3, 3, 15, 30))
+    assert warning.stage == "warning" and warning.due_at == utc(ny(2026, 3, 3, 17))
+    [breach] = r.evaluate(hist, ny(2026, 3, 3, 17, 1))
+    assert breach.stage == "breach" and breach.occurrence == promise.external_id
+    assert breach.explain["due_phrase"] == "tomorrow" and breach.owner == "agent-7"
+
+
+def test_a_follow_up_after_the_promise_keeps_it(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 10), "We'll call you by Friday.")
+    journey.task(at=ny(2026, 3, 4, 11), conv=conv, type="call")
+    assert rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 7, 9)) == []
+
+
+def test_conditional_and_past_tense_promises_do_not_fire(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 10), "As promised, here is the report. If you send the logs we will dig deeper.")
+    assert rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 9, 9)) == []
+
+
+def test_an_undated_promise_is_due_after_the_default_business_time(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 6, 15))
+    journey.reply(conv, ny(2026, 3, 6, 15), "Let me check with the team and follow up.")
+    [f] = rule(undated_due="4h").evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"),
+                                         ny(2026, 3, 9, 12))
+    assert f.due_at == utc(ny(2026, 3, 9, 11))        # 2h on Friday, 2h on Monday (business time)
+
+
+def test_the_promise_is_read_in_the_agents_time_zone(journey, store):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 19), assignee="agent-7")
+    # 19:00 in New York is already Tuesday 09:00 in Tokyo, where the agent works
+    journey.records.append(Agent("zendesk", "agent-7", name="Kei", time_zone="Asia/Tokyo"))
+    journey.reply(conv, ny(2026, 3, 2, 19), "I'll get back to you tomorrow.")
+    [f] = rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 5, 9))
+    assert f.explain["read_in_zone"] == "Asia/Tokyo"
+    assert f.due_at.isoformat() == "2026-03-04T08:00:00+00:00"   # Wednesday 17:00 in Tokyo
+
+
+def test_the_promise_due_on_the_dst_weekend_is_exact(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 7, 10))
+    journey.reply(conv, ny(2026, 3, 7, 10), "We'll get back to you within 24 hours.")
+    [f] = rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 9, 9))
+    assert f.due_at == utc(ny(2026, 3, 8, 11))

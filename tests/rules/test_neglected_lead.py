@@ -1,0 +1,55 @@
+"""neglected_lead: a new lead or first inquiry without a response within target."""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from careplug.rules.neglected_lead import NeglectedLead, NeglectedLeadOptions
+
+from conftest import context, ny
+
+
+def rule(**options) -> NeglectedLead:
+    return NeglectedLead(NeglectedLeadOptions(**options), context())
+
+
+def test_a_lead_created_friday_evening_is_due_monday_in_business_time(journey):
+    lead = journey.customer("salesforce", "L1", email="new@prospect.io", is_lead=True,
+                            created_at=ny(2026, 3, 6, 18))
+    journey.load()
+    uid = journey.store.customer_uid("salesforce", "L1")
+    r = rule(target="2h")
+    hist = journey.history(f"customer:{uid}")
+    assert r.assess(hist, ny(2026, 3, 7)).next_check_at == ny(2026, 3, 9, 10).astimezone(timezone.utc)
+    [f] = r.evaluate(hist, ny(2026, 3, 9, 12))
+    assert f.stage == "breach" and f.occurrence == f"lead:salesforce:{lead.external_id}"
+    assert f.due_at == ny(2026, 3, 9, 11).astimezone(timezone.utc)
+
+
+def test_a_reply_from_another_source_answers_the_lead(journey):
+    journey.customer("salesforce", "L1", email="new@prospect.io", is_lead=True, created_at=ny(2026, 3, 2, 9))
+    zd = journey.customer("zendesk", "Z1", email="new@prospect.io")
+    conv = journey.conversation(zd, ny(2026, 3, 2, 9, 30))
+    journey.inbound(conv, ny(2026, 3, 2, 9, 30), "Pricing question")
+    journey.reply(conv, ny(2026, 3, 2, 10))
+    journey.load()
+    uid = journey.store.customer_uid("salesforce", "L1")
+    assert rule().evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 2, 15)) == []
+
+
+def test_a_first_inquiry_without_a_lead_record_counts(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    msg = journey.inbound(conv, ny(2026, 3, 2, 9), "Do you ship to Canada?")
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", ada.external_id)
+    [f] = rule().evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 2, 12))
+    assert f.occurrence == f"first-inquiry:zendesk:{msg.external_id}"
+    assert rule(first_inquiry=False).evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 2, 12)) == []
+
+
+def test_leads_older_than_the_lookback_are_left_alone(journey):
+    journey.customer("salesforce", "L1", is_lead=True, created_at=ny(2025, 1, 6, 9))
+    journey.load()
+    uid = journey.store.customer_uid("salesforce", "L1")
+    assert rule(lookback="30d").evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 2)) == []

@@ -1,0 +1,50 @@
+"""quiet_customer: key customers and accounts nobody reached out to for too long."""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from careplug.rules.quiet_customer import QuietCustomer, QuietCustomerOptions
+
+from conftest import context, ny
+
+
+def rule(**options) -> QuietCustomer:
+    return QuietCustomer(QuietCustomerOptions(**options), context())
+
+
+def test_a_key_account_without_a_touch_for_thirty_days_is_quiet(journey):
+    acme = journey.account("salesforce", "acc1", tier="key", owner="olga", value=90000)
+    ada = journey.customer("salesforce", "c1", account_id="acc1")
+    conv = journey.conversation(ada, ny(2026, 1, 5, 9), account_id="acc1")
+    last = journey.reply(conv, ny(2026, 1, 5, 10))
+    hist = journey.history("account:salesforce:acc1")
+    r = rule(level="account", after="30d", tiers=["key"], min_value=50000)
+    assert r.evaluate(hist, ny(2026, 1, 25, 10)) == []
+    # warning at 80 % = 24 days; breach at 30 days (wall time, across the weekend and holidays)
+    [w] = r.evaluate(hist, ny(2026, 1, 29, 11))
+    assert w.stage == "warning" and w.due_at == ny(2026, 2, 4, 10).astimezone(timezone.utc)
+    [b] = r.evaluate(hist, ny(2026, 2, 5, 9))
+    assert b.stage == "breach" and b.owner == "olga" and b.account_id == acme.external_id
+    assert b.occurrence == f"quiet-since-{int(last.created_at.timestamp())}"
+
+
+def test_a_touch_in_another_source_ends_the_quiet_spell(journey):
+    zd = journey.customer("zendesk", "z1", email="ada@example.com", tier="key")
+    hs = journey.customer("hubspot", "h1", email="ada@example.com")
+    conv = journey.conversation(zd, ny(2026, 1, 5, 9))
+    journey.reply(conv, ny(2026, 1, 5, 10))
+    journey.task(source="hubspot", at=ny(2026, 2, 1, 10), customer=hs, type="call")
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", "z1")
+    [f] = rule(tiers=["key"]).evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 10))
+    assert f.started_at == ny(2026, 2, 1, 10).astimezone(timezone.utc)
+
+
+def test_customers_outside_the_filter_are_ignored(journey):
+    ada = journey.customer(tier="smb")
+    journey.conversation(ada, ny(2026, 1, 5, 9))
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", ada.external_id)
+    assert rule(tiers=["key"]).evaluate(journey.history(f"customer:{uid}"), ny(2026, 6, 1)) == []
+    assert rule(level="account").evaluate(journey.history(f"customer:{uid}"), ny(2026, 6, 1)) == []

@@ -1,0 +1,59 @@
+"""run_around: bounced between teams, or repeating themselves across sources."""
+
+from __future__ import annotations
+
+from careplug.model import EventKind, Status
+from careplug.rules.run_around import RunAround, RunAroundOptions
+
+from conftest import context, ny
+
+
+def rule(**options) -> RunAround:
+    return RunAround(RunAroundOptions(**options), context())
+
+
+def test_a_conversation_passed_through_three_groups_is_a_run_around(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), group="billing")
+    journey.event(conv, ny(2026, 3, 2, 10), EventKind.GROUP, "billing", "tech")
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    assert rule().evaluate(hist, ny(2026, 3, 2, 11)) == []
+    third = journey.event(conv, ny(2026, 3, 2, 12), EventKind.GROUP, "tech", "sales")
+    [f] = rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 2, 13))
+    assert f.occurrence == "groups" and f.started_at == third.created_at
+    assert f.explain["seen"] == ["billing", "tech", "sales"]
+
+
+def test_solving_the_conversation_ends_the_run_around(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    for i, (a, b) in enumerate([("a1", "a2"), ("a2", "a3"), ("a3", "a4")]):
+        journey.event(conv, ny(2026, 3, 2, 10 + i), EventKind.ASSIGNEE, a, b)
+    subject = f"conversation:zendesk:{conv.external_id}"
+    assert [f.occurrence for f in rule().evaluate(journey.history(subject), ny(2026, 3, 2, 14))] == ["agents"]
+    journey.status(conv, ny(2026, 3, 2, 15), Status.SOLVED)
+    assert rule().evaluate(journey.history(subject), ny(2026, 3, 2, 16)) == []
+
+
+def test_a_customer_repeating_the_same_subject_in_two_sources_is_a_run_around(journey):
+    zd = journey.customer("zendesk", "z1", email="ada@example.com")
+    hs = journey.customer("hubspot", "h1", email="ADA@example.com")       # the same person
+    journey.conversation(zd, ny(2026, 3, 2, 9), subject="Cannot log in to my account")
+    journey.conversation(hs, ny(2026, 3, 4, 9), subject="Re: cannot log in")
+    third = journey.conversation(zd, ny(2026, 3, 6, 9), subject="STILL cannot log in!!")
+    journey.conversation(zd, ny(2026, 3, 6, 10), subject="Invoice copy")
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", "z1")
+    assert uid == journey.store.customer_uid("hubspot", "h1")
+    [f] = rule().evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 6, 12))
+    assert f.started_at == third.created_at and len(f.explain["conversations"]) == 3
+    assert {c["source"] for c in f.explain["conversations"]} == {"zendesk", "hubspot"}
+
+
+def test_repeats_outside_the_window_are_not_a_run_around(journey):
+    ada = journey.customer()
+    for day in (2, 12, 22):
+        journey.conversation(ada, ny(2026, 3, day, 9), subject="Cannot log in")
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", ada.external_id)
+    assert rule(repeat_window="7d").evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 23)) == []

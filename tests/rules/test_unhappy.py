@@ -1,0 +1,57 @@
+"""unhappy: bad ratings and complaints need a follow-up from a person."""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from careplug.model import Status
+from careplug.rules.unhappy import Unhappy, UnhappyOptions
+
+from conftest import context, ny
+
+
+def rule(**options) -> Unhappy:
+    return Unhappy(UnhappyOptions(**options), context())
+
+
+def test_a_bad_rating_on_a_solved_conversation_needs_a_follow_up_within_target(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 7, 2, 9))
+    journey.inbound(conv, ny(2026, 7, 2, 9))
+    journey.reply(conv, ny(2026, 7, 2, 10))
+    journey.status(conv, ny(2026, 7, 2, 10), Status.SOLVED)
+    rating = journey.rating(conv, ny(2026, 7, 2, 15), comment="slow and unhelpful")
+    subject = f"conversation:zendesk:{conv.external_id}"
+    # 2h on Thursday; Friday July 3 is a holiday; the weekend; 6h more on Monday -> Monday 15:00
+    [f] = rule().evaluate(journey.history(subject), ny(2026, 7, 6, 16))
+    assert f.stage == "breach" and f.occurrence == f"rating:zendesk:{rating.external_id}"
+    assert f.due_at == ny(2026, 7, 6, 15).astimezone(timezone.utc)
+    journey.reply(conv, ny(2026, 7, 6, 16, 30), "So sorry to hear that, can we make it right?")
+    assert rule().evaluate(journey.history(subject), ny(2026, 7, 6, 17)) == []
+
+
+def test_a_complaint_in_an_inbound_message_is_unhappy(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9), "This is unacceptable, I want to speak to a manager")
+    [f] = rule(target="2h").evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 2, 12))
+    assert f.occurrence.startswith("complaint:") and f.due_at == ny(2026, 3, 2, 11).astimezone(timezone.utc)
+
+
+def test_a_good_rating_is_not_unhappy(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.rating(conv, ny(2026, 3, 2, 10), bad=False, score=0.9)
+    assert rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 9)) == []
+
+
+def test_a_rating_given_to_the_customer_is_recovered_by_a_touch_in_any_source(journey):
+    zd = journey.customer("zendesk", "z1", email="ada@example.com")
+    hs = journey.customer("hubspot", "h1", email="ada@example.com")
+    journey.rating(None, ny(2026, 3, 2, 10), customer=zd)
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", "z1")
+    [f] = rule().evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 3, 12))
+    assert f.subject == f"customer:{uid}"
+    journey.task(source="hubspot", at=ny(2026, 3, 3, 13), customer=hs, type="call")
+    assert rule().evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 3, 14)) == []
