@@ -117,11 +117,7 @@ def contact_to_records(source: str, obj: Mapping[str, Any], props_map: Mapping[s
         is_lead=stage in ("lead", "subscriber", "marketingqualifiedlead", "salesqualifiedlead"),
         created_at=parse_time(p.get("createdate") or obj.get("createdAt"), "createdate"),
         updated_at=parse_time(p.get("lastmodifieddate") or obj.get("updatedAt"), "lastmodifieddate"))
-    out: list[Record] = [customer]
-    for loser in (p.get("hs_merged_object_ids") or "").split(";"):
-        if loser.strip() and loser.strip() != cid:
-            out.append(Deletion(source=source, external_id=loser.strip(), record_kind="customer", merged_into=cid))
-    return out
+    return [customer, *merged_deletions(source, obj, "customer")]
 
 
 # --- tickets --------------------------------------------------------------------------------------
@@ -152,6 +148,14 @@ def stage_statuses(pipelines: list[Mapping[str, Any]], overrides: Mapping[str, S
             else:
                 out[sid] = Status.OPEN
     return out
+
+
+def merged_deletions(source: str, obj: Mapping[str, Any], record_kind: str) -> list[Deletion]:
+    """A ``Deletion(merged_into=...)`` per object merged into this one (``hs_merged_object_ids``)."""
+    winner = str(obj["id"])
+    losers = (_props(obj).get("hs_merged_object_ids") or "").split(";")
+    return [Deletion(source=source, external_id=x.strip(), record_kind=record_kind, merged_into=winner)
+            for x in losers if x.strip() and x.strip() != winner]
 
 
 def ticket_to_conversation(source: str, obj: Mapping[str, Any], statuses: Mapping[str, Status],

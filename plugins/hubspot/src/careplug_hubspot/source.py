@@ -10,8 +10,8 @@ and ``threads`` (the conversations inbox; skipped, with a warning, when the app 
 
 The search cursor is ``{"ts": <epoch ms>, "ids": [ids modified at exactly ts]}``: the next search
 asks for ``>= ts`` and skips those ids, so records sharing the boundary millisecond are neither
-lost nor repeated. HubSpot refuses to page past 10,000 results of one query; before that page the
-window restarts from the last timestamp seen (same cursor rule), so any number of changes is read.
+lost nor repeated. HubSpot refuses to page past 10,000 results of one query, so every page is such
+a restarted window (keyset paging, see ``_pages``): any number of changes is read.
 
 Associations come from the v4 batch API, 1,000 ids a call: tickets → contacts and companies,
 engagements → tickets and contacts. Records are yielded with a checkpoint after each association
@@ -176,7 +176,8 @@ class HubSpotSource(Source):
                                 "hs_merged_object_ids", pm.customer_tier, pm.customer_segment) if p]
         if stream == "tickets":
             return ["subject", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority", "hubspot_owner_id",
-                    "hubspot_team_id", "source_type", "createdate", "closed_date", "hs_lastmodifieddate"]
+                    "hubspot_team_id", "source_type", "createdate", "closed_date", "hs_lastmodifieddate",
+                    "hs_merged_object_ids"]
         return mapping.ENGAGEMENT_PROPERTIES[stream] + ["hs_lastmodifieddate"]
 
     def _search_stream(self, stream: str, cursor: Any | None) -> Iterator[Item]:
@@ -198,21 +199,30 @@ class HubSpotSource(Source):
             yield Checkpoint(stream, buffered_cursor)
 
     def _pages(self, stream: str, cursor: Any | None) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
-        """Pages of new objects, each with the cursor that covers it and everything before it."""
+        """Pages of new objects, each with the cursor that covers it and everything before it.
+
+        Keyset paging: every request is a fresh window ``modified >= ts`` (the last timestamp seen)
+        that skips, by offset, the records already read at exactly ``ts``. Offsets therefore stay
+        tiny (no query gets near HubSpot's 10,000-result cap unless that many records share one
+        millisecond), and a record modified while the sync runs moves past the window instead of
+        shifting the pages under it (with plain ``after`` paging, one record would be skipped)."""
         prop = "lastmodifieddate" if stream == "contacts" else "hs_lastmodifieddate"
         if cursor:
             ts, seen = int(cursor["ts"]), set(cursor.get("ids") or [])
         else:
             ts, seen = (mapping.millis(self.opts.start_date) if self.opts.start_date else 0), set()
-        window, after = ts, None
         size = self.opts.page_size
         while True:
+            if len(seen) + size > SEARCH_CAP:
+                raise FatalSourceError(f"more than {SEARCH_CAP - size} {stream} share the modification time {ts}; "
+                                       f"the search API cannot page past {SEARCH_CAP} results",
+                                       source=self.name, stream=stream)
             body: dict[str, Any] = {
-                "filterGroups": [{"filters": [{"propertyName": prop, "operator": "GTE", "value": str(window)}]}],
+                "filterGroups": [{"filters": [{"propertyName": prop, "operator": "GTE", "value": str(ts)}]}],
                 "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
                 "properties": self._properties(stream), "limit": size}
-            if after:
-                body["after"] = after
+            if seen:
+                body["after"] = str(len(seen))     # skip what was read at exactly ts
             data = self.client.search(stream, body, stream=stream)
             fresh = []
             for obj in data.get("results") or []:
@@ -228,16 +238,8 @@ class HubSpotSource(Source):
                 seen.add(str(obj.get("id")))
                 fresh.append(obj)
             yield fresh, {"ts": ts, "ids": sorted(seen)}
-            nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
-            if not nxt:
+            if not ((data.get("paging") or {}).get("next") or {}).get("after"):
                 return
-            if int(nxt) + size > SEARCH_CAP:
-                if ts == window:
-                    raise FatalSourceError(f"more than {SEARCH_CAP} {stream} share the modification time {ts}; "
-                                           f"the search API cannot page through them", source=self.name, stream=stream)
-                window, after = ts, None      # restart the window from the last timestamp seen
-            else:
-                after = nxt
 
     def _emit(self, stream: str, objs: list[dict[str, Any]]) -> Iterator[Item]:
         ids = [str(o.get("id")) for o in objs if o.get("id")]
@@ -247,7 +249,8 @@ class HubSpotSource(Source):
             statuses = self._stage_statuses(stream)
             for o in objs:
                 yield from self._mapped(stream, o, lambda o=o: [mapping.ticket_to_conversation(
-                    self.name, o, statuses, contacts.get(str(o["id"])), companies.get(str(o["id"])))])
+                    self.name, o, statuses, contacts.get(str(o["id"])), companies.get(str(o["id"]))),
+                    *mapping.merged_deletions(self.name, o, "conversation")])
         elif stream in ENGAGEMENTS:
             tickets = self._first_associated(stream, "tickets", ids, stream)
             contacts = self._first_associated(stream, "contacts", ids, stream)

@@ -195,11 +195,28 @@ class FakeHubSpot(FakeServer):
         }
         self.thread_messages[thread_id] = messages
 
+    def merge(self, object_type: str, loser_id: str, winner_id: str) -> None:
+        """Merge ``loser_id`` into ``winner_id`` as HubSpot does: the loser is archived (search no
+        longer finds it) and the winner lists it in ``hs_merged_object_ids``."""
+        with self.lock:
+            self.objects[object_type][loser_id]["archived"] = True
+            for (a, b), table in list(self.associations.items()):   # activities follow the winner
+                if b == object_type and a != object_type:
+                    for from_id, to_ids in list(table.items()):
+                        if loser_id in to_ids:
+                            to_ids.remove(loser_id)
+                            self.associate(a, from_id, object_type, winner_id)
+                            self.put(a, {}, id=from_id)
+            merged = [x for x in (self.objects[object_type][winner_id]["properties"].get("hs_merged_object_ids")
+                                  or "").split(";") if x]
+            self.put(object_type, {"hs_merged_object_ids": ";".join([*merged, loser_id])}, id=winner_id)
+
     def corrupt(self, object_type: str, object_id: str) -> None:
         """Make an object's payload malformed: its creation time becomes unparseable."""
         with self.lock:
             obj = self.objects[object_type][object_id]
             obj["properties"][created_property(object_type)] = "not-a-date"
+            obj["properties"]["createdate"] = "not-a-date"
             obj["properties"][modified_property(object_type)] = iso_ms(self.tick())
 
     # --- seeding ----------------------------------------------------------------------------------
