@@ -1,6 +1,7 @@
 # The two commands a fresh machine needs:
 #   make demo   installs careplug and its three adapters into .venv, then runs the offline demo
-#   make test   installs them with the test extras, then runs every test
+#   make test   installs them with the test extras, then runs every test (SQLite, and PostgreSQL
+#               through scripts/with-postgres, which starts a throwaway server on 127.0.0.1)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -22,7 +23,7 @@ demo: install
 	$(BIN)/careplug demo
 
 test: install-test
-	$(BIN)/python -m pytest
+	scripts/with-postgres $(BIN)/python -m pytest
 
 bench: install-test
 	$(BIN)/python benchmarks/run_all.py

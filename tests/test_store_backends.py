@@ -1,0 +1,140 @@
+"""The store's contract holds on every backend: SQLite (default) and PostgreSQL.
+
+PostgreSQL runs when CAREPLUG_TEST_POSTGRES_URL is set; `make test` starts a throwaway server
+for it through scripts/with-postgres.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from careplug import Conversation, Customer, Deletion, Message, Quarantined, StoreLocked
+from careplug.store import Store, schema
+
+T = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
+PG = os.environ.get("CAREPLUG_TEST_POSTGRES_URL")
+
+
+def _clean_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        schema.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS careplug_meta"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = Store(str(tmp_path / "store.db"))
+    else:
+        if not PG:
+            pytest.skip("PostgreSQL not available: set CAREPLUG_TEST_POSTGRES_URL (make test starts one)")
+        _clean_postgres(PG)
+        s = Store(PG)
+    yield s
+    s.close()
+
+
+def test_the_schema_is_at_the_latest_migration(store):
+    from careplug.store.migrations import LATEST, current_version
+
+    with store.engine.connect() as conn:
+        assert current_version(conn) == LATEST
+
+
+def test_a_batch_and_its_cursor_are_one_transaction_and_replays_change_nothing(store):
+    batch = [Conversation("zd", "1", customer_id="u1", created_at=T),
+             Message("zd", "m1", conversation_id="1", created_at=T, body="hello"),
+             Message("zd", "m1", conversation_id="1", created_at=T, body="hello, edited")]  # same id twice
+    first = store.commit_batch("zd", "tickets", batch, cursor={"after": "abc"})
+    assert first.counts == {"conversation": 1, "message": 1}
+    assert store.get("zd", "message", "m1").body == "hello, edited"
+    snapshot = store.snapshot()
+    again = store.commit_batch("zd", "tickets", batch, cursor={"after": "abc"})
+    assert again.counts == {} and store.snapshot() == snapshot
+    assert store.get_cursor("zd", "tickets") == {"after": "abc"}
+
+
+def test_a_failed_batch_leaves_neither_records_nor_cursor(store):
+    class Boom(Exception):
+        pass
+
+    original = store._set_cursor
+
+    def failing(*args, **kwargs):
+        raise Boom()
+
+    store._set_cursor = failing
+    with pytest.raises(Boom):
+        store.commit_batch("zd", "tickets", [Conversation("zd", "1", created_at=T)], cursor="c1")
+    store._set_cursor = original
+    assert store.count("conversation") == 0 and store.get_cursor("zd", "tickets") is None
+
+
+def test_the_same_email_in_two_sources_is_one_customer_with_explained_links(store):
+    store.commit_batch("zd", "users", [Customer("zd", "17", emails=["Ada@Example.com"])])
+    store.commit_batch("hs", "contacts", [Customer("hs", "900", emails=["ada@example.COM"], phones=["+1 (555) 010-0000"])])
+    uid = store.find_customer("ADA@example.com")
+    assert uid == store.customer_uid("hs", "900") == store.customer_uid("zd", "17")
+    links = {(l["source"], l["external_id"]): l["reason"] for l in store.customer_links(uid)}
+    assert links[("hs", "900")] == "same email ada@example.com as zd/17"
+    assert store.find_customer("+15550100000") == uid
+
+
+def test_an_identity_shared_later_merges_two_customers(store):
+    store.commit_batch("zd", "users", [Customer("zd", "1", emails=["a@x.com"])])
+    store.commit_batch("sf", "contacts", [Customer("sf", "2", phones=["+44 20 7946 0000"])])
+    assert store.customer_uid("zd", "1") != store.customer_uid("sf", "2")
+    result = store.commit_batch("hs", "contacts", [Customer("hs", "3", emails=["A@x.com"], phones=["+442079460000"])])
+    assert store.customer_uid("zd", "1") == store.customer_uid("sf", "2") == store.customer_uid("hs", "3")
+    assert "customer:sf/2" in result.subjects   # the merged-away customer is re-evaluated
+
+
+def test_changes_mark_their_subjects_for_the_rules(store):
+    store.commit_batch("zd", "users", [Customer("zd", "u1", emails=["b@x.com"])])
+    result = store.commit_batch("zd", "tickets", [Conversation("zd", "5", customer_id="u1", created_at=T),
+                                                  Message("zd", "m", conversation_id="5", created_at=T)])
+    assert result.subjects == {"conversation:zd:5", "customer:zd/u1"}
+    assert set(store.dirty_subjects()) == {"conversation:zd:5", "customer:zd/u1"}
+    store.mark_evaluated({"conversation:zd:5": T, "customer:zd/u1": None}, now=T)
+    assert store.dirty_subjects() == [] and store.due_subjects(T) == ["conversation:zd:5"]
+
+
+def test_histories_span_every_source_of_a_customer(store):
+    store.commit_batch("zd", "users", [Customer("zd", "u1", emails=["c@x.com"])])
+    store.commit_batch("hs", "contacts", [Customer("hs", "c9", emails=["C@x.com"])])
+    store.commit_batch("zd", "tickets", [Conversation("zd", "1", customer_id="u1", created_at=T),
+                                         Message("zd", "m1", conversation_id="1", created_at=T)])
+    store.commit_batch("hs", "tickets", [Conversation("hs", "2", customer_id="c9", created_at=T)])
+    history = store.load_history("customer:" + store.find_customer("c@x.com"))
+    assert {(c.source, c.external_id) for c in history.conversations} == {("zd", "1"), ("hs", "2")}
+    assert len(history.customers) == 2 and len(history.messages) == 1
+    assert store.load_history("conversation:zd:1").customer_uid == history.customer_uid
+
+
+def test_a_deleted_conversation_takes_its_children_and_is_re_evaluated(store):
+    store.commit_batch("zd", "tickets", [Conversation("zd", "1", created_at=T),
+                                         Message("zd", "m1", conversation_id="1", created_at=T)])
+    result = store.commit_batch("zd", "tickets", [Deletion("zd", "1", record_kind="conversation")])
+    assert store.count() == 0 and "conversation:zd:1" in result.subjects
+    assert store.load_history("conversation:zd:1") is None
+
+
+def test_quarantine_keeps_the_reason_once_per_record(store):
+    q = Quarantined("tickets", "missing 'id'", {"subject": "x"}, "?")
+    store.commit_batch("zd", "tickets", [], [q, q])
+    store.commit_batch("zd", "tickets", [], [q])
+    assert [r["reason"] for r in store.quarantined("zd")] == ["missing 'id'"]
+
+
+def test_only_one_run_holds_the_lock(store):
+    with store.run_lock():
+        with pytest.raises(StoreLocked, match="another careplug run holds this store"):
+            store.run_lock().acquire()
+    with store.run_lock():
+        pass
