@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import operator
 import typing
 from dataclasses import fields
 from datetime import datetime, timezone
@@ -24,7 +25,7 @@ def from_epoch(value: float | None) -> datetime | None:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
-        return value.value
+        return value._value_
     if isinstance(value, datetime):
         return value.isoformat()
     return value
@@ -51,10 +52,16 @@ def _field_plan(cls: type) -> list[tuple[str, Callable[[Any], Any] | None]]:
 _PLANS = {kind: (cls, _field_plan(cls)) for kind, cls in RECORD_TYPES.items()}
 
 
+_GETTERS = {kind: (tuple(name for name, _ in plan), operator.attrgetter(*(name for name, _ in plan)))
+            for kind, (_cls, plan) in _PLANS.items()}
+_AS_IS = frozenset({str, int, float, bool, type(None), list})
+
+
 def encode(record: Record) -> str:
     """JSON text of a record without its identity (source, external_id are columns)."""
-    _cls, plan = _PLANS[record.kind]
-    return _dumps({name: _plain(getattr(record, name)) for name, _ in plan})
+    names, getter = _GETTERS[record.kind]
+    return _dumps({name: value if type(value) in _AS_IS else _plain(value)
+                   for name, value in zip(names, getter(record))})
 
 
 def decode(kind: str, source: str, external_id: str, data: str) -> Record:

@@ -11,7 +11,7 @@ records decides nothing else, so re-syncing the same records gives the same uids
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from ..model import Customer
@@ -57,3 +57,83 @@ def resolve(conn: Connection, customer: Customer) -> tuple[str, set[str]]:
         if (kind.value, value) not in by_identity:
             conn.execute(identities.insert().values(kind=kind.value, value=value, uid=uid))
     return uid, merged
+
+
+LOOKUP_CHUNK = 400
+
+
+def resolve_many(conn: Connection, customers: list[Customer]) -> list[tuple[str, set[str]]]:
+    """``resolve`` for a batch, in order, with the same result as calling it once per customer.
+
+    The links and identities the batch touches are read up front (a few queries per batch
+    instead of several per customer), resolution runs in memory in batch order, and the new or
+    changed rows are written in bulk at the end. Merges (rare) update the stored rows at once.
+    """
+    if not customers:
+        return []
+    keys = sorted({(c.source, c.external_id) for c in customers})
+    links: dict[tuple[str, str], str] = {}
+    for i in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[i:i + LOOKUP_CHUNK]
+        links.update({(s, e): u for s, e, u in conn.execute(
+            select(customer_links.c.source, customer_links.c.external_id, customer_links.c.uid)
+            .where(tuple_(customer_links.c.source, customer_links.c.external_id).in_(chunk)))})
+    wanted = sorted({(k.value, v) for c in customers for k, v in c.identities()})
+    known: dict[tuple[str, str], str] = {}
+    for i in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[i:i + LOOKUP_CHUNK]
+        known.update({(k, v): u for k, v, u in conn.execute(
+            select(identities.c.kind, identities.c.value, identities.c.uid)
+            .where(tuple_(identities.c.kind, identities.c.value).in_(chunk)))})
+    new_links: dict[tuple[str, str], tuple[str, str]] = {}      # key -> (uid, reason), to insert
+    moved_links: dict[tuple[str, str], tuple[str, str]] = {}    # key -> (uid, reason), to update
+    new_identities: dict[tuple[str, str], str] = {}              # (kind, value) -> uid, to insert
+    out: list[tuple[str, set[str]]] = []
+    for customer in customers:
+        key = (customer.source, customer.external_id)
+        ids = [(k.value, v) for k, v in customer.identities()]
+        existing = links.get(key)
+        by_identity = {iv: known[iv] for iv in ids if iv in known}
+        candidates = set(by_identity.values()) | ({existing} if existing else set())
+        uid = min(candidates) if candidates else link_key(*key)
+        merged = candidates - {uid}
+        for old in merged:
+            conn.execute(update(customer_links).where(customer_links.c.uid == old).values(uid=uid))
+            conn.execute(update(identities).where(identities.c.uid == old).values(uid=uid))
+            for table in (links, known, new_identities):
+                for k, u in table.items():
+                    if u == old:
+                        table[k] = uid
+            for pending in (new_links, moved_links):
+                for k, (u, reason) in pending.items():
+                    if u == old:
+                        pending[k] = (uid, reason)
+        if existing is None:
+            shared = sorted(f"{k} {v}" for (k, v), u in by_identity.items())
+            reason = f"same {', '.join(shared)} as {uid}" if shared else "first seen here"
+            new_links[key] = (uid, reason)
+            links[key] = uid
+        elif existing != uid:
+            shared = sorted(f"{k} {v}" for (k, v), u in by_identity.items() if u == uid)
+            reason = f"merged: same {', '.join(shared)} as {uid}"
+            if key in new_links:
+                new_links[key] = (uid, reason)
+            else:
+                moved_links[key] = (uid, reason)
+            links[key] = uid
+        for iv in ids:
+            if iv not in by_identity and iv not in known:
+                known[iv] = uid
+                new_identities[iv] = uid
+        out.append((uid, merged))
+    if new_links:
+        conn.execute(customer_links.insert(), [
+            {"source": s, "external_id": e, "uid": u, "reason": r} for (s, e), (u, r) in new_links.items()])
+    if moved_links:
+        conn.execute(update(customer_links).where(customer_links.c.source == bindparam("s"),
+                                                  customer_links.c.external_id == bindparam("e"))
+                     .values(uid=bindparam("u"), reason=bindparam("r")),
+                     [{"s": s, "e": e, "u": u, "r": r} for (s, e), (u, r) in moved_links.items()])
+    if new_identities:
+        conn.execute(identities.insert(), [{"kind": k, "value": v, "uid": u} for (k, v), u in new_identities.items()])
+    return out
