@@ -1,0 +1,110 @@
+"""The command line as people and schedulers use it: real subprocesses, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from careplug.store import Store
+
+
+def careplug(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "careplug", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A careplug.toml over a small generated files export."""
+    from careplug.testing.generator import write_files
+
+    write_files(tmp_path / "export", 40, seed=3, sources=("zendesk", "hubspot"))
+    (tmp_path / "careplug.toml").write_text(textwrap.dedent("""
+        [store]
+        path = "careplug.db"
+        [sources.zendesk]
+        type = "files"
+        path = "export/zendesk"
+        [sources.hubspot]
+        type = "files"
+        path = "export/hubspot"
+        [rules.unanswered]
+        first_reply = "4h"
+    """))
+    return tmp_path
+
+
+def test_init_writes_a_starter_file_that_validates(tmp_path):
+    assert careplug("init", cwd=tmp_path).returncode == 0
+    assert "[rules.unanswered]" in (tmp_path / "careplug.toml").read_text()
+    proc = careplug("validate", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert careplug("init", cwd=tmp_path).returncode == 2      # never overwrites without --force
+
+
+def test_schema_is_json_schema_covering_plugins_options():
+    proc = careplug("schema")
+    schema = json.loads(proc.stdout)
+    assert schema["additionalProperties"] is False
+    assert {"unanswered", "broken_promise", "neglected_lead"} <= set(schema["properties"]["rules"]["properties"])
+    kinds = {v["title"] for v in schema["properties"]["sources"]["additionalProperties"]["oneOf"]}
+    assert {"files", "zendesk", "salesforce", "hubspot"} <= kinds
+
+
+def test_plugins_lists_the_adapters_and_the_built_ins():
+    data = json.loads(careplug("--json", "plugins").stdout)
+    origins = {p["name"]: p["origin"] for p in data["plugins"]}
+    assert {origins.get(n) for n in ("zendesk", "salesforce", "hubspot")} == {"entry point"}
+    assert origins["careplug.sources.files"] == "built-in" and origins["careplug.rules.unanswered"] == "built-in"
+    assert data["failed"] == []
+    table = careplug("plugins").stdout
+    assert "zendesk" in table and "register_rules" in table
+
+
+def test_sync_twice_reads_everything_then_changes_nothing(project):
+    first = careplug("--json", "sync", cwd=project)
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    assert data["ok"] and data["changed"] > 0
+    second = json.loads(careplug("--json", "sync", cwd=project).stdout)
+    assert second["changed"] == 0
+
+
+def test_a_second_run_while_one_holds_the_lock_exits_4(project):
+    store = Store(str(project / "careplug.db"))
+    with store.run_lock():
+        proc = careplug("sync", cwd=project)
+    assert proc.returncode == 4 and "another careplug run holds this store" in proc.stderr
+
+
+def test_a_missing_config_is_a_config_error(tmp_path):
+    proc = careplug("sync", cwd=tmp_path)
+    assert proc.returncode == 3 and "careplug init" in proc.stderr
+
+
+def test_an_unknown_source_name_is_a_usage_error(project):
+    proc = careplug("sync", "--source", "nope", cwd=project)
+    assert proc.returncode == 2 and "no source named nope" in proc.stderr
+
+
+def test_history_shows_one_customer_across_sources(project):
+    careplug("sync", cwd=project)
+    store = Store(str(project / "careplug.db"))
+    from sqlalchemy import func, select
+
+    from careplug.store.schema import customer_links
+
+    with store.engine.connect() as conn:
+        uid = conn.execute(select(customer_links.c.uid).group_by(customer_links.c.uid)
+                           .having(func.count() > 1).limit(1)).scalar()
+    assert uid, "the generated history has people present in two sources"
+    data = json.loads(careplug("--json", "history", uid, cwd=project).stdout)
+    assert {link["source"] for link in data["links"]} == {"zendesk", "hubspot"}
+    assert data["items"] and {i["source"] for i in data["items"]} <= {"zendesk", "hubspot"}
+    assert careplug("history", "nobody@nowhere.invalid", cwd=project).returncode == 1
