@@ -1,0 +1,510 @@
+"""The check engine: run the care rules over the subjects that changed or fell due, and keep the
+findings table in step with what they report.
+
+One run (``run_check``):
+
+1. subjects = dirty ∪ due (``store.dirty_subjects`` / ``store.due_subjects(now)``), or every subject
+   with ``full=True``;
+2. for each subject, its history (``store.bulk.load_histories``: a few queries per chunk of
+   subjects, never one per subject), every enabled rule whose ``subjects`` include the subject's
+   kind, then ``careplug_detect_neglect`` (plugins);
+3. diff against the subject's stored open findings: new -> saved; stage or due time changed ->
+   updated (keeping the first ``detected_at``); no longer reported -> resolved at ``now``, and
+   ``careplug_finding_resolved`` called once, after the transaction commits;
+4. ``store.mark_evaluated``: the subject is clean, and its next due time is the earliest
+   ``next_check_at`` of its assessments and findings.
+
+A rule that raises is reported in ``CheckResult.failures`` and the others go on; the findings it
+reported before stay as they were (a failure is not a recovery). With ``dry_run=True`` nothing is
+written. With ``dry_run=True, since=timedelta`` the rules are *replayed* over stored history: each
+subject is evaluated at every instant in the window where something happened or a stage fell due,
+seeing only the history up to that instant, to show what would have fired (``replay``).
+
+``explain(app, key, now)`` prints the timeline that led to a finding and its clock math.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .errors import CareplugError
+from .finding import Finding, subject_kind
+from .history import History
+from .rules.base import Assessment
+from .rules.context import RuleContext
+from .store import bulk
+from .store import findings as store_findings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CheckResult", "Explanation", "run_check", "explain", "replay", "make_rule_context", "assess"]
+
+CHUNK = 1000
+
+
+def make_rule_context(app: Any) -> RuleContext:
+    """What every rule gets as ``context``: the App's calendars, ``default`` as the default."""
+    return RuleContext.from_app(app)
+
+
+def assess(rule: Any, history: History, now: datetime) -> Assessment:
+    """A rule's findings and next check time; rules without ``assess`` are revisited at their
+    findings' ``next_check_at``."""
+    fn = getattr(rule, "assess", None)
+    if fn is not None:
+        return fn(history, now)
+    findings = list(rule.evaluate(history, now) or [])
+    out = Assessment(findings)
+    for f in findings:
+        if f.next_check_at is not None:
+            out.wake(f.next_check_at.timestamp())
+    return out
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckResult:
+    """What a run did. ``findings`` are the open findings of the evaluated subjects (for a replay:
+    every finding that would have fired in the window, at the stage it reached)."""
+
+    now: datetime
+    evaluated: int = 0
+    new: list[Finding] = field(default_factory=list)
+    updated: list[Finding] = field(default_factory=list)
+    resolved: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    since: timedelta | None = None
+    seconds: float = 0.0
+    fired: list[dict[str, Any]] = field(default_factory=list)   # replay: (finding, stage, at)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "dry_run": self.dry_run,
+            "since": None if self.since is None else self.since.total_seconds(),
+            "evaluated": self.evaluated, "new": len(self.new), "updated": len(self.updated),
+            "resolved": len(self.resolved), "open": len(self.findings),
+            "findings": [finding_dict(f) for f in self.findings],
+            "resolved_findings": [finding_dict(f) for f in self.resolved],
+            "fired": self.fired,
+            "failures": list(self.failures),
+        }
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    def iso(dt: datetime | None) -> str | None:
+        return None if dt is None else dt.isoformat()
+
+    return {"key": f.key, "rule": f.rule, "subject": f.subject, "occurrence": f.occurrence, "stage": f.stage,
+            "severity": getattr(f.severity, "value", f.severity), "summary": f.summary,
+            "started_at": iso(f.started_at), "due_at": iso(f.due_at), "detected_at": iso(f.detected_at),
+            "resolved_at": iso(f.resolved_at), "next_check_at": iso(f.next_check_at),
+            "customer_uid": f.customer_uid, "source": f.source, "conversation_id": f.conversation_id,
+            "owner": f.owner, "group": f.group, "channel": f.channel}
+
+
+# --- evaluating one subject ----------------------------------------------------------------------
+
+
+@dataclass
+class _Outcome:
+    findings: dict[str, Finding]
+    next_check_at: datetime | None
+    failed_rules: set[str]
+    plugin_failed: bool
+
+
+class _Evaluator:
+    def __init__(self, rules: list[Any], plugins: Any | None, result: CheckResult):
+        self.rules = rules
+        self.plugins = plugins
+        self.result = result
+        self.by_kind: dict[str, list[Any]] = {}
+        for rule in rules:
+            for kind in getattr(rule, "subjects", ("conversation",)):
+                self.by_kind.setdefault(kind, []).append(rule)
+        self._failed_once: set[tuple[str, str]] = set()
+
+    def kinds(self) -> set[str]:
+        return set(self.by_kind)
+
+    def evaluate(self, subject: str, history: History, now: datetime) -> _Outcome:
+        found: dict[str, Finding] = {}
+        failed: set[str] = set()
+        wake: datetime | None = None
+        for rule in self.by_kind.get(subject_kind(subject), ()):
+            try:
+                a = assess(rule, history, now)
+            except Exception as exc:  # one broken rule must not stop the others
+                failed.add(rule.name)
+                self.result.failures.append(f"rule {rule.name!r} failed on {subject}: {type(exc).__name__}: {exc}")
+                log.exception("rule %s failed on %s", rule.name, subject)
+                continue
+            for f in a.findings:
+                found[f.key] = f
+            if a.next_check_at is not None and (wake is None or a.next_check_at < wake):
+                wake = a.next_check_at
+        plugin_failed = False
+        if self.plugins is not None:
+            before = len(self.plugins.hook_failures)
+            for f in self.plugins.detect_neglect(subject, history, now):
+                found[f.key] = f
+                if f.next_check_at is not None and (wake is None or f.next_check_at < wake):
+                    wake = f.next_check_at
+            if len(self.plugins.hook_failures) > before:
+                plugin_failed = True
+                for hf in self.plugins.hook_failures[before:]:
+                    key = (hf.plugin, hf.hook)
+                    if key not in self._failed_once:
+                        self._failed_once.add(key)
+                    self.result.failures.append(
+                        f"plugin {hf.plugin!r} failed in {hf.hook} on {subject}: {type(hf.error).__name__}: {hf.error}")
+        return _Outcome(found, wake, failed, plugin_failed)
+
+
+def _changed(old: Finding, new: Finding) -> bool:
+    return (old.stage, old.severity, old.due_at, old.next_check_at) != (new.stage, new.severity, new.due_at,
+                                                                        new.next_check_at)
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def run_check(app: Any, now: datetime, *, full: bool = False, dry_run: bool = False,
+              since: timedelta | None = None) -> CheckResult:
+    """Evaluate the enabled rules (``app.rules``) over changed and due subjects (every subject
+    with ``full``), store the findings' changes and each subject's next due time. ``dry_run``
+    writes nothing; ``dry_run`` with ``since`` replays the window instead (see ``replay``)."""
+    if since is not None:
+        if not dry_run:
+            raise CareplugError("--since replays stored history and needs --dry-run")
+        return replay(app, now, since)
+    return evaluate_store(app.store, list(app.rules), now, plugins=app.plugins, full=full, dry_run=dry_run)
+
+
+def evaluate_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any | None = None,
+                   full: bool = False, dry_run: bool = False, chunk: int = CHUNK,
+                   keep_findings: bool = True) -> CheckResult:
+    """``run_check`` on explicit parts (a store, rule instances, an optional ``Plugins``).
+    ``keep_findings=False`` leaves ``CheckResult.findings`` empty (large runs: counts only)."""
+    started = _time.perf_counter()
+    result = CheckResult(now=now, dry_run=dry_run)
+    ev = _Evaluator(rules, plugins, result)
+    kinds = ev.kinds() | ({"conversation", "customer", "account"} if plugins is not None else set())
+    if full:
+        subjects: Iterable[str] = (s for s in bulk.iter_subjects(store) if subject_kind(s) in kinds)
+    else:
+        subjects = [s for s in sorted(set(store.dirty_subjects()) | set(store.due_subjects(now)))]
+    resolved_all: list[Finding] = []
+    for batch in _chunks(subjects, chunk):
+        resolved_all += _run_batch(store, ev, batch, now, result, dry_run, keep_findings)
+    if plugins is not None and not dry_run:
+        for f in resolved_all:
+            plugins.finding_resolved(f)
+    result.seconds = _time.perf_counter() - started
+    return result
+
+
+def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, result: CheckResult,
+               dry_run: bool, keep_findings: bool) -> list[Finding]:
+    wanted = [s for s in batch if subject_kind(s) in ev.kinds() or ev.plugins is not None]
+    histories = bulk.load_histories(store, wanted)
+    existing = store_findings.open_by_subject(store, batch)
+    to_save: list[Finding] = []
+    to_resolve: list[str] = []
+    resolved: list[Finding] = []
+    evaluated: dict[str, datetime | None] = {}
+    for subject in batch:
+        history = histories.get(subject)
+        old = {f.key: f for f in existing.get(subject, [])}
+        if history is None:                       # the subject is gone: nothing holds any more
+            outcome = _Outcome({}, None, set(), False)
+        else:
+            outcome = ev.evaluate(subject, history, now)
+            result.evaluated += 1
+        wake = outcome.next_check_at
+        for key, f in outcome.findings.items():
+            prev = old.get(key)
+            if prev is None:
+                f.detected_at = f.detected_at or now
+                to_save.append(f)
+                result.new.append(f)
+            else:
+                f.detected_at = prev.detected_at or f.detected_at
+                if _changed(prev, f):
+                    to_save.append(f)
+                    if prev.stage != f.stage:
+                        result.updated.append(f)
+            if keep_findings:
+                result.findings.append(f)
+            if f.next_check_at is not None and (wake is None or f.next_check_at < wake):
+                wake = f.next_check_at
+        known_rules = {r.name for r in ev.rules}
+        for key, prev in old.items():
+            if key in outcome.findings or prev.rule in outcome.failed_rules:
+                continue
+            if outcome.plugin_failed and prev.rule not in known_rules:
+                continue                          # a failing plugin's findings stay as they were
+            prev.resolved_at = now
+            prev.next_check_at = None
+            to_resolve.append(key)
+            resolved.append(prev)
+        evaluated[subject] = wake
+    result.resolved += resolved
+    if not dry_run:
+        with store.transaction() as conn:
+            store_findings.save(store, to_save, conn=conn)
+            store_findings.mark_resolved(store, to_resolve, now, conn=conn)
+            store.mark_evaluated(evaluated, now, conn=conn)
+    return resolved
+
+
+# --- replay (--dry-run --since) ----------------------------------------------------------------
+
+
+def replay(app: Any, now: datetime, since: timedelta, *, subjects: Iterable[str] | None = None) -> CheckResult:
+    """What the enabled rules would have reported in ``[now - since, now]``: each subject is
+    evaluated at the window's start, at every later instant something happened in its history, and
+    at every stage time the rules announced, each time over the history known then. Writes nothing.
+    ``CheckResult.findings`` holds each finding at the last stage it reached (resolved ones with
+    ``resolved_at``); ``fired`` lists every (finding, stage, at) in order."""
+    return replay_store(app.store, list(app.rules), now, since, subjects=subjects)
+
+
+def replay_store(store: Any, rules: list[Any], now: datetime, since: timedelta, *,
+                 subjects: Iterable[str] | None = None) -> CheckResult:
+    started = _time.perf_counter()
+    result = CheckResult(now=now, dry_run=True, since=since)
+    ev = _Evaluator(rules, None, result)
+    start = now - since
+    if subjects is None:
+        subjects = (s for s in bulk.iter_subjects(store) if subject_kind(s) in ev.kinds())
+    for batch in _chunks(subjects, CHUNK):
+        histories = bulk.load_histories(store, batch)
+        for subject in batch:
+            history = histories.get(subject)
+            if history is None:
+                continue
+            result.evaluated += 1
+            _replay_subject(ev, subject, history, start, now, result)
+    result.fired.sort(key=lambda x: (x["at"], x["key"]))
+    result.seconds = _time.perf_counter() - started
+    return result
+
+
+def _instants(history: History) -> list[datetime]:
+    out = []
+    for group in (history.conversations, history.messages, history.events, history.ratings, history.tasks,
+                  history.customers):
+        for r in group:
+            at = getattr(r, "created_at", None)
+            if at is not None:
+                out.append(at)
+            done = getattr(r, "completed_at", None)
+            if done is not None:
+                out.append(done)
+    return sorted(set(out))
+
+
+def _replay_subject(ev: _Evaluator, subject: str, history: History, start: datetime, now: datetime,
+                    result: CheckResult) -> None:
+    instants = [t for t in _instants(history) if start < t <= now]
+    t = start
+    seen: dict[str, Finding] = {}
+    i = 0
+    for _guard in range(10000):
+        outcome = ev.evaluate(subject, history_at(history, t), t)
+        for key, f in outcome.findings.items():
+            prev = seen.get(key)
+            if prev is None or prev.stage != f.stage:
+                result.fired.append({"at": t.isoformat(), "key": key, "stage": f.stage,
+                                     "severity": getattr(f.severity, "value", f.severity), "summary": f.summary})
+            seen[key] = f
+        for key, f in seen.items():
+            if key not in outcome.findings and f.resolved_at is None:
+                f.resolved_at = t
+        for key in outcome.findings:
+            seen[key].resolved_at = None
+        while i < len(instants) and instants[i] <= t:
+            i += 1
+        candidates = [instants[i]] if i < len(instants) else []
+        wake = outcome.next_check_at
+        for f in outcome.findings.values():
+            if f.next_check_at is not None and (wake is None or f.next_check_at < wake):
+                wake = f.next_check_at
+        if wake is not None and wake > t:
+            candidates.append(wake)
+        nxt = min(candidates) if candidates else None
+        if nxt is None or nxt > now:
+            if t < now:
+                nxt = now
+            else:
+                break
+        t = nxt
+    result.findings += list(seen.values())
+
+
+def history_at(history: History, t: datetime) -> History:
+    """``history`` as it stood at ``t``: records created by then, statuses as of then."""
+    from dataclasses import replace
+
+    from .model import EventKind, Status
+
+    def before(items: list) -> list:
+        return [r for r in items if getattr(r, "created_at", None) is None or r.created_at <= t]
+
+    events = before(history.events)
+    later = [e for e in history.events if e.created_at is not None and e.created_at > t]
+    convs = []
+    for c in before(history.conversations):
+        own_later = [e for e in later if e.type is EventKind.STATUS and e.source == c.source
+                     and e.conversation_id == c.external_id]
+        if own_later:
+            first = min(own_later, key=lambda e: e.created_at)
+            try:
+                status = Status(first.from_value) if first.from_value else c.status
+            except ValueError:
+                status = c.status
+            c = replace(c, status=status, solved_at=c.solved_at if status.is_done and c.solved_at
+                        and c.solved_at <= t else None)
+        convs.append(c)
+    tasks = []
+    for task in before(history.tasks):
+        if task.done and task.completed_at is not None and task.completed_at > t:
+            task = replace(task, done=False, completed_at=None)
+        tasks.append(task)
+    return History(subject=history.subject, customer_uid=history.customer_uid,
+                   customers=before(history.customers), account=history.account, conversations=convs,
+                   messages=before(history.messages), events=events, ratings=before(history.ratings),
+                   tasks=tasks, agents=history.agents)
+
+
+# --- explain -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Explanation:
+    """The story of one finding: what happened, and how the clock ran."""
+
+    finding: Finding
+    timeline: list[dict[str, Any]]
+    clock: dict[str, Any]
+    current: Finding | None = None       # the rule's view now (None when it no longer reports it)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"finding": finding_dict(self.finding),
+                "current": None if self.current is None else finding_dict(self.current),
+                "timeline": self.timeline, "clock": self.clock}
+
+    def render(self) -> str:
+        f = self.current or self.finding
+        lines = [f"{f.key}", f"  {f.rule}: {f.summary}",
+                 f"  stage {f.stage} ({getattr(f.severity, 'value', f.severity)}), "
+                 f"{'resolved ' + self.finding.resolved_at.isoformat() if self.finding.resolved_at else 'open'}",
+                 "", "timeline:"]
+        for item in self.timeline:
+            lines.append(f"  {item['at']}  {item['source']:<10} {item['kind']:<12} {item['summary']}")
+        lines += ["", "clock:"]
+        for key in ("target", "calendar", "time_zone", "started_at", "evaluated_at", "wall_time_elapsed",
+                    "business_time_elapsed", "paused", "clock_elapsed", "remaining", "due_at"):
+            if key in self.clock:
+                lines.append(f"  {key.replace('_', ' '):<22} {self.clock[key]}")
+        for p in self.clock.get("pauses", []):
+            lines.append(f"  paused ({p['status']}) {p['from']} -> {p['to'] or 'now'}: {p['clock_time']}")
+        for s in self.clock.get("stages", []):
+            lines.append(f"  stage {s['stage']:<12} after {s['after']:<8} at {s['at'] or 'stopped (paused)'}")
+        extra = {k: v for k, v in self.clock.items() if k not in {
+            "target", "calendar", "time_zone", "started_at", "evaluated_at", "wall_time_elapsed",
+            "business_time_elapsed", "paused", "clock_elapsed", "remaining", "due_at", "pauses", "stages"}}
+        for k, v in extra.items():
+            lines.append(f"  {k.replace('_', ' '):<22} {v}")
+        return "\n".join(lines)
+
+
+def _timeline(history: History, finding: Finding, now: datetime) -> list[dict[str, Any]]:
+    items: list[tuple[datetime, dict[str, Any]]] = []
+
+    def mine(source: str, conversation_id: str | None) -> bool:
+        if finding.conversation_id is None or not finding.subject.startswith("conversation:"):
+            return True
+        return source == finding.source and conversation_id == finding.conversation_id
+
+    for c in history.conversations:
+        if c.created_at and mine(c.source, c.external_id):
+            items.append((c.created_at, {"source": c.source, "kind": "conversation",
+                                         "summary": f"opened on {c.channel.value}: {c.subject!r} ({c.external_id})"}))
+    for m in history.messages:
+        if m.created_at and mine(m.source, m.conversation_id):
+            who = m.author_role.value + ("" if m.public else ", internal")
+            body = " ".join(m.body.split())
+            items.append((m.created_at, {"source": m.source, "kind": f"{m.direction.value}",
+                                         "summary": f"{m.channel.value} ({who}): {body[:90]}"}))
+    for e in history.events:
+        if e.created_at and mine(e.source, e.conversation_id):
+            items.append((e.created_at, {"source": e.source, "kind": e.type.value,
+                                         "summary": f"{e.from_value} -> {e.to_value}"}))
+    for r in history.ratings:
+        if r.created_at and mine(r.source, r.conversation_id):
+            items.append((r.created_at, {"source": r.source, "kind": "rating",
+                                         "summary": f"{'bad' if r.bad else 'rating'} {r.score} {r.comment}".strip()}))
+    for t in history.tasks:
+        at = t.completed_at or t.created_at
+        if at and mine(t.source, t.conversation_id):
+            items.append((at, {"source": t.source, "kind": "task",
+                               "summary": f"{t.type} {'done' if t.done else 'open'}: {t.subject}"}))
+    if finding.due_at is not None:
+        items.append((finding.due_at, {"source": "careplug", "kind": "due",
+                                       "summary": f"{finding.rule} target {'breached' if finding.due_at <= now else 'falls due'}"}))
+    items.sort(key=lambda x: x[0])
+    return [{"at": at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), **d} for at, d in items]
+
+
+def explain(app: Any, finding_key: str, now: datetime) -> Explanation:
+    """The timeline of the finding's subject and the clock math behind the finding.
+
+    The finding comes from the store (open or resolved); its rule is re-run now when it is
+    enabled, so the clock math is current. Raises ``CareplugError`` for an unknown key."""
+    return explain_store(app.store, list(app.rules), finding_key, now)
+
+
+def explain_store(store: Any, rules: list[Any], finding_key: str, now: datetime) -> Explanation:
+    stored = store_findings.get(store, finding_key)
+    if stored is None:
+        raise CareplugError(f"no finding {finding_key!r} in the store: list them with `careplug check --json`")
+    history = store.load_history(stored.subject)
+    current = None
+    clock = dict(stored.explain)
+    if history is not None:
+        rule = next((r for r in rules if r.name == stored.rule), None)
+        if rule is not None:
+            try:
+                for f in assess(rule, history, now).findings:
+                    if f.key == finding_key:
+                        current, clock = f, dict(f.explain)
+            except Exception as exc:  # explain must still show what it can
+                clock["rule_error"] = f"{type(exc).__name__}: {exc}"
+    timeline = _timeline(history, stored, now) if history is not None else []
+    return Explanation(stored, timeline, clock, current)

@@ -1,0 +1,169 @@
+"""The check engine: changed and due subjects in, findings diffed into the store, resolutions once."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+import pytest
+
+import careplug
+from careplug.check import evaluate_store, explain_store, replay_store
+from careplug.errors import CareplugError
+from careplug.model import Status
+from careplug.plugins import Plugins
+from careplug.rules.unanswered import Unanswered, UnansweredOptions
+from careplug.store import bulk
+from careplug.store import findings as store_findings
+
+from conftest import context, ny
+
+
+class Recorder:
+    def __init__(self):
+        self.resolved = []
+
+    @careplug.hookimpl
+    def careplug_finding_resolved(self, finding):
+        self.resolved.append(finding.key)
+
+
+class Exploding(careplug.Rule):
+    name = "exploding"
+
+    def evaluate(self, history, now):
+        raise RuntimeError("boom")
+
+
+@pytest.fixture
+def plugins():
+    p = Plugins(load_entry_points=False, builtins=())
+    p.recorder = Recorder()
+    p.register(p.recorder, name="recorder")
+    return p
+
+
+def unanswered():
+    return Unanswered(UnansweredOptions(first_reply="4h"), context())
+
+
+def test_a_finding_is_saved_then_escalated_when_due_then_resolved_once_by_a_reply(journey, store, plugins):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    subject = f"conversation:zendesk:{conv.external_id}"
+    rules = [unanswered()]
+
+    first = evaluate_store(store, rules, ny(2026, 3, 2, 9, 30), plugins=plugins)
+    assert first.evaluated >= 1 and first.new == []
+    assert store.dirty_subjects() == []
+    assert store.due_subjects(ny(2026, 3, 2, 11, 59)) == []            # nothing to do before the warning
+    assert store.due_subjects(ny(2026, 3, 2, 12)) == [subject]
+
+    warn = evaluate_store(store, rules, ny(2026, 3, 2, 12, 5), plugins=plugins)
+    assert [f.stage for f in warn.new] == ["warning"]
+    breach = evaluate_store(store, rules, ny(2026, 3, 2, 13, 5), plugins=plugins)
+    assert [f.stage for f in breach.updated] == ["breach"]
+    [stored] = store_findings.open_findings(store, subject=subject)
+    assert stored.stage == "breach" and stored.detected_at == ny(2026, 3, 2, 12, 5)
+
+    journey.reply(conv, ny(2026, 3, 2, 14))
+    journey.load()
+    cleared = evaluate_store(store, rules, ny(2026, 3, 2, 14, 5), plugins=plugins)
+    assert [f.key for f in cleared.resolved] == [stored.key]
+    assert store_findings.get(store, stored.key).resolved_at == ny(2026, 3, 2, 14, 5)
+    evaluate_store(store, rules, ny(2026, 3, 2, 15), plugins=plugins, full=True)
+    assert plugins.recorder.resolved == [stored.key]
+
+
+def test_a_rule_that_raises_is_reported_and_the_others_go_on(journey, store, plugins):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    result = evaluate_store(store, [Exploding(careplug.RuleOptions()), unanswered()], ny(2026, 3, 2, 16),
+                            plugins=plugins)
+    assert not result.ok and "exploding" in result.failures[0] and "boom" in result.failures[0]
+    assert [f.rule for f in result.new] == ["unanswered"]
+
+
+def test_findings_of_a_rule_that_fails_later_stay_open(journey, store, plugins):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    evaluate_store(store, [unanswered()], ny(2026, 3, 2, 16), plugins=plugins)
+
+    class Broken(Unanswered):
+        def assess(self, history, now):
+            raise ValueError("bad day")
+
+    result = evaluate_store(store, [Broken(UnansweredOptions(), context())], ny(2026, 3, 2, 17),
+                            plugins=plugins, full=True)
+    assert result.failures and result.resolved == []
+    assert len(store_findings.open_findings(store)) == 1
+
+
+def test_a_dry_run_writes_nothing(journey, store, plugins):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    result = evaluate_store(store, [unanswered()], ny(2026, 3, 2, 16), plugins=plugins, dry_run=True)
+    assert len(result.new) == 1
+    assert store_findings.open_findings(store) == [] and store.dirty_subjects() != []
+
+
+def test_a_replay_shows_what_would_have_fired_in_the_window_including_what_cleared(journey, store):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 14))                     # an hour late
+    late = journey.conversation(ada, ny(2026, 3, 3, 9))
+    journey.inbound(late, ny(2026, 3, 3, 9))
+    journey.status(late, ny(2026, 3, 3, 10), Status.PENDING)      # pending for good: never fires
+    journey.load()
+    result = replay_store(store, [unanswered()], ny(2026, 3, 4, 9), timedelta(days=3))
+    fired = [(x["stage"], x["at"]) for x in result.fired]
+    assert fired == [("warning", ny(2026, 3, 2, 12).astimezone(timezone.utc).isoformat()),
+                     ("breach", ny(2026, 3, 2, 13).astimezone(timezone.utc).isoformat())]
+    [f] = result.findings
+    assert f.resolved_at == ny(2026, 3, 2, 14)
+    assert store_findings.open_findings(store) == []
+
+
+def test_explain_prints_the_timeline_and_the_clock_math(journey, store, plugins):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 6, 15))
+    journey.inbound(conv, ny(2026, 3, 6, 15), "Our checkout is down")
+    journey.status(conv, ny(2026, 3, 6, 16), Status.PENDING)
+    journey.status(conv, ny(2026, 3, 9, 10), Status.OPEN)
+    journey.load()
+    evaluate_store(store, [unanswered()], ny(2026, 3, 9, 14), plugins=plugins)
+    [f] = store_findings.open_findings(store)
+    ex = explain_store(store, [unanswered()], f.key, ny(2026, 3, 9, 14))
+    text = ex.render()
+    assert "Our checkout is down" in text and "open -> pending" in text
+    assert ex.clock["target"] == "4h" and ex.clock["paused"] == "2h" and ex.clock["business_time_elapsed"] == "7h"
+    assert ex.clock["due_at"] == ny(2026, 3, 9, 13).astimezone(timezone.utc).isoformat()
+    assert ex.as_dict()["finding"]["key"] == f.key
+    with pytest.raises(CareplugError, match="no finding"):
+        explain_store(store, [], "nope|x|y", ny(2026, 3, 9, 14))
+
+
+def test_bulk_histories_equal_the_stores_own(journey, store):
+    zd = journey.customer("zendesk", "z1", email="ada@example.com", account_id="acc")
+    journey.account("zendesk", "acc", tier="key")
+    journey.customer("hubspot", "h1", email="ada@example.com")
+    conv = journey.conversation(zd, ny(2026, 3, 2, 9), account_id="acc")
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 10))
+    journey.status(conv, ny(2026, 3, 2, 11), Status.SOLVED)
+    journey.load()
+    subject = f"conversation:zendesk:{conv.external_id}"
+    got = bulk.load_histories(store, [subject, "conversation:zendesk:gone"])
+    assert set(got) == {subject}
+    want = store.load_history(subject)
+    for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings", "tasks", "agents"):
+        assert getattr(got[subject], name) == getattr(want, name), name
+    assert set(bulk.iter_subjects(store)) == set(store.all_subjects())
