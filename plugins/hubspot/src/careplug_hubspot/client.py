@@ -34,23 +34,18 @@ import tenacity
 import urllib3
 from careplug.errors import AuthError, FatalSourceError, RateLimitExhausted, RetriableError, SourceError
 from hubspot import Client
+from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsApiException
 from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
+from hubspot.crm.owners.exceptions import ApiException as OwnersApiException
+from hubspot.crm.pipelines.exceptions import ApiException as PipelinesApiException
 from urllib3.util.retry import Retry
 
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)
 
-API_EXCEPTIONS: tuple[type[Exception], ...]
-try:  # every generated package has its own ApiException class; catch them all
-    from hubspot.conversations.visitor_identification.exceptions import ApiException as _ConvApiException
-    from hubspot.crm.associations.v4.exceptions import ApiException as _AssocApiException
-    from hubspot.crm.owners.exceptions import ApiException as _OwnersApiException
-    from hubspot.crm.pipelines.exceptions import ApiException as _PipelinesApiException
-    API_EXCEPTIONS = (ObjectsApiException, _AssocApiException, _OwnersApiException, _PipelinesApiException,
-                      _ConvApiException)
-except ImportError:  # pragma: no cover - older client layouts
-    API_EXCEPTIONS = (ObjectsApiException,)
+#: every generated package has its own ApiException class: one per API careplug calls
+API_EXCEPTIONS = (ObjectsApiException, AssociationsApiException, OwnersApiException, PipelinesApiException)
 
 
 class MissingScope(FatalSourceError):
@@ -97,10 +92,13 @@ class HubSpotClient:
             try:
                 response = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
             except API_EXCEPTIONS as exc:
+                self.pacer.after(search=search)
                 raise self._translate(exc, endpoint, stream) from None
             except urllib3.exceptions.HTTPError as exc:    # timeouts, resets, refused connections
+                self.pacer.after(search=search)
                 raise RetriableError(f"{endpoint}: network error ({type(exc).__name__})",
                                      source=self.source, stream=stream) from None
+            self.pacer.after(search=search)
             self.pacer.observe(dict(response.headers))
             data = response.data
             return json.loads(data) if data else {}

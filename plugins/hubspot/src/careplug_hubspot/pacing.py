@@ -47,6 +47,13 @@ class SlidingWindow:
                 wait = self.delay()
             self._hits.append(self._clock())
 
+    def done(self) -> None:
+        """The request just answered: count it from now (the server saw it no earlier than it was
+        sent and no later than now, so counting from the answer is the safe side of the window)."""
+        with self._lock:
+            if self._hits:
+                self._hits[-1] = max(self._hits[-1], self._clock())
+
     def hold(self, seconds: float) -> None:
         """Fill the window so the next acquisition waits ``seconds`` (HubSpot said none are left)."""
         with self._lock:
@@ -65,6 +72,9 @@ class Pacer:
 
     def before(self, *, search: bool) -> None:
         (self.search if search else self.burst).acquire()
+
+    def after(self, *, search: bool) -> None:
+        (self.search if search else self.burst).done()
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn from ``X-HubSpot-RateLimit-Remaining`` / ``-Interval-Milliseconds`` / ``-Daily-Remaining``."""

@@ -64,8 +64,9 @@ class HubSpotOptions(SourceOptions):
     page_size: int = Field(200, ge=1, le=200)
     association_batch: int = Field(1000, ge=1, le=1000)
     owners_page_size: int = Field(500, ge=1, le=500)
-    burst_limit: int = Field(100, ge=1)
-    """Requests per ``burst_seconds`` careplug allows itself (HubSpot: 100 or 150 per 10 s by tier)."""
+    burst_limit: int = Field(90, ge=1)
+    """Requests per ``burst_seconds`` careplug allows itself (HubSpot: 100 or 150 per 10 s by tier;
+    the default leaves a tenth of the smallest for other integrations of the portal)."""
     burst_seconds: float = Field(10.0, gt=0)
     search_per_second: int = Field(4, ge=1)
     timeout: float = Field(30.0, gt=0)

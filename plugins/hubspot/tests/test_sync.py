@@ -1,0 +1,88 @@
+"""Sync against the loopback HubSpot, through the real hubspot-api-client."""
+
+from __future__ import annotations
+
+from careplug.model import Conversation, Message, Status
+from careplug.source import iter_records
+from careplug.store import Store
+from careplug.sync import sync_source
+from careplug.testing.fakes.hubspot import SEARCH_RESULT_CAP, FakeHubSpot
+
+
+def test_a_sync_across_the_10000_result_search_cap_returns_every_record(fake: FakeHubSpot, make_source, tmp_path):
+    fake.seed(10_450, engagements_per_ticket=0, contacts=5, companies=1, tie_every=37)
+    source = make_source(streams=["tickets"])
+    store = Store(str(tmp_path / "s.db"))
+    result = sync_source(store, source)
+    assert result.ok, result.streams
+    stored = {r.external_id for r in store.iter_records("conversation", "hubspot")}
+    assert len(fake.objects["tickets"]) > SEARCH_RESULT_CAP
+    assert stored == set(fake.objects["tickets"])
+    assert fake.calls["search"] <= -(-10_450 // 200) + 1, "more search pages than the records need"
+    fake.put("tickets", {"subject": "new"})
+    fake.reset_calls()
+    again = list(iter_records(make_source(streams=["tickets"]).fetch("tickets", store.get_cursor("hubspot", "tickets"))))
+    assert [r.external_id for r in again if isinstance(r, Conversation)] == [max(fake.objects["tickets"], key=int)]
+
+
+def test_records_sharing_the_boundary_millisecond_are_read_once_across_syncs(fake: FakeHubSpot, make_source, tmp_path):
+    fake.seed(30, engagements_per_ticket=0, tie_every=30)      # whole pages share one timestamp
+    store = Store(str(tmp_path / "s.db"))
+    source = make_source(streams=["tickets"], page_size=7, association_batch=7)
+    seen = [r.external_id for r in iter_records(source.fetch("tickets", None)) if isinstance(r, Conversation)]
+    assert sorted(seen) == sorted(fake.objects["tickets"]) and len(seen) == len(set(seen))
+    sync_source(store, make_source(streams=["tickets"], page_size=7, association_batch=7))
+    cursor = store.get_cursor("hubspot", "tickets")
+    assert list(iter_records(make_source(streams=["tickets"]).fetch("tickets", cursor))) == []
+
+
+def test_pipeline_stages_map_to_statuses_with_waiting_on_contact_as_a_pause(fake: FakeHubSpot, make_source):
+    contact = fake.put("contacts", {"email": "a@example.com"})
+    ids = {}
+    for stage in ("1", "2", "3", "4"):
+        t = fake.put("tickets", {"subject": stage, "hs_pipeline_stage": stage})
+        fake.associate("tickets", t["id"], "contacts", contact["id"])
+        ids[stage] = t["id"]
+    got = {r.external_id: r for r in iter_records(make_source().fetch("tickets", None))}
+    assert [got[ids[s]].status for s in "1234"] == [Status.NEW, Status.PENDING, Status.OPEN, Status.CLOSED]
+    assert got[ids["2"]].status.is_paused and got[ids["1"]].customer_id == contact["id"]
+
+
+def test_engagements_become_messages_on_their_ticket_or_the_contacts_activity(fake: FakeHubSpot, make_source):
+    fake.seed(3, engagements_per_ticket=6)
+    contact = sorted(fake.objects["contacts"])[0]
+    loose = fake.put("calls", {"hs_call_direction": "INBOUND", "hs_call_status": "NO_ANSWER",
+                               "hs_timestamp": "2026-01-05T08:00:00.000Z"})
+    fake.associate("calls", loose["id"], "contacts", contact)
+    source = make_source()
+    records = [r for stream in ("emails", "calls", "communications") for r in iter_records(source.fetch(stream, None))]
+    messages = {m.external_id: m for m in records if isinstance(m, Message)}
+    missed = messages[f"calls:{loose['id']}"]
+    assert missed.conversation_id == f"contact:{contact}" and missed.answered_call is False
+    assert any(isinstance(r, Conversation) and r.external_id == f"contact:{contact}" for r in records)
+    inbound = [m for m in messages.values() if m.external_id.startswith("emails:") and m.direction.value == "inbound"]
+    assert inbound and all(m.conversation_id.isdigit() for m in inbound)
+    assert {m.channel.value for m in messages.values() if m.external_id.startswith("communications:")} <= {"sms", "social"}
+
+
+def test_inbox_threads_are_skipped_without_the_conversations_scope(make_source, tmp_path):
+    with FakeHubSpot(threads_scope=False) as f:
+        import os
+        os.environ["CAREPLUG_TEST_HS_TOKEN"] = f.token
+        f.add_thread("5", contact_id="1", messages=[])
+        result = sync_source(Store(str(tmp_path / "s.db")), make_source(host=f.url, streams=["threads"]))
+    assert result.ok and result.read == 0
+
+
+def test_inbox_threads_become_conversations_with_their_messages(fake: FakeHubSpot, make_source):
+    fake.add_owner("100", "a@example.com", "A", "B")
+    fake.add_thread("9", contact_id="77", assigned_to="A-7100", messages=[
+        {"type": "MESSAGE", "id": "m1", "createdAt": "2026-01-05T08:00:00Z", "direction": "INCOMING",
+         "text": "hi", "senders": [{"actorId": "V-1"}]},
+        {"type": "COMMENT", "id": "m2", "createdAt": "2026-01-05T08:05:00Z", "text": "internal",
+         "senders": [{"actorId": "A-7100"}]}])
+    records = list(iter_records(make_source().fetch("threads", None)))
+    conv = records[0]
+    assert conv.external_id == "thread:9" and conv.customer_id == "77" and conv.assignee == "100"
+    inbound, comment = records[1:]
+    assert inbound.direction.value == "inbound" and not comment.public and comment.author == "100"
