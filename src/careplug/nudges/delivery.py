@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
 from typing import Any
 
+from ..errors import DeliveryError
 from ..finding import Finding
 from ..store import findings as findings_store
 from . import failpoints
@@ -331,12 +332,21 @@ class _Run:
                 raise LookupError(f"{target!r} returned no receipt for {len(missing)} of {len(nudges)} nudges")
         except Exception as exc:
             message = _error(exc)
-            self.ledger.failed([n.key for n in nudges], message, self.now)
-            self.result.failures.append(f"target {target!r}: delivering {len(nudges)} nudges failed: {message}")
-            for nudge in nudges:
+            partial = {r.key: r for r in getattr(exc, "receipts", None) or []} if isinstance(exc, DeliveryError) else {}
+            done = [n for n in nudges if n.key in partial]
+            if done:
+                self._record_delivered(done, partial)
+            failed = [n for n in nudges if n.key not in partial]
+            self.ledger.failed([n.key for n in failed], message, self.now)
+            self.result.failures.append(f"target {target!r}: delivering {len(failed)} nudges failed: {message}")
+            for nudge in failed:
                 self.result.lines.append(NudgeLine.of("fail", nudge, message))
             return False
         failpoints.hit("nudges.after_write")
+        self._record_delivered(nudges, by_key)
+        return True
+
+    def _record_delivered(self, nudges: list[Nudge], by_key: dict[str, Receipt]) -> None:
         ordered: list[Receipt] = [by_key[n.key] for n in nudges]
         moved = set(self.ledger.delivered(nudges, ordered, self.now))
         failpoints.hit("nudges.after_delivered")
@@ -344,7 +354,6 @@ class _Run:
             if nudge.key in moved:
                 self.result.lines.append(NudgeLine.of("exists" if receipt.existed else "create", nudge))
                 self.plugins.nudge_delivered(nudge, receipt)
-        return True
 
 
 def _why(why: str) -> str:
