@@ -2,8 +2,9 @@
 authors, available in any test run where careplug is installed.
 
 - ``careplug_store``: a fresh ``careplug.store.Store`` in ``tmp_path`` (closed afterwards).
-- ``careplug_plugins``: a fresh ``careplug.plugins.Plugins`` (built-ins and installed entry points,
-  strict: a plugin that fails to load fails the test); the process-wide set is reset afterwards.
+- ``careplug_plugins``: a fresh ``careplug.plugins.Plugins`` (built-ins and installed entry points;
+  a plugin that fails to load is skipped and listed in ``.load_failures``, so one broken plugin
+  elsewhere in the environment does not fail your tests); the process-wide set is reset afterwards.
 - ``careplug_make_source``: ``make(kind, name="crm", **options)`` builds a source the way a
   ``[sources.NAME]`` table does: the class registered for ``kind``, options validated by its
   ``Options`` model (so a test also proves the plugin registers and validates).
@@ -41,8 +42,8 @@ def careplug_store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def careplug_plugins() -> Iterator[Plugins]:
-    """A freshly loaded plugin set (built-ins + installed entry points), strict about load errors."""
-    plugins = Plugins(strict=True)
+    """A freshly loaded plugin set (built-ins + installed entry points); failures in ``.load_failures``."""
+    plugins = Plugins(strict=False)
     yield plugins
     reset_plugins()
 
@@ -54,7 +55,9 @@ def careplug_make_source(careplug_plugins: Plugins, tmp_path: Path) -> Callable[
     def make(kind: str, name: str = "crm", **options: Any) -> Source:
         classes = careplug_plugins.sources()
         if kind not in classes:
-            pytest.fail(f"no source of kind {kind!r} is registered; registered: {sorted(classes)}")
+            failed = [f"{f.name}: {f.error}" for f in careplug_plugins.load_failures]
+            pytest.fail(f"no source of kind {kind!r} is registered; registered: {sorted(classes)}; "
+                        f"plugins that failed to load: {failed or 'none'}")
         cls = classes[kind]
         return cls(name, cls.Options(**options), base_dir=str(tmp_path))
 
