@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import requests
 
+import careplug
 from careplug.nudges import failpoints
 from careplug.nudges.model import Nudge, Receipt
 from careplug.source import Source, SourceOptions
@@ -96,3 +97,8 @@ class TaskCrmSource(Source):
         ids = [n.external_ref for n in nudges if n.external_ref]
         if ids:
             requests.post(f"{self.options.url}/tasks/close", json={"ids": ids}, timeout=10).raise_for_status()
+
+
+@careplug.hookimpl
+def careplug_register_sources(register):
+    register(TaskCrmSource)

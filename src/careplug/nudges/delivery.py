@@ -126,6 +126,8 @@ class _Run:
         self.app = app
         self.now = now
         self.dry_run = dry_run
+        if hasattr(app, "register_router"):
+            app.register_router()  # the App's Router answers careplug_deliver_nudges for its targets
         self.store = app.store
         self.plugins = app.plugins
         self.ledger = Ledger(self.store)

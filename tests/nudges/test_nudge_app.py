@@ -1,0 +1,60 @@
+"""run_nudges on a real App built from careplug.toml: [nudges] validated by the config loader,
+calendars from [calendars], sources and notifiers from their tables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from careplug.app import App
+from careplug.errors import ConfigError
+from careplug.nudges.delivery import run_nudges
+from careplug.nudges.policy import NudgePolicy
+from careplug.plugins import Plugins
+
+from nudge_app import T0, finding, save
+
+CONFIG = """
+plugins = ["nudge_taskcrm"]
+
+[store]
+path = "{store}"
+
+[sources.crm]
+type = "test_task_crm"
+url = "{url}"
+
+[calendars.default]
+timezone = "UTC"
+hours = {{ daily = "08:00-18:00" }}
+
+[nudges.stages.breach]
+actions = ["task"]
+assign_to = "manager"
+
+[nudges.hierarchy]
+managers = {{ alice = "maria" }}
+"""
+
+
+def app_for(tmp_path, crm_url: str, extra: str = "") -> App:
+    plugins = Plugins(builtins=("careplug.nudges.planner",), load_entry_points=False)
+    text = CONFIG.format(store=tmp_path / "c.db", url=crm_url) + extra
+    return App.from_text(text, base_dir=tmp_path, plugins=plugins)
+
+
+def test_an_app_from_careplug_toml_delivers_the_breach_to_the_manager_in_business_hours(crm, tmp_path):
+    app = app_for(tmp_path, crm.url)
+    assert isinstance(app.policy, NudgePolicy)
+    save(app.store, finding(1, owner="alice", stage="breach"))
+    night = run_nudges(app, T0.replace(hour=22))
+    assert night.ok and night.count("defer") == 1 and crm.tasks == []
+    morning = run_nudges(app, T0.replace(hour=22) + timedelta(hours=11))
+    assert morning.ok and [t["assignee"] for t in crm.tasks] == ["maria"]
+
+
+def test_a_mistake_in_the_nudges_table_is_a_config_error_naming_the_key(crm, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        app_for(tmp_path, crm.url, '\n[nudges.limits]\nper_person_per_dya = 3\n')
+    assert "nudges.limits.per_person_per_dya" in str(info.value)
