@@ -180,3 +180,15 @@ def test_without_a_deliverable_source_nudges_go_to_the_default_target(crm, store
     save(app.store, finding(1, source="readonly"))
     assert run_nudges(app, T0).ok
     assert len(crm.tasks) == 1 and crm.tasks[0]["conversation"] is None
+
+
+def test_a_nudge_that_keeps_failing_is_retried_up_to_max_attempts_then_reported_every_run(store_path):
+    with FakeTaskCRM() as down:
+        app = make_app(store_path, down.url, policy={"limits": {"max_attempts": 2}})
+        save(app.store, finding(1))
+        down.inject("500", times=100)
+        for minute in range(4):
+            result = run_nudges(app, T0 + timedelta(minutes=minute))
+        assert down.calls["tasks.search"] == 2                 # two attempts, then no more calls
+        assert "failed 2 times and are no longer retried" in result.failures[-1]
+        assert down.tasks == []

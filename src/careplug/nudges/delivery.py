@@ -138,6 +138,7 @@ class _Run:
         self.policy: NudgePolicy = policy
         self.result = NudgeResult(dry_run=dry_run)
         self._calendars: dict[str | None, Any] = {}
+        self._counted: dict[str, int] = {}
 
     def run(self) -> NudgeResult:
         hook_failures = len(self.plugins.hook_failures)
@@ -273,6 +274,7 @@ class _Run:
                 op = "create" if state is NudgeState.PLANNED else "retry"
                 self.result.lines.append(NudgeLine.of(op, nudge, None if op == "create" else
                                                       f"{state.value}: looked up by marker before writing"))
+        self._report_given_up()
         if self.dry_run:
             return
         self.ledger.defer(deferred)
@@ -283,6 +285,19 @@ class _Run:
                     for nudge in nudges[i + limits.batch_size:]:
                         self.result.lines.append(NudgeLine.of("defer", nudge, f"{target} failed earlier in this run"))
                     break
+
+    def _report_given_up(self) -> None:
+        """Nudges that failed ``max_attempts`` times are no longer retried: say so on every run
+        until someone fixes the target (or the finding clears), so none is lost silently."""
+        limit = self.policy.limits.max_attempts
+        given_up: dict[str, list[LedgerRow]] = defaultdict(list)
+        for row in self.ledger.rows(states=[NudgeState.FAILED]):
+            if row.attempts >= limit:
+                given_up[row.nudge.target].append(row)
+        for target, rows in sorted(given_up.items()):
+            self.result.failures.append(
+                f"target {target!r}: {len(rows)} nudges failed {limit} times and are no longer retried "
+                f"(last error: {rows[-1].error})")
 
     def _hold(self, nudge: Nudge, taken: dict[str, int]) -> tuple[str | None, datetime | None]:
         """Why ``nudge`` must wait (quiet hours, daily cap), and until when; (None, None) to go."""
@@ -297,7 +312,9 @@ class _Run:
             tz = calendar.tz if calendar is not None else self.now.tzinfo
             local = self.now.astimezone(tz)
             day_start = datetime.combine(local.date(), time(0), tzinfo=tz)
-            already = self.ledger.count_for(nudge.assignee, day_start) + taken[nudge.assignee]
+            if nudge.assignee not in self._counted:
+                self._counted[nudge.assignee] = self.ledger.count_for(nudge.assignee, day_start)
+            already = self._counted[nudge.assignee] + taken[nudge.assignee]
             if already >= cap:
                 return f"daily cap: {nudge.assignee} already has {already} nudges today (cap {cap})", None
         return None, None
