@@ -1,0 +1,206 @@
+"""Nudges → Zendesk, exactly once. Zendesk has no task object, so:
+
+- a **task** nudge (the default: "someone must act by then") becomes a **follow-up ticket** of
+  ``type: "task"`` with ``due_at``, assigned to who must act (``assignee_id``), tagged
+  ``careplug_nudge``, whose only comment is an *internal* note (the nudge's text, a link to the
+  conversation's ticket and the marker). Its ``external_id`` is the marker (``careplug:<key>``).
+  The requester is the assignee (or, without one, the API user), so no customer is ever emailed.
+  Why a ticket and not a note: it lands in the agent's own views ("My tickets", "Tasks due
+  soon"), has a due date Zendesk shows and sorts by, can be escalated by reassigning, and is
+  closed by solving it — the life cycle of a to-do;
+- a **note** or **tag** nudge becomes an internal note on the conversation's ticket plus the tags
+  ``careplug_nudge`` and ``careplug_<key>`` (and the nudge's own tags), in one ticket update, so the
+  note and its marker tag land together or not at all.
+
+Idempotency: before writing, markers are looked up — follow-up tickets by ``GET
+/api/v2/tickets.json?external_id=<marker>`` (one call per task nudge; the external id filter is
+read from the database, not the search index, so a write made a moment ago is found), notes by the
+marker tag on their tickets (``tickets/show_many.json``, 100 tickets a call).
+
+Writes are bulk: ``tickets/create_many.json`` and ``tickets/update_many.json`` (100 tickets a
+call, asynchronous: careplug polls ``job_statuses/{id}.json`` until the job completes). A ticket
+appears at most once per bulk call (Zendesk would apply two updates of one ticket in an unknown
+order). Closing (the finding cleared): follow-up tickets are solved; notes stay (they are history)
+and their ticket loses the ``careplug_nudge`` tag.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from careplug.errors import DeliveryError
+from careplug.nudges.model import Action, Nudge, Receipt
+from zenpy.lib.api_objects import Comment, Ticket
+
+from .client import ZendeskClient
+
+BULK = 100
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def marker_tag(nudge: Nudge) -> str:
+    """The tag carrying a note's idempotency key (tags allow letters, digits and ``_``)."""
+    return f"careplug_{nudge.key}"
+
+
+def _ticket_id(value: str | None) -> int | None:
+    return int(value) if value and str(value).isdigit() else None
+
+
+def is_followup(nudge: Nudge) -> bool:
+    """Task nudges, and notes or tags with no ticket to write on, become follow-up tickets."""
+    return nudge.action is Action.TASK or _ticket_id(nudge.conversation_id) is None
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class WriteBack:
+    def __init__(self, client: ZendeskClient, options: Any, *, source: str, stream: str = "writeback"):
+        self.client = client
+        self.o = options
+        self.source = source
+        self.stream = stream
+        self.web = f"https://{options.subdomain}.zendesk.com"
+
+    def _url(self, ticket_id: Any) -> str:
+        return f"{self.web}/agent/tickets/{ticket_id}"
+
+    # --- lookup ---------------------------------------------------------------------------------
+
+    def find(self, nudges: list[Nudge]) -> dict[str, Receipt]:
+        """Receipts (``existed=True``) for nudges whose marker is already in Zendesk."""
+        now = datetime.now(timezone.utc)
+        found: dict[str, Receipt] = {}
+        for n in (n for n in nudges if is_followup(n)):
+            tickets = [t for t in self.client.tickets_by_external_id(n.marker, stream=self.stream)
+                       if t.get("external_id") == n.marker]
+            if tickets:
+                tid = min(t["id"] for t in tickets)
+                found[n.key] = Receipt(n.key, str(tid), now, existed=True, url=self._url(tid))
+        notes = [n for n in nudges if not is_followup(n)]
+        ids = sorted({_ticket_id(n.conversation_id) for n in notes} - {None})
+        tags: dict[int, set[str]] = {}
+        for chunk in _chunks(ids, BULK):
+            for t in self.client.show_many(chunk, stream=self.stream):
+                tags[int(t["id"])] = set(t.get("tags") or [])
+        for n in notes:
+            tid = _ticket_id(n.conversation_id)
+            if tid in tags and marker_tag(n) in tags[tid]:
+                found[n.key] = Receipt(n.key, str(tid), now, existed=True, url=self._url(tid))
+        return found
+
+    # --- write ----------------------------------------------------------------------------------
+
+    def _note_text(self, n: Nudge) -> str:
+        parts = [n.title, n.body]
+        if n.conversation_id and is_followup(n) and _ticket_id(n.conversation_id):
+            parts.append(f"Conversation: #{n.conversation_id} {self._url(n.conversation_id)}")
+        if n.due_at:
+            parts.append(f"Due: {_iso(n.due_at)}")
+        parts.append(n.marker)
+        return "\n\n".join(p for p in parts if p)
+
+    def _followup(self, n: Nudge) -> Ticket:
+        assignee = _ticket_id(n.assignee)
+        fields: dict[str, Any] = dict(
+            subject=f"Follow up: {n.title}"[:250], type="task", external_id=n.marker,
+            priority="high" if n.escalation else "normal", tags=[self.o.task_tag],
+            comment=Comment(body=self._note_text(n), public=False))
+        if n.due_at:
+            fields["due_at"] = _iso(n.due_at)
+        if assignee:
+            fields["assignee_id"] = assignee
+        requester = assignee if self.o.task_requester == "assignee" else _ticket_id(n.customer_id)
+        if requester:
+            fields["requester_id"] = requester
+        return Ticket(**fields)
+
+    def _note(self, n: Nudge) -> Ticket:
+        tags = [self.o.task_tag, marker_tag(n), *(n.tags if n.action is Action.TAG else [])]
+        return Ticket(id=_ticket_id(n.conversation_id), comment=Comment(body=self._note_text(n), public=False),
+                      additional_tags=tags)
+
+    def deliver(self, nudges: list[Nudge]) -> list[Receipt]:
+        existing = self.find(nudges)
+        now = datetime.now(timezone.utc)
+        todo = [n for n in nudges if n.key not in existing]
+        created: dict[str, Receipt] = {}
+        followups = [n for n in todo if is_followup(n)]
+        for chunk in _chunks(followups, BULK):
+            job = self._finish(self.client.create_many([self._followup(n) for n in chunk], stream=self.stream))
+            for result in job.get("results") or []:
+                index, tid = result.get("index"), result.get("id")
+                if isinstance(index, int) and 0 <= index < len(chunk) and tid:
+                    n = chunk[index]
+                    created[n.key] = Receipt(n.key, str(tid), now, url=self._url(tid))
+        for batch in self._distinct_tickets([n for n in todo if not is_followup(n)]):
+            job = self._finish(self.client.update_many([self._note(n) for n in batch], stream=self.stream))
+            ok = {int(r["id"]) for r in job.get("results") or [] if r.get("id") and r.get("success") is not False}
+            for n in batch:
+                tid = _ticket_id(n.conversation_id)
+                if tid in ok:
+                    created[n.key] = Receipt(n.key, str(tid), now, url=self._url(tid))
+        missing = [n.key for n in nudges if n.key not in existing and n.key not in created]
+        if missing:
+            raise DeliveryError(f"{self.source}: Zendesk did not confirm {len(missing)} of {len(nudges)} writes "
+                                f"(e.g. nudge {missing[0]}); their markers are looked up on the next run")
+        return [existing.get(n.key) or created[n.key] for n in nudges]
+
+    @staticmethod
+    def _distinct_tickets(notes: list[Nudge]) -> Iterator[list[Nudge]]:
+        """Batches of at most 100 notes, no ticket twice in one batch."""
+        pending = list(notes)
+        while pending:
+            batch, seen, rest = [], set(), []
+            for n in pending:
+                if n.conversation_id in seen or len(batch) >= BULK:
+                    rest.append(n)
+                else:
+                    seen.add(n.conversation_id)
+                    batch.append(n)
+            yield batch
+            pending = rest
+
+    def _finish(self, job: Any) -> dict[str, Any]:
+        """Poll a bulk job until Zendesk reports it completed; its results."""
+        job_id = getattr(job, "id", None) or (job.get("id") if isinstance(job, dict) else None)
+        if not job_id:
+            raise DeliveryError(f"{self.source}: Zendesk's bulk answer carried no job status")
+        for attempt in range(self.o.job_poll_attempts):
+            status = self.client.job_status(job_id, stream=self.stream)
+            if status.get("status") == "completed":
+                return status
+            if status.get("status") in ("failed", "killed"):
+                raise DeliveryError(f"{self.source}: Zendesk job {job_id} {status.get('status')}: "
+                                    f"{status.get('message') or 'no message'}")
+            time.sleep(self.o.job_poll_interval)
+        raise DeliveryError(f"{self.source}: Zendesk job {job_id} did not complete after "
+                            f"{self.o.job_poll_attempts} polls; the markers are looked up on the next run")
+
+    # --- close ----------------------------------------------------------------------------------
+
+    def close(self, nudges: list[Nudge]) -> None:
+        """The findings cleared: solve follow-up tickets; untag tickets with notes."""
+        updates: list[Ticket] = []
+        seen: set[int] = set()
+        for n in nudges:
+            tid = _ticket_id(n.external_ref)
+            if tid is None or tid in seen:
+                continue
+            seen.add(tid)
+            if is_followup(n):
+                updates.append(Ticket(id=tid, status="solved", comment=Comment(
+                    body=f"careplug: the finding cleared; closing this follow-up. {n.marker}", public=False)))
+            else:
+                updates.append(Ticket(id=tid, remove_tags=[self.o.task_tag]))
+        for chunk in _chunks(updates, BULK):
+            self._finish(self.client.update_many(chunk, stream=self.stream))
