@@ -31,6 +31,7 @@ import random
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
+from collections.abc import Iterable
 from typing import Any
 
 from .base import FakeServer, Request, Response, route
@@ -302,6 +303,105 @@ class FakeHubSpot(FakeServer):
             self.associate(kind, e["id"], "tickets", ticket["id"])
             self.associate(kind, e["id"], "contacts", contact)
         return ticket["id"]
+
+    def load(self, records: Iterable[Any]) -> dict[str, int]:
+        """Seed from normalized careplug records (``careplug.testing.generator``): accounts →
+        companies, agents → owners, customers → contacts, conversations → tickets, messages →
+        engagements (email, call, communication; internal ones → notes), tasks → tasks; each
+        modified at its record's time. Events and ratings have no HubSpot object here. Returns
+        how many objects of each type were made."""
+        made: dict[str, int] = defaultdict(int)
+        stages = {"new": "1", "pending": "2", "open": "3", "on_hold": "3", "solved": "4", "closed": "4"}
+        priorities = {"low": "LOW", "normal": "MEDIUM", "high": "HIGH", "urgent": "URGENT"}
+        sources = {"email": "EMAIL", "chat": "CHAT", "phone": "PHONE", "web_form": "FORM"}
+        contact_of: dict[str, str | None] = {}
+        latest = self.clock_ms
+
+        def when(*dts: Any) -> int:
+            for dt in dts:
+                if dt is not None:
+                    return int(dt.timestamp() * 1000)
+            return self.clock_ms
+
+        with self.lock:
+            for r in records:
+                kind = getattr(r, "kind", None)
+                if kind == "agent":
+                    first, _, last = (r.name or "").partition(" ")
+                    oid = r.external_id if r.external_id.isdigit() else str(900000 + len(self.owners))
+                    self.add_owner(oid, r.email or f"{oid}@example.com", first, last,
+                                   [{"id": g, "name": g, "primary": i == 0} for i, g in enumerate(r.groups)])
+                    made["owners"] += 1
+                    continue
+                if kind == "account":
+                    ms = when(r.updated_at, r.created_at)
+                    self.put("companies", {"name": r.name, "domain": (r.domains or [None])[0], "careplug_tier": r.tier,
+                                           "industry": r.segment, "annualrevenue": r.value,
+                                           "hubspot_owner_id": r.owner}, id=r.external_id, at_ms=ms)
+                elif kind == "customer":
+                    ms = when(r.updated_at, r.created_at)
+                    self.put("contacts", {"firstname": r.name.partition(" ")[0], "lastname": r.name.partition(" ")[2],
+                                          "email": (r.emails or [None])[0], "phone": (r.phones or [None])[0],
+                                          "associatedcompanyid": r.account_id, "hubspot_owner_id": r.owner,
+                                          "lifecyclestage": "lead" if r.is_lead else "customer",
+                                          "createdate": iso_ms(when(r.created_at))}, id=r.external_id, at_ms=ms)
+                    if r.account_id and r.account_id in self.objects["companies"]:
+                        self.associate("contacts", r.external_id, "companies", r.account_id)
+                elif kind == "conversation":
+                    ms = when(r.updated_at, r.created_at)
+                    self.put("tickets", {"subject": r.subject, "hs_pipeline": "0",
+                                         "hs_pipeline_stage": stages[r.status.value],
+                                         "hs_ticket_priority": priorities[r.priority.value],
+                                         "hubspot_owner_id": r.assignee, "source_type": sources.get(r.channel.value, "EMAIL"),
+                                         "createdate": iso_ms(when(r.created_at)),
+                                         "closed_date": iso_ms(when(r.solved_at)) if r.solved_at else None},
+                             id=r.external_id, at_ms=ms)
+                    contact_of[r.external_id] = r.customer_id
+                    for to_type, to_id in (("contacts", r.customer_id), ("companies", r.account_id)):
+                        if to_id and to_id in self.objects[to_type]:
+                            self.associate("tickets", r.external_id, to_type, to_id)
+                elif kind == "message":
+                    ms = when(r.created_at)
+                    inbound = r.direction.value == "inbound"
+                    props: dict[str, Any] = {"hs_timestamp": iso_ms(ms),
+                                             "hubspot_owner_id": None if inbound else r.author}
+                    if not r.public:
+                        object_type, extra = "notes", {"hs_note_body": r.body}
+                    elif r.channel.value == "phone":
+                        object_type = "calls"
+                        extra = {"hs_call_direction": "INBOUND" if inbound else "OUTBOUND", "hs_call_body": r.body,
+                                 "hs_call_status": "NO_ANSWER" if r.answered_call is False else "COMPLETED"}
+                    elif r.channel.value in ("sms", "social"):
+                        object_type = "communications"
+                        extra = {"hs_communication_channel_type": "SMS" if r.channel.value == "sms" else "LINKEDIN_MESSAGE",
+                                 "hs_communication_body": r.body}
+                    else:
+                        object_type = "emails"
+                        extra = {"hs_email_direction": "INCOMING_EMAIL" if inbound else "EMAIL", "hs_email_text": r.body}
+                    props.update(extra)
+                    e = self.put(object_type, props, at_ms=ms)
+                    if r.conversation_id in self.objects["tickets"]:
+                        self.associate(object_type, e["id"], "tickets", r.conversation_id)
+                    contact = contact_of.get(r.conversation_id)
+                    if contact and contact in self.objects["contacts"]:
+                        self.associate(object_type, e["id"], "contacts", contact)
+                elif kind == "task":
+                    ms = when(r.updated_at, r.created_at, r.due_at)
+                    e = self.put("tasks", {"hs_task_subject": r.subject, "hubspot_owner_id": r.owner,
+                                           "hs_task_status": "COMPLETED" if r.done else "NOT_STARTED",
+                                           "hs_task_type": r.type.upper(), "hs_timestamp": iso_ms(when(r.due_at))},
+                                 at_ms=ms)
+                    for to_type, to_id in (("tickets", r.conversation_id), ("contacts", r.customer_id)):
+                        if to_id and to_id in self.objects[to_type]:
+                            self.associate("tasks", e["id"], to_type, to_id)
+                    object_type = "tasks"
+                else:
+                    continue
+                latest = max(latest, ms)
+                made[{"account": "companies", "customer": "contacts", "conversation": "tickets"}.get(kind, "")
+                     or object_type] += 1
+            self.clock_ms = max(self.clock_ms, latest)
+        return dict(made)
 
     def engagement_ids(self) -> dict[str, set[str]]:
         return {t: set(self.objects[t]) for t in ENGAGEMENT_TYPES}
