@@ -1,0 +1,1 @@
+"""careplug-salesforce: the Salesforce adapter for careplug (on simple-salesforce)."""
