@@ -86,8 +86,13 @@ class NudgeLine:
 
 @dataclass
 class NudgeResult:
+    """What one ``run_nudges`` did (or would do): ``planned`` — the nudges planned for the first
+    time in this run; ``lines`` — one ``NudgeLine`` per nudge written, found, cancelled, closed,
+    deferred or failed (in a dry run: what would be); ``failures`` — readable target and plugin
+    failures (``ok`` is False when there are any)."""
+
     dry_run: bool = False
-    planned: int = 0
+    planned: list[Nudge] = field(default_factory=list)
     lines: list[NudgeLine] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -100,10 +105,12 @@ class NudgeResult:
 
     def counts(self) -> dict[str, int]:
         ops = ("create", "exists", "retry", "cancel", "close", "defer", "fail")
-        return {"planned": self.planned, **{op: self.count(op) for op in ops}}
+        return {"planned": len(self.planned), **{op: self.count(op) for op in ops}}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "dry_run": self.dry_run, "counts": self.counts(),
+        """JSON-ready: ``ok``, ``dry_run``, the counts (``planned``, ``create``, ``exists``, ``retry``,
+        ``cancel``, ``close``, ``defer``, ``fail``), ``nudges`` (the lines) and ``failures``."""
+        return {"ok": self.ok, "dry_run": self.dry_run, **self.counts(),
                 "nudges": [asdict(line) for line in self.lines], "failures": list(self.failures)}
 
     def render(self) -> str:
@@ -168,7 +175,7 @@ class _Run:
                 planned.setdefault(nudge.key, nudge)
         existing = self.ledger.existing(planned)
         new = [n for k, n in planned.items() if k not in existing]
-        self.result.planned = len(new)
+        self.result.planned = new
         if not self.dry_run:
             self.ledger.record(new, self.now)
         return new
