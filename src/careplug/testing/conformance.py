@@ -54,6 +54,7 @@ injected Retry-After, default 1.0).
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -67,7 +68,7 @@ from ..errors import CareplugError
 from ..model import Checkpoint, Conversation, Message
 from ..nudges.model import Nudge, nudge_key
 from ..source import Item, Source
-from ..store import Store
+from ..store import Store, codec
 from ..sync import SyncResult, sync_source
 from .harness import AdapterHarness
 
@@ -350,7 +351,7 @@ class AdapterConformance:
         assert isinstance(error, CareplugError), (
             f"a persistent failure must raise a careplug error, not {type(error).__name__}: {error}")
         assert failing.name in str(error), f"the error does not name the source {failing.name!r}: {error}"
-        last = {c.stream: c.cursor for c in failing.checkpoints}
+        last = {c.stream: json.loads(codec.dumps(c.cursor)) for c in failing.checkpoints}  # as stored
         expected_cursors = {**before_cursors, **{(failing.name, s): c for s, c in last.items()}}
         assert store.cursors(failing.name) == expected_cursors, "a cursor moved past the last checkpoint"
         assert before_records <= set(store.snapshot()), "records stored before the failure were lost"
