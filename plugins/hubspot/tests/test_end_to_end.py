@@ -1,5 +1,5 @@
 """End to end: loopback HubSpot → ``careplug run`` → findings → tasks in HubSpot → a second run
-writes nothing new."""
+writes nothing new → the agent replies → the next run completes that task."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
-from careplug.testing.fakes.hubspot import FakeHubSpot, iso_ms
-from careplug.model import utc
 from datetime import datetime, timezone
+
+from careplug.testing.fakes.hubspot import FakeHubSpot, iso_ms
 
 
 def unanswered_ticket(fake: FakeHubSpot, hours_ago: float, now_ms: int) -> str:
@@ -38,7 +37,7 @@ def run(config: Path, now: str, token: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_careplug_run_writes_one_task_per_neglected_ticket_and_nothing_on_the_second_run(tmp_path: Path) -> None:
+def test_careplug_run_writes_one_task_per_neglected_ticket_nothing_twice_and_completes_it_on_reply(tmp_path: Path) -> None:
     with FakeHubSpot() as fake:
         fake.add_owner("100", "agent@example.com", "Grace", "Hopper")
         now_ms = fake.clock_ms + 3_600_000
@@ -55,6 +54,7 @@ type = "hubspot"
 token_env = "CAREPLUG_E2E_HS_TOKEN"
 host = "{fake.url}"
 backoff = 0.05
+search_per_second = 50
 
 [rules.unanswered]
 first_reply = "4h"
@@ -76,3 +76,13 @@ calendar = "always"
         assert second["ok"]
         assert len(fake.objects["tasks"]) == len(tasks), "the second run wrote again"
         assert fake.calls["batch.create"] == 0
+
+        answered = sorted(neglected)[0]
+        reply = fake.put("emails", {"hs_email_direction": "EMAIL", "hs_email_text": "On its way!",
+                                    "hubspot_owner_id": "100", "hs_timestamp": iso_ms(now_ms - 60_000)})
+        fake.associate("emails", reply["id"], "tickets", answered)
+        third = run(config, now, fake.token)
+        assert third["ok"]
+        status = {t: task["properties"]["hs_task_status"] for task in fake.objects["tasks"].values()
+                  for t in fake.associated("tasks", task["id"], "tickets")}
+        assert status == {answered: "COMPLETED", (neglected - {answered}).pop(): "NOT_STARTED"}
