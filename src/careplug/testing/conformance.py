@@ -149,8 +149,18 @@ def _sample(points: list[int], limit: int) -> list[int]:
     return sorted({points[round(i * step)] for i in range(limit)})
 
 
+try:  # bound every test when pytest-timeout is installed (a marker it does not know is an error)
+    import pytest_timeout  # noqa: F401
+
+    _BOUNDED = [pytest.mark.timeout(180)]
+except ImportError:  # pragma: no cover
+    _BOUNDED = []
+
+
 class AdapterConformance:
     """Subclass as ``Test...`` and set ``harness``; see the module docstring."""
+
+    pytestmark = _BOUNDED
 
     harness: Any = None
     seed_conversations: int = 8
@@ -216,8 +226,11 @@ class AdapterConformance:
         touched = set(sorted(crm.ids("conversation") - added)[:self.changed])
         crm.touch(touched)
         second = ObservedSource(crm.make_source())
-        self.sync(store, second)
+        result = self.sync(store, second)
         read = second.conversations_read()
+        changed = sum(s.changed.get("conversation", 0) for s in result.streams)
+        assert changed == len(added | touched), (
+            f"{changed} conversations changed in the store, {len(added | touched)} changed in the CRM")
         expected = added | touched
         assert expected <= set(read), f"gap: changed conversations not read: {sorted(expected - set(read))}"
         extra = len(read) - len(expected)
