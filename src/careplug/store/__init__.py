@@ -218,13 +218,8 @@ class Store:
         return out
 
     def _uids(self, conn: Connection, refs: set[tuple[str, str]]) -> set[str]:
-        out: set[str] = set()
-        refs_list = sorted(refs)
-        for i in range(0, len(refs_list), 500):
-            chunk = refs_list[i:i + 500]
-            out.update(conn.execute(select(schema.customer_links.c.uid).where(
-                tuple_(schema.customer_links.c.source, schema.customer_links.c.external_id).in_(chunk))).scalars())
-        return out
+        c = schema.customer_links.c
+        return set(identities.lookup_pairs(conn, c.source, c.external_id, c.uid, refs).values())
 
     def _delete(self, conn: Connection, d: Deletion, result: BatchResult) -> None:
         r = schema.records.c

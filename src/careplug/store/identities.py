@@ -11,7 +11,7 @@ records decides nothing else, so re-syncing the same records gives the same uids
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from ..model import Customer
@@ -71,20 +71,11 @@ def resolve_many(conn: Connection, customers: list[Customer]) -> list[tuple[str,
     """
     if not customers:
         return []
-    keys = sorted({(c.source, c.external_id) for c in customers})
-    links: dict[tuple[str, str], str] = {}
-    for i in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[i:i + LOOKUP_CHUNK]
-        links.update({(s, e): u for s, e, u in conn.execute(
-            select(customer_links.c.source, customer_links.c.external_id, customer_links.c.uid)
-            .where(tuple_(customer_links.c.source, customer_links.c.external_id).in_(chunk)))})
-    wanted = sorted({(k.value, v) for c in customers for k, v in c.identities()})
-    known: dict[tuple[str, str], str] = {}
-    for i in range(0, len(wanted), LOOKUP_CHUNK):
-        chunk = wanted[i:i + LOOKUP_CHUNK]
-        known.update({(k, v): u for k, v, u in conn.execute(
-            select(identities.c.kind, identities.c.value, identities.c.uid)
-            .where(tuple_(identities.c.kind, identities.c.value).in_(chunk)))})
+    # (a, b) IN (pairs) makes SQLite scan the table: look up per first column, with b IN (...)
+    links = lookup_pairs(conn, customer_links.c.source, customer_links.c.external_id, customer_links.c.uid,
+                         {(c.source, c.external_id) for c in customers})
+    known = lookup_pairs(conn, identities.c.kind, identities.c.value, identities.c.uid,
+                         {(k.value, v) for c in customers for k, v in c.identities()})
     new_links: dict[tuple[str, str], tuple[str, str]] = {}      # key -> (uid, reason), to insert
     moved_links: dict[tuple[str, str], tuple[str, str]] = {}    # key -> (uid, reason), to update
     new_identities: dict[tuple[str, str], str] = {}              # (kind, value) -> uid, to insert
@@ -136,4 +127,18 @@ def resolve_many(conn: Connection, customers: list[Customer]) -> list[tuple[str,
                      [{"s": s, "e": e, "u": u, "r": r} for (s, e), (u, r) in moved_links.items()])
     if new_identities:
         conn.execute(identities.insert(), [{"kind": k, "value": v, "uid": u} for (k, v), u in new_identities.items()])
+    return out
+
+
+def lookup_pairs(conn: Connection, first, second, value, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """``{(first, second): value}`` for the stored rows among ``pairs``, through the index on
+    (first, second): one ``first = ? AND second IN (...)`` query per first value and chunk."""
+    by_first: dict[str, list[str]] = {}
+    for a, b in sorted(pairs):
+        by_first.setdefault(a, []).append(b)
+    query = select(second, value).where(first == bindparam("a"), second.in_(bindparam("bs", expanding=True)))
+    out: dict[tuple[str, str], str] = {}
+    for a, bs in by_first.items():
+        for i in range(0, len(bs), LOOKUP_CHUNK):
+            out.update({(a, b): v for b, v in conn.execute(query, {"a": a, "bs": bs[i:i + LOOKUP_CHUNK]})})
     return out

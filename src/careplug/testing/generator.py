@@ -273,7 +273,7 @@ class _Thread:
         """Move the clock; False (and the thread ends) when that is past ``now``."""
         if self.cut:
             return False
-        at = self.at + delay
+        at = (self.at + delay).replace(microsecond=0)
         if at > self.now:
             self.cut = True
             return False
@@ -334,6 +334,8 @@ class _Thread:
         self.event(EventKind.ASSIGNEE, agent)
 
     def task(self, subject: str, kind: str, due: datetime, done_at: datetime | None) -> None:
+        due = due.replace(microsecond=0)
+        done_at = done_at.replace(microsecond=0) if done_at is not None else None
         done = done_at is not None and done_at <= self.now
         self.tasks.append(Task(self.source, self._nid("t"), subject=subject, owner=self.assignee,
                                conversation_id=self.id, customer_id=self.customer_id, type=kind, due_at=due,
