@@ -178,7 +178,7 @@ class SalesforceClient:
 
     def _check_allowance(self, endpoint: str, stream: str | None) -> None:
         usage = self.usage
-        if usage and usage[1] and usage[0] >= self.usage_stop * usage[1]:
+        if self.usage_stop < 1 and usage and usage[1] and usage[0] >= self.usage_stop * usage[1]:
             raise RateLimitExhausted(
                 f"{endpoint}: stopping before the call: the org has used {usage[0]} of its {usage[1]} daily API "
                 f"requests, at or past the configured share usage_stop={self.usage_stop:g}; cursors are kept and "

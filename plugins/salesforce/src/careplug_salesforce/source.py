@@ -102,7 +102,8 @@ class SalesforceOptions(SourceOptions):
     bulk_page_size: int = Field(100_000, ge=1)
     bulk_poll_seconds: float = Field(5.0, ge=0)
     usage_stop: float = Field(0.8, gt=0, le=1)
-    """Stop (cursors kept) once the org has used this share of its daily API allowance."""
+    """Stop (cursors kept) once the org has used this share of its daily API allowance (1.0: never stop
+    early; Salesforce's own ``REQUEST_LIMIT_EXCEEDED`` ends the run)."""
     timeout: float = Field(60.0, gt=0)
     max_attempts: int = Field(5, ge=1)
     backoff: float = Field(1.0, ge=0)
