@@ -14,7 +14,8 @@ Exactly once, two ways:
   (``PATCH composite/sobjects/Task/<field>``). Salesforce itself makes a second write of the same
   key an update of the first, and says which ones it ``created``: no lookup call, so 1,000 task
   nudges take 5 calls.
-- otherwise: the markers are looked up first (``Subject LIKE '%careplug:<key>%'`` for tasks, the
+- otherwise: the markers are looked up first (``Subject LIKE '%<first 12 hex of the key>%'`` for
+  tasks, about 340 keys per query, the full marker checked here; the
   comment bodies of the cases for notes — long text areas cannot be filtered), then only the
   missing ones are created (``POST composite/sobjects``, ``allOrNone = false``).
 
@@ -29,6 +30,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote_plus
 
 from careplug.errors import FatalSourceError, RetriableError
 from careplug.nudges.model import Action, Nudge, Receipt
@@ -39,8 +41,11 @@ from .mapping import is_case_id, is_user_id, soql_datetime
 log = logging.getLogger(__name__)
 
 COLLECTION_MAX = 200
-#: SOQL travels in the GET query string: keep each lookup well below Salesforce's URI limit (16,384)
-MAX_SOQL_CHARS = 9_000
+#: SOQL travels in the GET query string: keep each lookup's URL-encoded text well below Salesforce's
+#: URI limit (16,384 bytes)
+MAX_SOQL_BYTES = 14_000
+#: hex digits of the key a Subject lookup matches on (48 bits); the full marker is checked here
+LOOKUP_DIGITS = 12
 SUBJECT_MAX = 255
 
 
@@ -125,15 +130,16 @@ class WriteBack:
         """Split ``nudges`` into queries ``base`` + joined clauses + ``close``, each short enough for one GET."""
         chunk: list[Nudge] = []
         parts: list[str] = []
-        size = len(base)
+        size = len(quote_plus(base + close))
         for n in nudges:
             part = clause(n)
-            if chunk and size + len(part) + 4 > MAX_SOQL_CHARS:
+            cost = len(quote_plus(joiner + part))
+            if chunk and size + cost > MAX_SOQL_BYTES:
                 yield chunk, base + joiner.join(parts) + close
-                chunk, parts, size = [], [], len(base)
+                chunk, parts, size = [], [], len(quote_plus(base + close))
             chunk.append(n)
             parts.append(part)
-            size += len(part) + 4
+            size += cost
         if chunk:
             yield chunk, base + joiner.join(parts) + close
 
@@ -152,7 +158,8 @@ class WriteBack:
                         out.setdefault(key, str(row["Id"]))
             return out
         base = "SELECT Id, Subject FROM Task WHERE ("
-        for chunk, soql in self._chunks(nudges, lambda n: f"Subject LIKE '%{_like_escape(n.marker)}%'", base):
+        for chunk, soql in self._chunks(nudges, lambda n: f"Subject LIKE '%{_like_escape(n.key[:LOOKUP_DIGITS])}%'",
+                                          base):
             for row in self._rows(soql):
                 subject = str(row.get("Subject") or "")
                 for marker, key in by_marker.items():
