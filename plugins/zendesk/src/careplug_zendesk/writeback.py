@@ -12,10 +12,15 @@
   ``careplug_nudge`` and ``careplug_<key>`` (and the nudge's own tags), in one ticket update, so the
   note and its marker tag land together or not at all.
 
-Idempotency: before writing, markers are looked up — follow-up tickets by ``GET
-/api/v2/tickets.json?external_id=<marker>`` (one call per task nudge; the external id filter is
-read from the database, not the search index, so a write made a moment ago is found), notes by the
-marker tag on their tickets (``tickets/show_many.json``, 100 tickets a call).
+Idempotency: before writing, markers are looked up on the conversations' tickets
+(``tickets/show_many.json``, 100 tickets a call): a note's marker tag says it is there. A
+follow-up is created in two steps — first the conversation's ticket gets the marker tag
+``careplug_<key>`` (an *intent*: it also shows agents that a follow-up exists), then the follow-up
+ticket is created — so a follow-up can exist only where its tag is; only for those (in practice:
+after a crash mid-delivery) is it looked up by ``GET /api/v2/tickets.json?external_id=<marker>``,
+one call each (that filter reads the database, not the search index, so a write made a moment ago
+is found; Zendesk search is eventually consistent and never used for idempotency). Follow-ups with
+no conversation are always looked up that way.
 
 Writes are bulk: ``tickets/create_many.json`` and ``tickets/update_many.json`` (100 tickets a
 call, asynchronous: careplug polls ``job_statuses/{id}.json`` until the job completes). A ticket
@@ -80,22 +85,24 @@ class WriteBack:
         """Receipts (``existed=True``) for nudges whose marker is already in Zendesk."""
         now = datetime.now(timezone.utc)
         found: dict[str, Receipt] = {}
-        for n in (n for n in nudges if is_followup(n)):
-            tickets = [t for t in self.client.tickets_by_external_id(n.marker, stream=self.stream)
-                       if t.get("external_id") == n.marker]
-            if tickets:
-                tid = min(t["id"] for t in tickets)
-                found[n.key] = Receipt(n.key, str(tid), now, existed=True, url=self._url(tid))
-        notes = [n for n in nudges if not is_followup(n)]
-        ids = sorted({_ticket_id(n.conversation_id) for n in notes} - {None})
+        ids = sorted({_ticket_id(n.conversation_id) for n in nudges} - {None})
         tags: dict[int, set[str]] = {}
         for chunk in _chunks(ids, BULK):
             for t in self.client.show_many(chunk, stream=self.stream):
                 tags[int(t["id"])] = set(t.get("tags") or [])
-        for n in notes:
+        for n in nudges:
             tid = _ticket_id(n.conversation_id)
-            if tid in tags and marker_tag(n) in tags[tid]:
-                found[n.key] = Receipt(n.key, str(tid), now, existed=True, url=self._url(tid))
+            tagged = tid in tags and marker_tag(n) in tags[tid]
+            if not is_followup(n):
+                if tagged:
+                    found[n.key] = Receipt(n.key, str(tid), now, existed=True, url=self._url(tid))
+            elif tagged or tid is None:
+                # the intent tag is written before the follow-up: only then can the follow-up exist
+                tickets = [t for t in self.client.tickets_by_external_id(n.marker, stream=self.stream)
+                           if t.get("external_id") == n.marker]
+                if tickets:
+                    fid = min(t["id"] for t in tickets)
+                    found[n.key] = Receipt(n.key, str(fid), now, existed=True, url=self._url(fid))
         return found
 
     # --- write ----------------------------------------------------------------------------------
@@ -124,6 +131,10 @@ class WriteBack:
             fields["requester_id"] = requester
         return Ticket(**fields)
 
+    def _intent(self, n: Nudge) -> Ticket:
+        """The marker tag on the conversation's ticket, written before its follow-up is created."""
+        return Ticket(id=_ticket_id(n.conversation_id), additional_tags=[self.o.task_tag, marker_tag(n)])
+
     def _note(self, n: Nudge) -> Ticket:
         tags = [self.o.task_tag, marker_tag(n), *(n.tags if n.action is Action.TAG else [])]
         return Ticket(id=_ticket_id(n.conversation_id), comment=Comment(body=self._note_text(n), public=False),
@@ -135,6 +146,8 @@ class WriteBack:
         todo = [n for n in nudges if n.key not in existing]
         created: dict[str, Receipt] = {}
         followups = [n for n in todo if is_followup(n)]
+        for batch in self._distinct_tickets([n for n in followups if _ticket_id(n.conversation_id)]):
+            self._finish(self.client.update_many([self._intent(n) for n in batch], stream=self.stream))
         for chunk in _chunks(followups, BULK):
             job = self._finish(self.client.create_many([self._followup(n) for n in chunk], stream=self.stream))
             for result in job.get("results") or []:
