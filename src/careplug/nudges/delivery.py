@@ -32,6 +32,7 @@ from typing import Any
 from ..errors import DeliveryError
 from ..finding import Finding
 from ..store import findings as findings_store
+from ..store import ledger as rows_
 from . import failpoints
 from .ledger import Ledger, LedgerRow
 from .model import Nudge, NudgeState, Receipt
@@ -166,12 +167,14 @@ class _Run:
         policy = self.policy.bind(deliverable=deliverable | set(self.app.notifiers),
                                   managers=self._agent_managers())
         planned: dict[str, Nudge] = {}
-        links: dict[str, dict[str, str]] = {}
-        for finding in findings_store.open_findings(self.store):
+        open_findings = findings_store.open_findings(self.store)
+        with self.store.engine.connect() as conn:
+            links = rows_.customer_ids(conn, (f.customer_uid for f in open_findings if f.customer_uid))
+        for finding in open_findings:
             self._fill_owner(finding)
             for nudge in self.plugins.plan_follow_up(finding, policy):
                 if nudge.customer_id is None and finding.customer_uid:
-                    nudge.customer_id = self._customer_in(finding.customer_uid, nudge.target, links)
+                    nudge.customer_id = links.get(finding.customer_uid, {}).get(nudge.target)
                 planned.setdefault(nudge.key, nudge)
         existing = self.ledger.existing(planned)
         new = [n for k, n in planned.items() if k not in existing]
@@ -201,11 +204,6 @@ class _Run:
             account = self.store.get(finding.source, "account", finding.account_id)
             if account is not None and getattr(account, "owner", None):
                 finding.owner = account.owner
-
-    def _customer_in(self, uid: str, target: str, cache: dict[str, dict[str, str]]) -> str | None:
-        if uid not in cache:
-            cache[uid] = {link["source"]: link["external_id"] for link in self.store.customer_links(uid)}
-        return cache[uid].get(target)
 
     # --- 2. clear -----------------------------------------------------------------------------
 
@@ -244,14 +242,16 @@ class _Run:
                     written.append((row, why, at))
                 else:
                     never.append((row, why, at))
-        for row, why, _ in never:
-            if self.ledger.cancel([row.key], self.now, _why(why)):
-                self.result.lines.append(NudgeLine.of("cancel", row.nudge, _why(why)))
+        for why in sorted({w for _, w, _ in never}):
+            rows = [row for row, w, _ in never if w == why]
+            cancelled = set(self.ledger.cancel([row.key for row in rows], self.now, _why(why)))
+            self.result.lines.extend(NudgeLine.of("cancel", row.nudge, _why(why)) for row in rows
+                                     if row.key in cancelled)
         if written:
             self.router.cancel(target, [r.nudge for r, _, _ in written])
-            for row, why, resolved_at in written:
-                if self.ledger.close(row, self.now, outcome_of(row, why, resolved_at)):
-                    self.result.lines.append(NudgeLine.of("close", row.nudge, _why(why)))
+            closed = set(self.ledger.close([(row, outcome_of(row, why, at)) for row, why, at in written], self.now))
+            self.result.lines.extend(NudgeLine.of("close", row.nudge, _why(why)) for row, why, _ in written
+                                     if row.key in closed)
 
     # --- 3. deliver ---------------------------------------------------------------------------
 

@@ -112,14 +112,14 @@ class Ledger:
         with self.store.transaction() as conn:
             return rows_.transition(conn, keys, UNDELIVERED, S.CANCELLED, now, error=reason)
 
-    def close(self, row: LedgerRow, now: datetime, outcome: dict[str, Any]) -> bool:
-        """A delivered nudge whose CRM object was closed (or a pending one found and closed):
-        → cancelled, with its outcome. Returns False when the row was not open any more."""
+    def close(self, closed: Sequence[tuple[LedgerRow, dict[str, Any]]], now: datetime) -> list[str]:
+        """Nudges whose CRM objects were closed (delivered ones, or pending/failed ones found in
+        the CRM), each with its outcome: → cancelled, in one transaction. Returns the keys moved
+        (a row no longer open is left alone)."""
+        per_key = {row.key: {"data": rows_.encode(row.nudge, outcome)} for row, outcome in closed}
         with self.store.transaction() as conn:
-            moved = rows_.transition(conn, [row.key], (S.DELIVERED, S.PENDING, S.FAILED), S.CANCELLED, now)
-            if moved:
-                rows_.set_outcome(conn, row.key, row.nudge, outcome)
-            return bool(moved)
+            return rows_.transition(conn, list(per_key), (S.DELIVERED, S.PENDING, S.FAILED), S.CANCELLED, now,
+                                    per_key=per_key)
 
     def note_error(self, keys: Iterable[str], error: str, now: datetime) -> None:
         """Keep an error on delivered rows (closing them failed) without changing their state."""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import Store
 
 __all__ = ["LedgerRow", "encode", "decode", "insert_new", "rows", "transition", "deliverable",
-           "stale", "count_for_assignee", "set_outcome", "set_error", "set_not_before"]
+           "stale", "count_for_assignee", "set_outcome", "set_error", "set_not_before", "customer_ids"]
 
 CHUNK = 500
 _DATETIMES = ("due_at",)
@@ -150,11 +150,21 @@ def transition(conn: Connection, keys: Iterable[str], from_states: Iterable[Nudg
         stmt = (update(schema.nudges).where(_N.key.in_(plain[i:i + CHUNK]), _N.state.in_(allowed))
                 .values(**values).returning(_N.key))
         moved.extend(conn.execute(stmt).scalars())
-    for k in keys:
-        if k in per_key:
-            stmt = (update(schema.nudges).where(_N.key == k, _N.state.in_(allowed))
-                    .values(**values, **per_key[k]).returning(_N.key))
-            moved.extend(conn.execute(stmt).scalars())
+    keyed = [k for k in keys if k in per_key]
+    if keyed:
+        # one statement for all rows (executemany), so the same compare-and-set is written without
+        # an expanding IN: state = a OR state = b
+        in_state = or_(*[_N.state == v for v in allowed])
+        ready = set()
+        for i in range(0, len(keyed), CHUNK):
+            ready.update(conn.execute(select(_N.key).where(_N.key.in_(keyed[i:i + CHUNK]), in_state)).scalars())
+        columns = sorted({c for k in keyed for c in per_key[k]})
+        stmt = update(schema.nudges).where(_N.key == bindparam("_k"), in_state).values(
+            **values, **{c: bindparam(f"_{c}") for c in columns})
+        params = [{"_k": k, **{f"_{c}": per_key[k].get(c) for c in columns}} for k in keyed if k in ready]
+        if params:
+            conn.execute(stmt, params)
+        moved.extend(k for k in keyed if k in ready)
     return moved
 
 
@@ -210,3 +220,16 @@ def count_for_assignee(conn: Connection, assignee: str, since: float) -> int:
     return int(conn.execute(select(func.count()).select_from(schema.nudges).where(
         _N.assignee == assignee,
         or_(_N.delivered_at >= since, _N.state == NudgeState.PENDING.value))).scalar() or 0)
+
+
+def customer_ids(conn: Connection, uids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """For each customer uid, its external id per source (so a nudge names the customer in the
+    CRM it is written to)."""
+    c = schema.customer_links.c
+    uids = sorted(set(uids))
+    out: dict[str, dict[str, str]] = {}
+    for i in range(0, len(uids), CHUNK):
+        for uid, source, external_id in conn.execute(
+                select(c.uid, c.source, c.external_id).where(c.uid.in_(uids[i:i + CHUNK]))):
+            out.setdefault(uid, {})[source] = external_id
+    return out
