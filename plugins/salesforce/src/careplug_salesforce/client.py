@@ -118,7 +118,7 @@ class SalesforceClient:
             if c.mode == "jwt":
                 return Salesforce(username=c.get("username"), consumer_key=c.get("consumer_key"),
                                   privatekey_file=c.get("private_key_file"), privatekey=c.get("private_key"),
-                                  instance_url=instance_url, **common)
+                                  **common)     # the token endpoint is on ``domain`` (login, test, My Domain)
             return Salesforce(username=c.get("username"), password=c.get("password"),
                               security_token=c.get("security_token") or "", **common)
         except SalesforceAuthenticationFailed as exc:
