@@ -192,3 +192,24 @@ def test_a_nudge_that_keeps_failing_is_retried_up_to_max_attempts_then_reported_
         assert down.calls["tasks.search"] == 2                 # two attempts, then no more calls
         assert "failed 2 times and are no longer retried" in result.failures[-1]
         assert down.tasks == []
+
+
+def test_escalations_are_delivered_past_the_daily_cap(crm, store_path):
+    policy = {"limits": {"per_person_per_day": 1}, "hierarchy": {"managers": {"a": "maria", "b": "maria"}}}
+    app = make_app(store_path, crm.url, policy=policy)
+    save(app.store, finding(1, owner="a", stage="breach"), finding(2, owner="b", stage="breach"))
+    assert run_nudges(app, T0).count("defer") == 0
+    assert [t["assignee"] for t in crm.tasks] == ["maria", "maria"]
+
+
+def test_a_warning_held_by_quiet_hours_is_cancelled_when_the_breach_escalates(crm, store_path):
+    calendars = {"default": BusinessCalendar("UTC", [[(9 * 60, 17 * 60)]] * 7)}
+    policy = {"hierarchy": {"managers": {"alice": "maria"}}, "quiet_hours": {"enabled": True}}
+    app = make_app(store_path, crm.url, policy=policy, calendars=calendars)
+    save(app.store, finding(1, owner="alice"))
+    run_nudges(app, T0.replace(hour=22))
+    save(app.store, finding(1, owner="alice", stage="breach"))
+    result = run_nudges(app, T0 + timedelta(days=1))
+    assert [t["assignee"] for t in crm.tasks] == ["maria"]
+    assert result.count("cancel") == 1
+    assert "moved to another stage" in next(line.reason for line in result.lines if line.op == "cancel")
