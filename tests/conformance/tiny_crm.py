@@ -2,10 +2,11 @@
 
 The API (all under ``/api``, bearer token, one rate-limit group ``api``):
 
-- ``GET /api/tickets?since=ISO&limit=N`` — tickets changed strictly after ``since``, oldest
-  change first, at most ``limit``; each embeds its ``requester`` and ``comments``. A deleted
-  ticket appears once as ``{"id", "deleted": true, "updated_at"}``. ``has_more`` says whether
-  another page follows (ask again with ``since`` = the last ``updated_at``).
+- ``GET /api/tickets?since=ISO&limit=N[&until=ISO]`` — tickets changed strictly after ``since``
+  (and at or before ``until``), oldest change first, at most ``limit``; each embeds its
+  ``requester`` and ``comments``. A deleted ticket appears once as ``{"id", "deleted": true,
+  "updated_at"}``. ``has_more`` says whether another page follows (ask again with ``since`` = the
+  last ``updated_at``); ``server_time`` is the time of the latest change in the CRM.
 - ``GET /api/notes?marker=TEXT`` — notes whose body contains ``TEXT``.
 - ``POST /api/tickets/ID/notes`` ``{"body": ...}`` — add an internal note.
 
@@ -83,9 +84,9 @@ class FakeTinyDesk(FakeServer):
 
     @route("GET", r"/api/tickets", name="tickets.list", group="api")
     def list_tickets(self, req: Request) -> Response:
-        since = req.arg("since") or ""
+        since, until = req.arg("since") or "", req.arg("until") or "9999"
         limit = min(int(req.arg("limit") or 100), 100)
-        changed = sorted((t for t in self.tickets.values() if t["updated_at"] > since),
+        changed = sorted((t for t in self.tickets.values() if since < t["updated_at"] <= until),
                          key=lambda t: t["updated_at"])
         page = []
         for t in changed[:limit]:
@@ -93,7 +94,8 @@ class FakeTinyDesk(FakeServer):
                 page.append({"id": t["id"], "deleted": True, "updated_at": t["updated_at"]})
             else:
                 page.append({**t, "requester": self.customers.get(t.get("requester_id"))})
-        return Response.json({"tickets": page, "has_more": len(changed) > limit})
+        return Response.json({"tickets": page, "has_more": len(changed) > limit,
+                              "server_time": self.now.isoformat()})
 
     @route("GET", r"/api/notes", name="notes.search", group="api")
     def search_notes(self, req: Request) -> Response:

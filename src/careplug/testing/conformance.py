@@ -23,7 +23,7 @@ and ``secrets()`` returning nothing means the source takes no credentials.
 What the suite checks (one test each; the names say the behaviour):
 
 - the first sync stores every record the fake holds (per kind in ``harness.record_kinds``), each
-  conversation read once;
+  conversation read once, both with the default options and with ``checkpoint_options``;
 - a second sync from the final cursor reads exactly the conversations added or changed since
   (no gaps, no repeats; ``harness.boundary_rereads`` tolerates inclusive cursors);
 - stopping after checkpoint k (for every k, as Airbyte's ``test_read_sequential_slices``) and
@@ -211,13 +211,19 @@ class AdapterConformance:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def test_first_sync_stores_every_record(self, crm: AdapterHarness, store: Store) -> None:
-        source = ObservedSource(crm.make_source())
-        self.sync(store, source)
-        self.assert_store_matches_crm(crm, store, source.name)
-        read = source.conversations_read()
-        repeats = len(read) - len(set(read))
-        assert repeats <= crm.boundary_rereads, f"{repeats} conversations read twice in one sync"
+    def test_first_sync_stores_every_record(self, crm: AdapterHarness, tmp_path: Path) -> None:
+        """With the default options and with small pages (``checkpoint_options``)."""
+        for i, options in enumerate(({}, dict(crm.checkpoint_options))):
+            store = Store(str(tmp_path / f"first-{i}.db"))
+            source = ObservedSource(crm.make_source(**options))
+            self.sync(store, source)
+            self.assert_store_matches_crm(crm, store, source.name)
+            store.close()
+            read = source.conversations_read()
+            repeats = len(read) - len(set(read))
+            assert repeats <= crm.boundary_rereads, (
+                f"{repeats} conversations read twice in one sync with options {options!r}: "
+                f"{[c for c, n in collections.Counter(read).most_common(5) if n > 1]}")
 
     def test_second_sync_reads_only_what_changed_since_the_final_cursor(
             self, crm: AdapterHarness, store: Store) -> None:
