@@ -74,15 +74,15 @@ def resolve_many(conn: Connection, customers: list[Customer]) -> list[tuple[str,
     # (a, b) IN (pairs) makes SQLite scan the table: look up per first column, with b IN (...)
     links = lookup_pairs(conn, customer_links.c.source, customer_links.c.external_id, customer_links.c.uid,
                          {(c.source, c.external_id) for c in customers})
+    ids_of = [[(k.value, v) for k, v in c.identities()] for c in customers]
     known = lookup_pairs(conn, identities.c.kind, identities.c.value, identities.c.uid,
-                         {(k.value, v) for c in customers for k, v in c.identities()})
+                         {iv for ids in ids_of for iv in ids})
     new_links: dict[tuple[str, str], tuple[str, str]] = {}      # key -> (uid, reason), to insert
     moved_links: dict[tuple[str, str], tuple[str, str]] = {}    # key -> (uid, reason), to update
     new_identities: dict[tuple[str, str], str] = {}              # (kind, value) -> uid, to insert
     out: list[tuple[str, set[str]]] = []
-    for customer in customers:
+    for customer, ids in zip(customers, ids_of):
         key = (customer.source, customer.external_id)
-        ids = [(k.value, v) for k, v in customer.identities()]
         existing = links.get(key)
         by_identity = {iv: known[iv] for iv in ids if iv in known}
         candidates = set(by_identity.values()) | ({existing} if existing else set())
