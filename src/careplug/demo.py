@@ -18,6 +18,8 @@ from typing import Any
 from rich.console import Console
 
 DEMO_SOURCES = ("zendesk", "salesforce", "hubspot")
+#: rules whose findings are a person waiting on us (shown first); the others are summarized
+WAITING_RULES = ("unanswered", "broken_promise", "unhappy", "neglected_lead")
 
 DEMO_CONFIG = """\
 # careplug demo: three CRMs exported as files, every built-in rule on, nudges to outbox files.
@@ -57,7 +59,6 @@ subdivision = "NY"
 def run_demo(console: Console, *, directory: str | None, conversations: int, keep: bool, as_json: bool) -> int:
     from .app import App
     from .pipeline import run_pipeline
-    from .render import waiting_table
     from .store import findings as findings_store
     from .testing.generator import write_files
 
@@ -66,7 +67,9 @@ def run_demo(console: Console, *, directory: str | None, conversations: int, kee
     now = datetime.now(timezone.utc).replace(microsecond=0)
     stats = write_files(folder / "export", conversations, seed=7, now=now, sources=DEMO_SOURCES)
     (folder / "careplug.toml").write_text(DEMO_CONFIG, encoding="utf-8")
-    app = App.from_file(folder / "careplug.toml")
+    from .plugins import get_plugins
+
+    app = App.from_file(folder / "careplug.toml", plugins=get_plugins())
     try:
         result = run_pipeline(app, progress_console=None)
         open_findings = findings_store.open_findings(app.store)
@@ -105,11 +108,12 @@ def _print(console: Console, app: Any, result: Any, findings: list, now: datetim
     records = sum(stats.get("records", {}).values())
     console.rule("[bold]careplug demo")
     console.print(f"Generated {stats.get('conversations', 0):,} conversations ({records:,} records) across "
-                  f"{', '.join(DEMO_SOURCES)}; synced {result.sync.read:,} records in {result.seconds:.1f}s.")
+                  f"{', '.join(DEMO_SOURCES)}; synced {result.sync.read:,} records, checked and nudged in {result.seconds:.1f}s.")
     customers = len({f.customer_uid for f in findings if f.customer_uid})
     console.print(f"[bold]{len(findings)}[/] open findings for [bold]{customers}[/] customers.\n")
-    breaches = [f for f in findings if str(getattr(f.severity, "value", f.severity)) in ("breach", "critical")]
-    console.print(waiting_table(breaches or findings, now, title="Who is waiting longest (breaches first)", limit=15))
+    waiting = [f for f in findings if f.rule in WAITING_RULES]
+    console.print(waiting_table(waiting or findings, now, title="Who is waiting, for how long, on which channel",
+                                limit=15, label=app.store.customer_label))
 
     by = Table(title="Open findings by rule and channel")
     channels = sorted({f.channel or "-" for f in findings})

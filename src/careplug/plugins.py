@@ -14,6 +14,7 @@ Environment:
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata
 import logging
@@ -280,14 +281,20 @@ def _kwargs(impl: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     return {name: kwargs[name] for name in impl.argnames}
 
 
-def _module_version(module: str) -> str | None:
-    top = module.split(".")[0]
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
     try:
-        mapping = importlib.metadata.packages_distributions()
-        for dist in mapping.get(top, []):
-            return importlib.metadata.version(dist)
+        return importlib.metadata.packages_distributions()
     except Exception:  # pragma: no cover - metadata quirks
-        return None
+        return {}
+
+
+def _module_version(module: str) -> str | None:
+    for dist in _distributions().get(module.split(".")[0], []):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+            continue
     return None
 
 

@@ -54,17 +54,25 @@ def print_sync(console: Console, result: Any) -> None:
     console.print(table)
 
 
-def waiting_table(findings: list[Any], now: datetime, *, title: str, limit: int = 25) -> Table:
-    """Who is waiting, for how long, on which channel: open findings, longest wait first."""
-    table = Table(title=title)
-    for col in ("waiting", "stage", "rule", "channel", "customer / subject", "owner", "summary"):
-        table.add_column(col, overflow="fold")
+def waiting_table(findings: list[Any], now: datetime, *, title: str, limit: int = 25,
+                  label: Any = None) -> Table:
+    """Who is waiting, for how long, on which channel: open findings, longest wait first.
+    ``label(uid)`` names a customer (default: the uid)."""
+    table = Table(title=title, expand=True)
+    table.add_column("waiting", no_wrap=True)
+    table.add_column("rule · stage", no_wrap=True)
+    table.add_column("channel", no_wrap=True)
+    table.add_column("customer", ratio=1, overflow="fold")
+    table.add_column("what", ratio=2, overflow="fold")
     ordered = sorted(findings, key=lambda f: f.started_at)
     for f in ordered[:limit]:
-        style = {"breach": "red", "critical": "bold red", "warning": "yellow"}.get(str(getattr(f.severity, "value", f.severity)), "")
-        waited = format_duration(now - f.started_at)
-        table.add_row(waited, f"[{style}]{f.stage}[/]" if style else f.stage, f.rule, f.channel or "-",
-                      f.customer_uid or f.subject, f.owner or "-", f.summary)
+        severity = str(getattr(f.severity, "value", f.severity))
+        style = {"breach": "red", "critical": "bold red", "warning": "yellow"}.get(severity, "")
+        stage = f"[{style}]{f.stage}[/]" if style else f.stage
+        who = (label(f.customer_uid) if label and f.customer_uid else f.customer_uid) or f.subject
+        owner = f" → {f.owner}" if f.owner else ""
+        table.add_row(format_duration(now - f.started_at), f"{f.rule} · {stage}", f.channel or "-", who,
+                      f.summary + owner)
     if len(ordered) > limit:
         table.caption = f"… and {len(ordered) - limit} more (use --json for all)"
     return table

@@ -26,6 +26,7 @@ from ..finding import subject_key
 from ..history import History
 from ..model import Account, Customer, Deletion, Quarantined, Record
 from . import codec, identities, migrations, schema
+from .pairs import pairs_in
 from .lock import RunLock
 
 __all__ = ["Store", "open_store", "BatchResult"]
@@ -329,6 +330,18 @@ class Store:
                     return uid
         return None
 
+    def customer_label(self, uid: str) -> str:
+        """A short person-readable name for a customer: the name, else an email or phone, else the uid."""
+        c = schema.customer_links.c
+        r = schema.records.c
+        with self.engine.connect() as conn:
+            links = [tuple(x) for x in conn.execute(select(c.source, c.external_id).where(c.uid == uid))]
+            for rec in self._records(conn, and_(r.kind == "customer", pairs_in(r.source, r.external_id, links))):
+                email = rec.emails[0] if rec.emails else (rec.phones[0] if rec.phones else "")
+                if rec.name or email:
+                    return rec.name or email
+        return uid
+
     def customer_links(self, uid: str) -> list[dict[str, str]]:
         c = schema.customer_links.c
         with self.engine.connect() as conn:
@@ -390,7 +403,7 @@ class Store:
                     return None
                 r = schema.records.c
                 convs = [tuple(x) for x in conn.execute(select(r.source, r.external_id).where(
-                    r.kind == "conversation", tuple_(r.source, r.customer_id).in_(links)))]
+                    r.kind == "conversation", pairs_in(r.source, r.customer_id, links)))]
                 hist = self._conversation_history(conn, subject, convs, customer_links_=links, uid=rest)
                 return hist
             if kind == "account":
@@ -423,8 +436,8 @@ class Store:
         hist = History(subject=subject, customer_uid=uid)
         if convs:
             hist.conversations = self._records(conn, and_(r.kind == "conversation",
-                                                          tuple_(r.source, r.external_id).in_(convs)))
-            children = self._records(conn, and_(r.kind.in_(CHILD_KINDS), tuple_(r.source, r.parent_id).in_(convs)))
+                                                          pairs_in(r.source, r.external_id, convs)))
+            children = self._records(conn, and_(r.kind.in_(CHILD_KINDS), pairs_in(r.source, r.parent_id, convs)))
             for rec in children:
                 getattr(hist, rec.kind + "s").append(rec)
         if subject.startswith("conversation:") and not hist.conversations:
@@ -441,21 +454,21 @@ class Store:
                         select(c.source, c.external_id).where(c.uid == uid))]
         if customer_links_:
             hist.customers = self._records(conn, and_(r.kind == "customer",
-                                                      tuple_(r.source, r.external_id).in_(customer_links_)))
+                                                      pairs_in(r.source, r.external_id, customer_links_)))
             if uid and subject.startswith("customer:"):
                 # ratings and tasks attached to the customer but to no conversation
                 extra = self._records(conn, and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None),
-                                                 tuple_(r.source, r.customer_id).in_(customer_links_)))
+                                                 pairs_in(r.source, r.customer_id, customer_links_)))
                 for rec in extra:
                     getattr(hist, rec.kind + "s").append(rec)
         accounts = {(c.source, c.account_id) for c in hist.customers if c.account_id}
         accounts |= {(c.source, c.account_id) for c in hist.conversations if c.account_id}
         if accounts and hist.account is None:
-            found = self._records(conn, and_(r.kind == "account", tuple_(r.source, r.external_id).in_(sorted(accounts))))
+            found = self._records(conn, and_(r.kind == "account", pairs_in(r.source, r.external_id, accounts)))
             hist.account = found[0] if found else None  # type: ignore[assignment]
         agent_ids = {(c.source, c.assignee) for c in hist.conversations if c.assignee}
         if agent_ids:
-            for agent in self._records(conn, and_(r.kind == "agent", tuple_(r.source, r.external_id).in_(sorted(agent_ids)))):
+            for agent in self._records(conn, and_(r.kind == "agent", pairs_in(r.source, r.external_id, agent_ids))):
                 hist.agents[f"{agent.source}:{agent.external_id}"] = agent  # type: ignore[assignment]
         return hist
 
