@@ -213,3 +213,16 @@ def test_a_warning_held_by_quiet_hours_is_cancelled_when_the_breach_escalates(cr
     assert [t["assignee"] for t in crm.tasks] == ["maria"]
     assert result.count("cancel") == 1
     assert "moved to another stage" in next(line.reason for line in result.lines if line.op == "cancel")
+
+
+def test_with_nudges_disabled_nothing_is_written_but_cleared_findings_still_close_their_tasks(crm, store_path):
+    app = make_app(store_path, crm.url)
+    f = finding(1)
+    save(app.store, f, finding(2))
+    run_nudges(app, T0)
+    app.policy = app.policy.model_copy(update={"enabled": False})
+    save(app.store, finding(3))
+    resolve(app.store, f, T0 + timedelta(minutes=10))
+    result = run_nudges(app, T0 + timedelta(minutes=20))
+    assert result.planned == [] and len(crm.tasks) == 2
+    assert {t["conversation"]: t["closed"] for t in crm.tasks} == {"1": True, "2": False}

@@ -152,7 +152,8 @@ class _Run:
         hook_failures = len(self.plugins.hook_failures)
         planned = self.plan()
         self.clear()
-        self.deliver(planned)
+        if self.policy.enabled:  # disabled: nothing new is written; cleared findings still close theirs
+            self.deliver(planned)
         for failure in self.plugins.hook_failures[hook_failures:]:
             self.result.failures.append(f"plugin {failure.plugin!r} failed in {failure.hook}: "
                                         f"{type(failure.error).__name__}: {failure.error}")
