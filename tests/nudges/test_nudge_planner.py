@@ -101,3 +101,10 @@ def test_the_builtin_planner_runs_last_so_a_plugin_planner_decides_first():
 
     plugins.register(Mine(), name="mine")
     assert [n.title for n in plugins.plan_follow_up(f, policy())] == ["mine"]
+
+
+def test_managers_from_the_crm_fill_gaps_but_the_config_wins():
+    from_crm = {"crm:alice": "crm-boss", "crm:bob": "bobs-boss"}
+    bound = policy().bind(managers=from_crm)
+    assert plan(finding(1, owner="alice", stage="breach"), bound)[0].assignee == "maria"
+    assert plan(finding(1, owner="bob", stage="breach"), bound)[0].assignee == "bobs-boss"

@@ -174,6 +174,10 @@ class _Run:
         for finding in open_findings:
             self._fill_owner(finding)
             for nudge in self.plugins.plan_follow_up(finding, policy):
+                if not isinstance(nudge, Nudge):
+                    self.result.failures.append(f"a planner returned {type(nudge).__name__} for {finding.key!r}, "
+                                                "not a Nudge: ignored")
+                    continue
                 if nudge.customer_id is None and finding.customer_uid:
                     nudge.customer_id = links.get(finding.customer_uid, {}).get(nudge.target)
                 planned.setdefault(nudge.key, nudge)

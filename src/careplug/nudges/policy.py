@@ -279,7 +279,10 @@ class NudgePolicy(_Strict):
         agent records, below the configured ones."""
         copy = self.model_copy(deep=True)
         if managers:
-            copy.hierarchy.managers = {**managers, **self.hierarchy.managers}
+            configured = self.hierarchy.managers  # the config wins, plain or source-qualified
+            known = {k: v for k, v in managers.items()
+                     if k not in configured and k.partition(":")[2] not in configured}
+            copy.hierarchy.managers = {**known, **configured}
         copy._deliverable = frozenset(deliverable) if deliverable is not None else self._deliverable
         return copy
 
