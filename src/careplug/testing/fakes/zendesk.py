@@ -91,8 +91,9 @@ class FakeZendesk(FakeServer):
     """A stateful Zendesk Support account on 127.0.0.1."""
 
     def __init__(self, *, email: str = "admin@example.com", token: str = "zd-test-token",
-                 oauth_token: str | None = None, subdomain: str = "acme") -> None:
+                 oauth_token: str | None = None, subdomain: str = "acme", public_links: bool = False) -> None:
         super().__init__()
+        self.public_links = public_links
         self.email, self.token, self.oauth_token, self.subdomain = email, token, oauth_token, subdomain
         self.users: dict[int, dict[str, Any]] = {}
         self.organizations: dict[int, dict[str, Any]] = {}
@@ -153,9 +154,12 @@ class FakeZendesk(FakeServer):
         return Response.json({"error": "InternalError", "description": "Something went wrong"}, status)
 
     def url_for(self, path: str, **query: Any) -> str:
-        """A URL as Zendesk writes it into payloads (``url``, ``next_page``, ``links.next``): on the
-        account's public host, never the loopback address (clients map it to their base URL)."""
-        return f"https://{self.subdomain}.zendesk.com/api/v2/{path}" + (f"?{urlencode(query)}" if query else "")
+        """A URL as Zendesk writes it into payloads (``url``, ``next_page``, ``after_url``,
+        ``links.next``). Zendesk names the account's host; the fake names itself by default, so a
+        client following links never leaves the loopback (``public_links=True``: the account's
+        host, as Zendesk does, for clients that map it to their base URL)."""
+        base = f"https://{self.subdomain}.zendesk.com" if self.public_links else self.url
+        return f"{base}/api/v2/{path}" + (f"?{urlencode(query)}" if query else "")
 
     # --- building state ---------------------------------------------------------------------------
 
@@ -164,7 +168,7 @@ class FakeZendesk(FakeServer):
                  tags: list[str] | None = None, **extra: Any) -> dict[str, Any]:
         uid = id or self.next_id()
         at = at or self.now()
-        user = {"id": uid, "url": self.url_for(f"users/{uid}.json"), "name": name, "email": email, "phone": phone,
+        user = {"id": uid, "_path": f"users/{uid}.json", "name": name, "email": email, "phone": phone,
                 "role": role, "organization_id": organization_id, "active": True, "suspended": False,
                 "time_zone": extra.pop("time_zone", "UTC"), "default_group_id": extra.pop("default_group_id", None),
                 "tags": tags or [], "user_fields": extra.pop("user_fields", {}), "created_at": iso(at),
@@ -177,7 +181,7 @@ class FakeZendesk(FakeServer):
                          organization_fields: dict[str, Any] | None = None) -> dict[str, Any]:
         oid = id or self.next_id()
         at = at or self.now()
-        org = {"id": oid, "url": self.url_for(f"organizations/{oid}.json"), "name": name,
+        org = {"id": oid, "_path": f"organizations/{oid}.json", "name": name,
                "domain_names": domain_names or [], "tags": tags or [], "organization_fields": organization_fields or {},
                "created_at": iso(at), "updated_at": iso(at)}
         self.organizations[oid] = org
@@ -197,7 +201,7 @@ class FakeZendesk(FakeServer):
         """Create a ticket and its creation audit (with the first comment, when given)."""
         tid = id or self.next_id()
         at = at or self.now()
-        ticket = {"id": tid, "url": self.url_for(f"tickets/{tid}.json"), "external_id": external_id,
+        ticket = {"id": tid, "_path": f"tickets/{tid}.json", "external_id": external_id,
                   "type": type, "subject": subject, "raw_subject": subject,
                   "description": (comment or {}).get("body", ""), "priority": priority, "status": status,
                   "requester_id": requester_id, "submitter_id": requester_id, "assignee_id": assignee_id,
@@ -284,7 +288,7 @@ class FakeZendesk(FakeServer):
         ticket = self.tickets[tid]
         at = at or self.now()
         rid = self.next_id()
-        rating = {"id": rid, "url": self.url_for(f"satisfaction_ratings/{rid}.json"), "assignee_id": ticket["assignee_id"],
+        rating = {"id": rid, "_path": f"satisfaction_ratings/{rid}.json", "assignee_id": ticket["assignee_id"],
                   "group_id": ticket["group_id"], "requester_id": ticket["requester_id"], "ticket_id": tid,
                   "score": score, "comment": comment, "reason": None, "created_at": iso(at), "updated_at": iso(at)}
         self.ratings[rid] = rating
@@ -463,9 +467,12 @@ class FakeZendesk(FakeServer):
             return int(obj["generated_timestamp"])
         return int(datetime.strptime(obj["updated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
 
-    @staticmethod
-    def _public(obj: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in obj.items() if not k.startswith("_")}
+    def _public(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """An object as the API shows it (with its ``url``; without the fake's own ``_`` keys)."""
+        out = {k: v for k, v in obj.items() if not k.startswith("_")}
+        if "_path" in obj:
+            out["url"] = self.url_for(obj["_path"])
+        return out
 
     def _time_export(self, req: Request, keyed: list[tuple[int, int]], objects: list[dict[str, Any]], key: str,
                      path: str, transform=None) -> Response:
@@ -533,21 +540,22 @@ class FakeZendesk(FakeServer):
     def export_organizations(self, req: Request) -> Response:
         ordered = sorted(self.organizations.values(), key=lambda o: (self._gts(o), o["id"]))
         return self._time_export(req, [(self._gts(o), o["id"]) for o in ordered], ordered, "organizations",
-                                 "incremental/organizations.json")
+                                 "incremental/organizations.json", self._public)
 
     # --- other reads --------------------------------------------------------------------------------
 
     @route("GET", r"/api/v2/satisfaction_ratings(?:\.json)?", name="satisfaction_ratings", group="api")
     def list_ratings(self, req: Request) -> Response:
         start = int(req.arg("start_time") or 0)
-        items = sorted((r for r in self.ratings.values() if self._gts(r) >= start),
+        items = sorted((self._public(r) for r in self.ratings.values() if self._gts(r) >= start),
                        key=lambda r: (self._gts(r), r["id"]), reverse=req.arg("sort_order") == "desc")
         return self._cbp(req, items, "satisfaction_ratings", "satisfaction_ratings.json")
 
     @route("GET", r"/api/v2/users(?:\.json)?", name="users.list", group="api")
     def list_users(self, req: Request) -> Response:
         roles = req.query.get("role[]") or req.query.get("role") or []
-        items = sorted((u for u in self.users.values() if not roles or u["role"] in roles), key=lambda u: u["id"])
+        items = sorted((self._public(u) for u in self.users.values() if not roles or u["role"] in roles),
+                       key=lambda u: u["id"])
         return self._cbp(req, items, "users", "users.json")
 
     @route("GET", r"/api/v2/tickets/(?P<id>\d+)/comments(?:\.json)?", name="tickets.comments", group="api")
