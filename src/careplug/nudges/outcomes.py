@@ -2,7 +2,9 @@
 delivery to the clearing (*time to action*) is recorded on the nudge's ledger row.
 
 ``summary(store)`` aggregates them (for the CLI's run summary and ``careplug nudge``);
-``timeline(store, finding_keys)`` gives ``careplug history`` one line per nudge.
+``timeline(store, finding_keys)`` gives ``careplug history`` one line per nudge, and
+``careplug_relationship_history`` contributes a customer's nudges to their timeline like any plugin
+(load this module as a plugin: it is one).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import careplug
+
+from ..finding import subject_key
 from ..history import TimelineItem
 from ..store import ledger as rows_
 from ..store.ledger import LedgerRow
@@ -125,3 +130,19 @@ def timeline(store: "Store", finding_keys: list[str]) -> list[TimelineItem]:
             data={"key": n.key, "finding": n.finding_key, "stage": n.stage, "state": r.state.value,
                   "external_ref": n.external_ref, "time_to_action_s": tta}))
     return items
+
+
+def for_customer(store: "Store", customer_uid: str) -> list[TimelineItem]:
+    """The nudges of every finding about this customer or one of their conversations."""
+    history = store.load_history(subject_key("customer", customer_uid))
+    subjects = {subject_key("customer", customer_uid)}
+    if history is not None:
+        subjects |= {subject_key("conversation", c.source, c.external_id) for c in history.conversations}
+    with store.engine.connect() as conn:
+        keys = rows_.finding_keys_of(conn, subjects)
+    return timeline(store, keys) if keys else []
+
+
+@careplug.hookimpl
+def careplug_relationship_history(customer_uid: str, store: "Store") -> list[TimelineItem] | None:
+    return for_customer(store, customer_uid) or None

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import Store
 
 __all__ = ["LedgerRow", "encode", "decode", "insert_new", "rows", "transition", "deliverable",
-           "stale", "count_for_assignee", "set_outcome", "set_error", "set_not_before", "customer_ids"]
+           "stale", "count_for_assignee", "set_outcome", "set_error", "set_not_before", "customer_ids", "finding_keys_of"]
 
 CHUNK = 500
 _DATETIMES = ("due_at",)
@@ -232,4 +232,13 @@ def customer_ids(conn: Connection, uids: Iterable[str]) -> dict[str, dict[str, s
         for uid, source, external_id in conn.execute(
                 select(c.uid, c.source, c.external_id).where(c.uid.in_(uids[i:i + CHUNK]))):
             out.setdefault(uid, {})[source] = external_id
+    return out
+
+
+def finding_keys_of(conn: Connection, subjects: Iterable[str]) -> list[str]:
+    """Keys of every finding (open or resolved) about these subjects."""
+    subjects = sorted(set(subjects))
+    out: list[str] = []
+    for i in range(0, len(subjects), CHUNK):
+        out.extend(conn.execute(select(_F.key).where(_F.subject.in_(subjects[i:i + CHUNK]))).scalars())
     return out
