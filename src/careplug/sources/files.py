@@ -198,6 +198,11 @@ class FilesSource(Source):
         self.tz = ZoneInfo(options.time_zone)
         self._readers: dict[str, _RowReader] = {}
 
+    @property
+    def outbox_path(self) -> str:
+        """The outbox file nudges are appended to."""
+        return self.outbox
+
     def _resolve(self, path: str) -> str:
         path = os.path.expanduser(path)
         if not os.path.isabs(path):
