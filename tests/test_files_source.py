@@ -301,3 +301,13 @@ def test_quarantined_items_name_the_stream(tmp_path):
     item, checkpoint = source(tmp_path).fetch("ratings", None)
     assert isinstance(item, Quarantined) and item.stream == "ratings" and item.reason.startswith("ratings.jsonl line 1")
     assert isinstance(checkpoint, Checkpoint) and checkpoint.cursor["line"] == 1
+
+
+def test_a_line_that_is_not_valid_utf8_is_quarantined_and_the_rest_synced(tmp_path, store):
+    good = [json.dumps(r).encode() for r in conv_rows(0, 2)]
+    (tmp_path / "conversations.jsonl").write_bytes(good[0] + b"\n" + b'{"id": "t9", "subject": "caf\xe9"}\n'
+                                                    + good[1] + b"\n")
+    result = sync_source(store, source(tmp_path))
+    assert result.ok and store.count("conversation") == 2
+    (q,) = store.quarantined()
+    assert q["reason"].startswith("conversations.jsonl line 2: not valid utf-8 text: invalid continuation byte")

@@ -163,6 +163,7 @@ class _Lines:
     def __init__(self, f: io.BufferedReader, offset: int, line: int, encoding: str):
         self.f, self.offset, self.line, self.encoding = f, offset, line, encoding
         self.partial: str | None = None     # a last line without a newline (maybe still being written)
+        self.undecodable: dict[int, str] = {}   # line number -> what is wrong with its bytes
         f.seek(offset)
 
     def __iter__(self) -> Iterator[str]:
@@ -172,7 +173,11 @@ class _Lines:
                 return
             self.offset += len(raw)
             self.line += 1
-            text = raw.decode(self.encoding, errors="strict")
+            try:
+                text = raw.decode(self.encoding)
+            except UnicodeDecodeError as exc:
+                self.undecodable[self.line] = f"not valid {self.encoding} text: {exc.reason} at byte {exc.start}"
+                text = raw.decode(self.encoding, errors="replace")
             if self.line == 1:
                 text = text.removeprefix("\ufeff")
             yield text
@@ -247,6 +252,10 @@ class FilesSource(Source):
             reader = self._reader(stream)
             since_checkpoint = 0
             for line_no, row, error in rows:
+                if lines.undecodable:
+                    error = "; ".join(lines.undecodable.values())
+                    line_no = min(lines.undecodable)
+                    lines.undecodable.clear()
                 if error is None:
                     try:
                         yield reader.read(self.name, row, text=fmt == "csv")
