@@ -142,3 +142,11 @@ def test_links_naming_the_accounts_host_are_mapped_to_the_base_url(monkeypatch):
     with f:
         agents = client(f).users_with_role("agent")        # two pages: links.next names acme.zendesk.com
         assert len(agents) == 119 and f.calls["users.list"] == 2
+
+
+def test_an_oauth_token_is_sent_as_a_bearer_token():
+    f = FakeZendesk(email="bot@acme.example", token=TOKEN, oauth_token="oauth-secret")
+    f.seed(3, comments_per_ticket=1, agents=2)
+    with f:
+        c = client(f, email=None, token=None, oauth_token="oauth-secret")
+        assert len(c.export_tickets(start_time=0, cursor=None, per_page=10)["tickets"]) == 3
