@@ -25,7 +25,8 @@ What the suite checks (one test each; the names say the behaviour):
 - the first sync stores every record the fake holds (per kind in ``harness.record_kinds``), each
   conversation read once, both with the default options and with ``checkpoint_options``;
 - a second sync from the final cursor reads exactly the conversations added or changed since
-  (no gaps, no repeats; ``harness.boundary_rereads`` tolerates inclusive cursors);
+  (no gaps, no repeats; ``harness.boundary_rereads`` tolerates inclusive cursors), changes exactly
+  that many in the store, and a third sync with nothing changed reads nothing;
 - stopping after checkpoint k (for every k, as Airbyte's ``test_read_sequential_slices``) and
   resuming with a new source instance leaves the same store as an uninterrupted sync
   (``harness.checkpoint_options`` makes the source checkpoint often, e.g. small pages);
@@ -44,6 +45,10 @@ What the suite checks (one test each; the names say the behaviour):
   the CRM shows (skipped when the harness says the CRM has no deletions or merges);
 - no credential (``harness.secrets()``) appears in logs at DEBUG, in error messages, in reprs of
   the source and its options, or in the bytes of the store files.
+
+Each test is bounded (180 s) when pytest-timeout is installed. The suite is itself tested
+against two deliberately broken adapters (``tests/conformance/``): every test fails for some bug,
+and each bug fails exactly the tests it should.
 
 Settings a test class may override: ``seed_conversations`` (default 8), ``changed`` (how many
 conversations a second sync adds and touches, default 2 each), ``max_resume_points`` (checkpoints
