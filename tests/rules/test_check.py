@@ -151,19 +151,25 @@ def test_explain_prints_the_timeline_and_the_clock_math(journey, store, plugins)
         explain_store(store, [], "nope|x|y", ny(2026, 3, 9, 14))
 
 
-def test_bulk_histories_equal_the_stores_own(journey, store):
+def test_bulk_histories_equal_the_stores_own_for_every_subject_kind(journey, store):
     zd = journey.customer("zendesk", "z1", email="ada@example.com", account_id="acc")
     journey.account("zendesk", "acc", tier="key")
-    journey.customer("hubspot", "h1", email="ada@example.com")
+    hs = journey.customer("hubspot", "h1", email="ada@example.com")
     conv = journey.conversation(zd, ny(2026, 3, 2, 9), account_id="acc")
     journey.inbound(conv, ny(2026, 3, 2, 9))
     journey.reply(conv, ny(2026, 3, 2, 10))
     journey.status(conv, ny(2026, 3, 2, 11), Status.SOLVED)
+    other = journey.conversation(hs, ny(2026, 3, 3, 9))
+    journey.inbound(other, ny(2026, 3, 3, 9))
+    journey.rating(None, ny(2026, 3, 4, 9), customer=hs)
     journey.load()
-    subject = f"conversation:zendesk:{conv.external_id}"
-    got = bulk.load_histories(store, [subject, "conversation:zendesk:gone"])
-    assert set(got) == {subject}
-    want = store.load_history(subject)
-    for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings", "tasks", "agents"):
-        assert getattr(got[subject], name) == getattr(want, name), name
+    uid = store.customer_uid("zendesk", "z1")
+    subjects = [f"conversation:zendesk:{conv.external_id}", f"customer:{uid}", "account:zendesk:acc"]
+    got = bulk.load_histories(store, [*subjects, "conversation:zendesk:gone", "customer:nobody"])
+    assert set(got) == set(subjects)
+    for subject in subjects:
+        want = store.load_history(subject)
+        for name in ("customers", "account", "conversations", "messages", "events", "ratings", "tasks", "agents"):
+            assert getattr(got[subject], name) == getattr(want, name), (subject, name)
+    assert got[f"customer:{uid}"].customer_uid == uid
     assert set(bulk.iter_subjects(store)) == set(store.all_subjects())

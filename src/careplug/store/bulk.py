@@ -1,10 +1,11 @@
-"""Bulk history loading for the check engine: many subjects per query, never one query per subject.
+"""Bulk history loading for the check engine: a chunk of subjects per query, never one per subject.
 
-``load_histories(store, subjects)`` returns the same ``History`` objects ``Store.load_history``
-builds, for a chunk of subjects at once: conversation subjects with one query for the
-conversations, one for all their messages/events/ratings/tasks, one for customer links, one for the
-linked customers, one for accounts and one for agents. Customer and account subjects (far fewer)
-go through ``Store.load_history``.
+``load_histories(store, subjects)`` returns, for any mix of conversation, customer and account
+subjects, the same ``History`` objects ``Store.load_history`` builds one at a time — with about ten
+queries per chunk of subjects: conversations (by id, by customer, by account), all their messages,
+events, ratings and tasks at once, customer links, linked customers, customer-level ratings and
+tasks, accounts and agents. Every query is ``source = ? AND column IN (...)`` over an indexed
+column, with an *expanding* bind parameter so the statement compiles once.
 
 ``iter_subjects(store)`` streams every subject key in key order (a full evaluation of a million
 conversations never holds them all in one list).
@@ -13,21 +14,42 @@ conversations never holds them all in one list).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, bindparam, select
 
 from ..history import History
 from ..model import Record
 from . import codec, schema
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.engine import Connection
+
     from . import Store
 
 __all__ = ["iter_subjects", "load_histories"]
 
 CHILD_KINDS = ("message", "event", "rating", "task")
-IN_CHUNK = 400
+IN_CHUNK = 500
+
+_r = schema.records.c
+_l = schema.customer_links.c
+_COLS = (_r.id, _r.source, _r.kind, _r.external_id, _r.created_at, _r.data)
+_IDS = bindparam("ids", expanding=True)
+
+
+def _select(*where: Any):
+    return select(*_COLS).where(and_(*where), _r.source == bindparam("src"))
+
+
+Q_BY_ID = _select(_r.kind == bindparam("kind"), _r.external_id.in_(_IDS))
+Q_BY_CUSTOMER = _select(_r.kind == bindparam("kind"), _r.customer_id.in_(_IDS))
+Q_BY_ACCOUNT = _select(_r.kind == bindparam("kind"), _r.account_id.in_(_IDS))
+Q_CHILDREN = _select(_r.kind.in_(CHILD_KINDS), _r.parent_id.in_(_IDS))
+Q_CUSTOMER_EXTRA = _select(_r.kind.in_(("rating", "task")), _r.parent_id.is_(None), _r.customer_id.in_(_IDS))
+Q_LINKS_BY_UID = select(_l.source, _l.external_id, _l.uid).where(_l.uid.in_(_IDS))
+Q_LINKS_BY_REF = select(_l.source, _l.external_id, _l.uid).where(_l.source == bindparam("src"),
+                                                                   _l.external_id.in_(_IDS))
 
 
 def iter_subjects(store: "Store", kind: str | None = None, *, chunk: int = 20000) -> Iterator[str]:
@@ -41,101 +63,156 @@ def iter_subjects(store: "Store", kind: str | None = None, *, chunk: int = 20000
             yield key
 
 
-def _split(items: list, size: int = IN_CHUNK) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def _by_source(refs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {}
+    for src, ext in refs:
+        out.setdefault(src, set()).add(ext)
+    return {src: sorted(ids) for src, ids in out.items()}
 
 
-def _rows(conn, where, order: bool = False) -> list[Record]:
-    r = schema.records.c
-    q = select(r.source, r.kind, r.external_id, r.data).where(where)
-    if order:
-        q = q.order_by(r.created_at, r.id)
-    return [codec.decode(row.kind, row.source, row.external_id, row.data) for row in conn.execute(q)]
+class _Loader:
+    """Decoded records by identity, each with the sort key the store orders by."""
+
+    def __init__(self, conn: "Connection"):
+        self.conn = conn
+        self.order: dict[int, tuple] = {}
+
+    def fetch(self, query, refs: Iterable[tuple[str, str]], **params: Any) -> list[Record]:
+        out: list[Record] = []
+        for src, ids in _by_source(refs).items():
+            for i in range(0, len(ids), IN_CHUNK):
+                for row in self.conn.execute(query, {"src": src, "ids": ids[i:i + IN_CHUNK], **params}):
+                    rec = codec.decode(row.kind, row.source, row.external_id, row.data)
+                    self.order[id(rec)] = (row.created_at is not None, row.created_at or 0.0, row.id)
+                    out.append(rec)
+        return out
+
+    def links(self, query, values: list, **params: Any) -> list[tuple[str, str, str]]:
+        out: list[tuple[str, str, str]] = []
+        for i in range(0, len(values), IN_CHUNK):
+            out += [tuple(r) for r in self.conn.execute(query, {"ids": values[i:i + IN_CHUNK], **params})]
+        return out
+
+    def sort(self, records: list) -> list:
+        records.sort(key=lambda rec: self.order.get(id(rec), (True, 0.0, 0)))
+        return records
 
 
 def load_histories(store: "Store", subjects: Iterable[str]) -> dict[str, History]:
     """Histories of ``subjects`` by key; a subject that no longer exists is absent."""
-    out: dict[str, History] = {}
-    conv_keys: list[tuple[str, str]] = []
-    others: list[str] = []
+    conv_subjects: list[tuple[str, str]] = []
+    uids: list[str] = []
+    acct_subjects: list[tuple[str, str]] = []
     for subject in subjects:
         kind, _, rest = subject.partition(":")
         if kind == "conversation":
             source, _, ext = rest.partition(":")
-            conv_keys.append((source, ext))
+            conv_subjects.append((source, ext))
+        elif kind == "customer":
+            uids.append(rest)
+        elif kind == "account":
+            source, _, ext = rest.partition(":")
+            acct_subjects.append((source, ext))
         else:
-            others.append(subject)
-    if conv_keys:
-        out.update(_conversation_histories(store, conv_keys))
-    for subject in others:
-        hist = store.load_history(subject)
-        if hist is not None:
-            out[subject] = hist
-    return out
-
-
-def _conversation_histories(store: "Store", keys: list[tuple[str, str]]) -> dict[str, History]:
-    r = schema.records.c
-    links = schema.customer_links.c
-    hists: dict[tuple[str, str], History] = {}
+            raise ValueError(f"unknown subject kind in {subject!r}")
     with store.engine.connect() as conn:
-        for part in _split(keys):
-            for conv in _rows(conn, (r.kind == "conversation") & tuple_(r.source, r.external_id).in_(part)):
-                hists[(conv.source, conv.external_id)] = History(
-                    subject=f"conversation:{conv.source}:{conv.external_id}", conversations=[conv])
-        if not hists:
-            return {}
-        present = sorted(hists)
-        for part in _split(present):
-            for rec in _rows(conn, r.kind.in_(CHILD_KINDS) & tuple_(r.source, r.parent_id).in_(part), order=True):
-                getattr(hists[(rec.source, rec.conversation_id)], rec.kind + "s").append(rec)  # type: ignore[attr-defined]
-        # customers: conversation -> uid -> every linked customer record
-        refs = sorted({(h.conversation.source, h.conversation.customer_id) for h in hists.values()
-                       if h.conversation.customer_id})
-        uid_of: dict[tuple[str, str], str] = {}
-        for part in _split(refs):
-            for src, ext, uid in conn.execute(select(links.source, links.external_id, links.uid).where(
-                    tuple_(links.source, links.external_id).in_(part))):
-                uid_of[(src, ext)] = uid
-        uids = sorted(set(uid_of.values()))
-        linked: dict[str, list[tuple[str, str]]] = {}
-        for part in _split(uids):
-            for src, ext, uid in conn.execute(select(links.source, links.external_id, links.uid).where(
-                    links.uid.in_(part))):
-                linked.setdefault(uid, []).append((src, ext))
-        all_links = sorted({ref for refs_ in linked.values() for ref in refs_})
-        customers: dict[tuple[str, str], Record] = {}
-        for part in _split(all_links):
-            for c in _rows(conn, (r.kind == "customer") & tuple_(r.source, r.external_id).in_(part), order=True):
-                customers[(c.source, c.external_id)] = c
-        for h in hists.values():
-            conv = h.conversation
-            uid = uid_of.get((conv.source, conv.customer_id)) if conv.customer_id else None
-            h.customer_uid = uid
-            if uid:
-                mine = set(linked.get(uid, []))       # in the store's order: created_at, then insertion
-                h.customers = [c for k, c in customers.items() if k in mine]  # type: ignore[misc]
-        # accounts and agents
-        acc_refs = set()
-        for h in hists.values():
-            acc_refs |= {(c.source, c.account_id) for c in h.customers if c.account_id}
-            acc_refs |= {(c.source, c.account_id) for c in h.conversations if c.account_id}
-        accounts: dict[tuple[str, str], Record] = {}
-        for part in _split(sorted(acc_refs)):
-            for a in _rows(conn, (r.kind == "account") & tuple_(r.source, r.external_id).in_(part)):
-                accounts[(a.source, a.external_id)] = a
-        agent_refs = sorted({(h.conversation.source, h.conversation.assignee) for h in hists.values()
-                             if h.conversation.assignee})
-        agents: dict[tuple[str, str], Record] = {}
-        for part in _split(agent_refs):
-            for a in _rows(conn, (r.kind == "agent") & tuple_(r.source, r.external_id).in_(part)):
-                agents[(a.source, a.external_id)] = a
-        for h in hists.values():
-            refs_ = sorted({(c.source, c.account_id) for c in h.customers if c.account_id}
-                           | {(c.source, c.account_id) for c in h.conversations if c.account_id})
-            h.account = next((accounts[k] for k in refs_ if k in accounts), None)  # type: ignore[assignment]
-            conv = h.conversation
-            if conv.assignee and (conv.source, conv.assignee) in agents:
-                h.agents[f"{conv.source}:{conv.assignee}"] = agents[(conv.source, conv.assignee)]  # type: ignore[assignment]
-    return {h.subject: h for h in hists.values()}
+        return _load(_Loader(conn), conv_subjects, sorted(set(uids)), acct_subjects)
+
+
+def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
+          acct_subjects: list[tuple[str, str]]) -> dict[str, History]:
+    convs: dict[tuple[str, str], Any] = {}
+    for c in ld.fetch(Q_BY_ID, conv_subjects, kind="conversation"):
+        convs[(c.source, c.external_id)] = c
+    # customers: uid -> links -> their conversations
+    links_by_uid: dict[str, list[tuple[str, str]]] = {}
+    for src, ext, uid in ld.links(Q_LINKS_BY_UID, uids):
+        links_by_uid.setdefault(uid, []).append((src, ext))
+    customer_refs = sorted({ref for refs in links_by_uid.values() for ref in refs})
+    convs_by_customer: dict[tuple[str, str], list] = {}
+    for c in ld.fetch(Q_BY_CUSTOMER, customer_refs, kind="conversation"):
+        convs.setdefault((c.source, c.external_id), c)
+        convs_by_customer.setdefault((c.source, c.customer_id), []).append(convs[(c.source, c.external_id)])
+    # accounts: their conversations and customers
+    convs_by_account: dict[tuple[str, str], list] = {}
+    for c in ld.fetch(Q_BY_ACCOUNT, acct_subjects, kind="conversation"):
+        convs.setdefault((c.source, c.external_id), c)
+        convs_by_account.setdefault((c.source, c.account_id), []).append(convs[(c.source, c.external_id)])
+    customers_by_account: dict[tuple[str, str], list] = {}
+    for c in ld.fetch(Q_BY_ACCOUNT, acct_subjects, kind="customer"):
+        customers_by_account.setdefault((c.source, c.account_id), []).append(c)
+    # every conversation's children, in one pass
+    children: dict[tuple[str, str], list] = {}
+    for rec in ld.fetch(Q_CHILDREN, convs.keys()):
+        children.setdefault((rec.source, rec.conversation_id), []).append(rec)
+    # the customer of each conversation subject, and every record linked to it
+    conv_customer_refs = sorted({(convs[k].source, convs[k].customer_id) for k in conv_subjects
+                                 if k in convs and convs[k].customer_id})
+    uid_of: dict[tuple[str, str], str] = {}
+    for src, ids in _by_source(conv_customer_refs).items():
+        for s, e, uid in ld.links(Q_LINKS_BY_REF, ids, src=src):
+            uid_of[(s, e)] = uid
+    more = sorted(set(uid_of.values()) - set(links_by_uid))
+    for src, ext, uid in ld.links(Q_LINKS_BY_UID, more):
+        links_by_uid.setdefault(uid, []).append((src, ext))
+    all_refs = sorted({ref for refs in links_by_uid.values() for ref in refs})
+    customers = {(c.source, c.external_id): c for c in ld.fetch(Q_BY_ID, all_refs, kind="customer")}
+    extras: dict[tuple[str, str], list] = {}
+    for rec in ld.fetch(Q_CUSTOMER_EXTRA, customer_refs):
+        extras.setdefault((rec.source, rec.customer_id), []).append(rec)
+    # accounts and agents
+    acc_refs = set(acct_subjects)
+    acc_refs |= {(c.source, c.account_id) for c in customers.values() if c.account_id}
+    acc_refs |= {(c.source, c.account_id) for c in convs.values() if c.account_id}
+    for group in customers_by_account.values():
+        acc_refs |= {(c.source, c.account_id) for c in group if c.account_id}
+    accounts = {(a.source, a.external_id): a for a in ld.fetch(Q_BY_ID, acc_refs, kind="account")}
+    agent_refs = {(c.source, c.assignee) for c in convs.values() if c.assignee}
+    agents = {(a.source, a.external_id): a for a in ld.fetch(Q_BY_ID, agent_refs, kind="agent")}
+
+    def build(subject: str, conv_list: list, uid: str | None, links: list[tuple[str, str]] | None) -> History:
+        h = History(subject=subject, customer_uid=uid)
+        h.conversations = ld.sort(list(conv_list))
+        kids: list = []
+        for c in h.conversations:
+            kids += children.get((c.source, c.external_id), [])
+        if links is not None:
+            h.customers = ld.sort([customers[k] for k in links if k in customers])
+            if subject.startswith("customer:"):
+                for k in links:
+                    kids += extras.get(k, [])
+        for rec in ld.sort(kids):
+            getattr(h, rec.kind + "s").append(rec)
+        refs = {(c.source, c.account_id) for c in h.customers if c.account_id}
+        refs |= {(c.source, c.account_id) for c in h.conversations if c.account_id}
+        found = ld.sort([accounts[k] for k in refs if k in accounts])
+        h.account = found[0] if found else None
+        for c in h.conversations:
+            agent = agents.get((c.source, c.assignee)) if c.assignee else None
+            if agent is not None:
+                h.agents[f"{agent.source}:{agent.external_id}"] = agent
+        return h
+
+    out: dict[str, History] = {}
+    for key in conv_subjects:
+        conv = convs.get(key)
+        if conv is None:
+            continue
+        uid = uid_of.get((conv.source, conv.customer_id)) if conv.customer_id else None
+        out[f"conversation:{key[0]}:{key[1]}"] = build(
+            f"conversation:{key[0]}:{key[1]}", [conv], uid, links_by_uid.get(uid) if uid else None)
+    for uid in uids:
+        links = links_by_uid.get(uid)
+        if not links:
+            continue
+        conv_list = [c for ref in links for c in convs_by_customer.get(ref, [])]
+        out[f"customer:{uid}"] = build(f"customer:{uid}", conv_list, uid, links)
+    for key in acct_subjects:
+        account = accounts.get(key)
+        if account is None:
+            continue
+        h = build(f"account:{key[0]}:{key[1]}", convs_by_account.get(key, []), None, None)
+        h.account = account
+        h.customers = ld.sort(list(customers_by_account.get(key, [])))
+        out[h.subject] = h
+    return out
