@@ -2,7 +2,8 @@
 
 The "CRM" is a temporary folder of JSON Lines exports (``customers``, ``conversations``,
 ``messages``, ``deletions``) that the harness writes the way an export job would: new and changed
-rows are appended; a corrupted row is rewritten in place. Every change takes a new, strictly
+rows are appended; a corrupted row is rewritten in place. ``CsvFilesHarness`` writes the same
+exports as CSV (a header line, lists joined with ``;``). Every change takes a new, strictly
 increasing ``updated_at`` from a logical clock. Nudges go to the source's outbox file, where
 ``objects_with_marker`` reads them back.
 
@@ -13,6 +14,8 @@ empty; the suite skips those tests with the reason.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -30,6 +33,7 @@ STREAM_FILES = ("customers", "conversations", "messages", "deletions")
 
 class FilesHarness(AdapterHarness):
     source_kind = "files"
+    format = "jsonl"
     record_kinds = ("customer", "conversation", "message")
     supports_faults = ()
     checkpoint_options = {"checkpoint_every": 2}
@@ -51,7 +55,7 @@ class FilesHarness(AdapterHarness):
     def make_source(self, name: str = "crm", **options: Any) -> Source:
         from ..sources.files import FilesOptions, FilesSource
 
-        return FilesSource(name, FilesOptions(path=self.path, format="jsonl", **options))
+        return FilesSource(name, FilesOptions(path=self.path, format=self.format, **options))
 
     def secrets(self) -> list[str]:
         return []
@@ -66,14 +70,24 @@ class FilesHarness(AdapterHarness):
         self.next_id += 1
         return f"{prefix}{self.next_id}"
 
+    def _file(self, stream: str) -> str:
+        return os.path.join(self.path, f"{stream}.{self.format}")
+
+    def _line(self, stream: str, row: dict[str, Any]) -> str:
+        return json.dumps(row) + "\n"
+
+    def _header(self, stream: str) -> str:
+        return ""
+
     def _append(self, stream: str, row: dict[str, Any]) -> None:
         self.rows[stream].append(row)
-        with open(os.path.join(self.path, f"{stream}.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        new = not os.path.exists(self._file(stream))
+        with open(self._file(stream), "a", encoding="utf-8", newline="") as f:
+            f.write((self._header(stream) if new else "") + self._line(stream, row))
 
     def _rewrite(self, stream: str) -> None:
-        with open(os.path.join(self.path, f"{stream}.jsonl"), "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(row) + "\n" for row in self.rows[stream])
+        with open(self._file(stream), "w", encoding="utf-8", newline="") as f:
+            f.write(self._header(stream) + "".join(self._line(stream, row) for row in self.rows[stream]))
 
     def _message(self, conversation_id: str, customer_id: str, body: str) -> None:
         mid = self._id("m")
@@ -172,3 +186,30 @@ class FilesHarness(AdapterHarness):
         with open(outbox, encoding="utf-8") as f:
             entries = [json.loads(line) for line in f if line.strip()]
         return [e for e in entries if e.get("type") == "nudge" and e.get("marker") == marker]
+
+
+class CsvFilesHarness(FilesHarness):
+    """The same exports as CSV: one header line per file, list cells joined with ``;``."""
+
+    format = "csv"
+    COLUMNS = {
+        "customers": ("id", "name", "emails", "updated_at"),
+        "conversations": ("id", "customer_id", "subject", "status", "created_at", "updated_at"),
+        "messages": ("id", "conversation_id", "author", "created_at", "body"),
+        "deletions": ("id", "record_kind", "merged_into", "deleted_at"),
+    }
+
+    def _csv(self, values: list[Any]) -> str:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow(values)
+        return out.getvalue()
+
+    def _header(self, stream: str) -> str:
+        return self._csv(list(self.COLUMNS[stream]))
+
+    def _line(self, stream: str, row: dict[str, Any]) -> str:
+        cells = []
+        for column in self.COLUMNS[stream]:
+            value = row.get(column)
+            cells.append(";".join(value) if isinstance(value, list) else "" if value is None else value)
+        return self._csv(cells)
