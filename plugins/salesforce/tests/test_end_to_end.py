@@ -101,28 +101,31 @@ def test_a_run_writes_tasks_for_findings_and_a_second_run_writes_nothing_new(org
 def test_a_run_that_hits_request_limit_exceeded_keeps_its_cursors_and_the_next_run_resumes(org, tmp_path):
     config = write_config(tmp_path, org, usage_stop="1.0")
     org.fake.daily_limit = org.fake.api_used + 6      # enough for the describe and a few streams
-    code, first = careplug(config, "sync")
+    code, first = careplug(config, "run")
     assert code != 0
-    errors = [s["error"] for s in first["streams"] if s.get("error")]
+    streams = first["sync"]["streams"]
+    errors = [s["error"] for s in streams if s.get("error")]
     assert any("REQUEST_LIMIT_EXCEEDED" in e and "cursors are kept" in e for e in errors), errors
     assert any("skipped" in e for e in errors), "the streams after the refusal were not skipped"
-    completed = {s["stream"] for s in first["streams"] if not s.get("error") and s["read"]}
+    assert any("REQUEST_LIMIT_EXCEEDED" in f for f in first["failures"]), "the run did not say why it stopped"
+    completed = {s["stream"] for s in streams if not s.get("error") and s["read"]}
     store = Store(str(tmp_path / "careplug.db"))
     kept = {s for _, s in store.cursors("sf")}
     store.close()
     assert completed and kept == completed, (completed, kept)
     assert "cases" not in kept, "raise the allowance cut: the test needs cases after the refusal"
+    assert careplug_tasks(org) == []
 
     org.fake.daily_limit = 5_000_000                 # the next day: a fresh allowance
-    org.reset_calls()
-    code, second = careplug(config, "sync")
-    assert code == 0, second
-    read = {s["stream"]: s["read"] for s in second["streams"]}
+    code, second = careplug(config, "run")
+    assert code == 0, second["failures"]
+    read = {s["stream"]: s["read"] for s in second["sync"]["streams"]}
     assert all(read[s] == 0 for s in completed), f"streams synced before the refusal were read again: {read}"
     assert read["cases"] == len(org.ids("conversation"))
     store = Store(str(tmp_path / "careplug.db"))
     assert {r.external_id for r in store.iter_records("conversation", "sf")} == org.ids("conversation")
     store.close()
+    assert careplug_tasks(org), "the resumed run found and nudged nothing"
 
 
 def test_a_run_stops_before_the_configured_share_of_the_allowance(org, tmp_path):

@@ -265,7 +265,7 @@ class SalesforceSource(Source):
 
     def _where(self, field: str, cursor: Any | None) -> str:
         if cursor:
-            ts = cursor["ts"]
+            ts = mapping.soql_datetime(mapping.parse_dt(cursor["ts"], "cursor", required=True))
             return f" WHERE ({field} > {ts} OR ({field} = {ts} AND Id > '{_quote(cursor['id'])}'))"
         if self.opts.start_date is not None:
             return f" WHERE {field} >= {mapping.soql_datetime(self.opts.start_date)}"
