@@ -133,3 +133,8 @@ def test_ratings_map_good_and_bad_and_skip_offered():
                                           "comment": "slow", "created_at": "2020-01-01T00:00:00Z"})
     assert bad.bad and bad.score == 0.0 and bad.conversation_id == "155"
     assert mapping.rating_to_record("zd", {"id": 2, "score": "offered", "created_at": "2020-01-01T00:00:00Z"}) is None
+
+
+def test_a_ticket_closed_by_a_merge_leaves_as_a_deletion():
+    [d] = mapping.ticket_to_records("zd", ticket(status="closed", tags=["closed_by_merge"]))
+    assert isinstance(d, Deletion) and d.external_id == "35436"

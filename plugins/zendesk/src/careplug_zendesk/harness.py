@@ -83,7 +83,8 @@ class ZendeskHarness(AdapterHarness):
 
     def _live(self) -> list[dict[str, Any]]:
         return [t for t in self.fake.tickets.values()
-                if t["status"] != "deleted" and not str(t.get("external_id") or "").startswith(MARKER_PREFIX)]
+                if t["status"] != "deleted" and "closed_by_merge" not in t["tags"]
+                and not str(t.get("external_id") or "").startswith(MARKER_PREFIX)]
 
     def ids(self, kind: str) -> set[str]:
         f = self.fake
@@ -124,6 +125,10 @@ class ZendeskHarness(AdapterHarness):
 
     def delete(self, conversation_id: str) -> bool:
         self.fake.delete_ticket(int(conversation_id))
+        return True
+
+    def merge(self, loser_id: str, winner_id: str) -> bool:
+        self.fake.merge([int(loser_id)], int(winner_id))
         return True
 
     def corrupt(self, conversation_id: str) -> None:

@@ -4,7 +4,8 @@ Each function takes one payload and returns records, or raises ``MappingError`` 
 wrong; the source turns that into a ``Quarantined`` item and goes on.
 
 - ticket → ``Conversation`` (``via.channel`` → ``Channel``; ``status`` → ``Status``); a ticket with
-  ``status: "deleted"`` → ``Deletion``; a follow-up ticket careplug itself created (its
+  ``status: "deleted"`` and a ticket closed by a merge (tagged ``closed_by_merge``: its
+  conversation goes on in the target ticket) → ``Deletion``; a follow-up ticket careplug itself created (its
   ``external_id`` carries the marker) → ``Task`` instead, so careplug's own writes never look
   like customer conversations;
 - ticket event (an audit with ``child_events``) → one ``Message`` per ``Comment``/``VoiceComment``
@@ -54,6 +55,8 @@ FIELDS: dict[str, EventKind] = {"status": EventKind.STATUS, "priority": EventKin
                                 "assignee_id": EventKind.ASSIGNEE, "group_id": EventKind.GROUP}
 AGENT_ROLES = frozenset({"agent", "admin"})
 SYSTEM_USER = -1
+#: the tag Zendesk puts on a ticket it closed because it was merged into another
+MERGED_TAG = "closed_by_merge"
 #: ``via.channel`` of changes made by triggers and automations, not by a person
 AUTOMATED = frozenset({"rule", "automation", "sla", "side_conversation"})
 
@@ -110,6 +113,8 @@ def ticket_to_records(source: str, t: dict[str, Any], *, base: str | None = None
     tags = t.get("tags") or []
     if not isinstance(tags, list):
         raise MappingError(f"ticket {tid}: tags is not a list")
+    if status == "closed" and MERGED_TAG in tags:
+        return [Deletion(source, tid, record_kind="conversation", deleted_at=updated)]
     if is_careplug_task(t):
         done = STATUSES[status].is_done
         return [Task(source, tid, subject=t.get("subject") or "", owner=_id(t.get("assignee_id")),

@@ -25,6 +25,8 @@ Everything else is group ``api`` (the account's per-minute limit):
 - ``GET /api/v2/users.json?role[]=agent&role[]=admin`` (cursor paging, <= 100),
 - ``GET /api/v2/tickets/{id}/comments.json`` (cursor paging, <= 100: the naive per-ticket way),
 - ``GET /api/v2/tickets.json?external_id=...``, ``GET /api/v2/tickets/show_many.json?ids=`` (<= 100),
+- ``POST /api/v2/tickets/{id}/merge.json`` (the sources are closed, tagged ``closed_by_merge``,
+  with private comments on both sides; answered with a job status),
 - ``POST /api/v2/tickets.json``, ``PUT /api/v2/tickets/{id}.json``,
   ``POST /api/v2/tickets/create_many.json`` and ``PUT /api/v2/tickets/update_many.json`` (<= 100,
   answered with a queued ``job_status``), ``GET /api/v2/job_statuses/{id}.json``.
@@ -300,6 +302,25 @@ class FakeZendesk(FakeServer):
         ticket = self.tickets[tid]
         ticket["status"] = "deleted"
         self._bump(ticket)
+
+    def merge(self, source_ids: list[int], target_id: int) -> None:
+        """Merge tickets as Zendesk does: each source ticket gets a private comment, is closed and
+        tagged ``closed_by_merge``; the target gets a private comment naming them."""
+        for sid in source_ids:
+            ticket = self.tickets[sid]
+            at = self.now()
+            children = [self._comment(sid, at, "web", body=f"Request #{sid} was closed and merged into request "
+                                      f"#{target_id}.", author_id=-1, public=False)]
+            tags = [*ticket["tags"], "closed_by_merge"]
+            children.append({"id": self.next_id(), "event_type": "Change", "tags": tags, "previous_value": ticket["tags"]})
+            children.append({"id": self.next_id(), "event_type": "Change", "status": "closed",
+                             "previous_value": ticket["status"]})
+            ticket["tags"], ticket["status"] = tags, "closed"
+            self._audit(sid, at, None, "web", children)
+            self._bump(ticket, at)
+        names = ", ".join(f"#{i}" for i in source_ids)
+        self.add_comment(target_id, body=f"Requests {names} were closed and merged into this request.", author_id=-1,
+                         public=False)
 
     # --- seeding ------------------------------------------------------------------------------------
 
@@ -679,6 +700,15 @@ class FakeZendesk(FakeServer):
                 results.append({"id": tid, "action": "update", "success": False, "status": "Failed",
                                 "error": "TicketNotFound", "details": "Ticket not found"})
         return self._job(results)
+
+    @route("POST", r"/api/v2/tickets/(?P<id>\d+)/merge(?:\.json)?", name="tickets.merge", group="api")
+    def merge_tickets(self, req: Request) -> Response:
+        target = int(req.params["id"])
+        ids = [int(i) for i in (req.json() or {}).get("ids") or []]
+        if target not in self.tickets or not ids or any(i not in self.tickets or i == target for i in ids):
+            return Response.json({"error": "RecordInvalid", "description": "Invalid tickets to merge"}, 422)
+        self.merge(ids, target)
+        return self._job([{"id": i, "action": "merge", "success": True, "status": "Merged"} for i in ids])
 
     @route("GET", r"/api/v2/job_statuses/(?P<id>[0-9a-f]+)(?:\.json)?", name="job_statuses.show", group="api")
     def job_status(self, req: Request) -> Response:
