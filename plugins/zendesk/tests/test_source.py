@@ -1,0 +1,68 @@
+"""The source's streams: exact cursors on every stream, start_date, careplug's own writes kept apart."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+from careplug.model import Checkpoint, Message, Record, Task
+from careplug.nudges.model import Action, nudge_key
+from careplug.store import Store
+from careplug.sync import sync_source
+
+from careplug_zendesk.harness import ZendeskHarness
+
+
+@pytest.fixture
+def crm():
+    with ZendeskHarness() as h:
+        h.seed(8)
+        yield h
+
+
+def records(items) -> list[Record]:
+    return [i for i in items if isinstance(i, Record)]
+
+
+def test_a_sync_with_nothing_changed_reads_no_record_on_any_stream(crm, tmp_path):
+    store = Store(str(tmp_path / "s.db"))
+    assert sync_source(store, crm.make_source(page_size=4)).ok
+    again = sync_source(store, crm.make_source(page_size=4))
+    assert again.ok and {s.stream: s.read for s in again.streams} == {s: 0 for s in crm.make_source().streams}
+
+
+def test_events_sharing_a_second_across_pages_are_read_once(crm, tmp_path):
+    at = int(time.time()) + 5
+    tid = int(sorted(crm.ids("conversation"))[0])
+    for i in range(7):
+        crm.fake.add_comment(tid, body=f"burst {i}", author_id=crm.fake.tickets[tid]["requester_id"], at=at)
+    source = crm.make_source(page_size=3)
+    seen: list[str] = []
+    for item in source.fetch("ticket_events", None):
+        if isinstance(item, Message):
+            seen.append(item.external_id)
+    assert len(seen) == len(set(seen)), "a message was read twice"
+    assert {str(c["id"]) for c in crm.fake.comments[tid]} <= set(seen)
+
+
+def test_start_date_bounds_the_first_sync(crm):
+    cut = datetime.now(timezone.utc)
+    new = crm.add(1)
+    items = list(crm.make_source(start_date=cut).fetch("tickets", None))
+    assert {r.external_id for r in records(items)} == new
+    assert isinstance(items[-1], Checkpoint)
+
+
+def test_careplugs_own_follow_ups_sync_as_tasks_and_their_notes_stay_out_of_the_history(crm, tmp_path):
+    conv = sorted(crm.ids("conversation"))[0]
+    source = crm.make_source()
+    source.deliver([crm.nudge_for(conv, nudge_key("f", "breach", "task", "crm"), action=Action.TASK)])
+    store = Store(str(tmp_path / "s.db"))
+    assert sync_source(store, crm.make_source()).ok
+    [task] = list(store.iter_records("task", "crm"))
+    assert isinstance(task, Task) and task.due_at is not None and not task.done
+    stored_conversations = {c.external_id for c in store.iter_records("conversation", "crm")}
+    assert task.external_id not in stored_conversations
+    orphans = [m for m in store.iter_records("message", "crm") if m.conversation_id == task.external_id]
+    assert not orphans, "the follow-up's note was stored as a conversation message"
