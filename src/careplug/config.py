@@ -310,6 +310,12 @@ def _validate_plugin_tables(top: TopLevel, plugins: Any, base_dir: Path, problem
     nudges: Any = top.nudges
     if policy_model is not None:
         nudges = _validate(policy_model, top.nudges, ("nudges",), problems)
+    if nudges is not None and hasattr(nudges, "check_references"):
+        for message in nudges.check_references(sources=set(sources), notifiers=set(notifiers),
+                                               calendars=set(calendars) | {"always"}):
+            where, _, text = message.partition(": ")
+            path = tuple(re.sub(r"\[\d+\]$", "", part) for part in where.split("."))
+            problems.append((path, text or message, "define it, or fix the name"))
     for name, options in rules.items():
         cal = getattr(options, "calendar", None)
         if isinstance(cal, str) and cal not in calendars and cal != "always":

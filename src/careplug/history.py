@@ -146,10 +146,8 @@ def customer_timeline(app: Any, uid: str, *, limit: int = 200) -> Timeline:
         findings = findings_store.for_customer(store, uid) if hasattr(findings_store, "for_customer") else []
     except ImportError:  # pragma: no cover
         pass
-    try:
-        from .nudges.outcomes import outcome_lines
+    from .nudges.outcomes import summary
 
-        outcomes = outcome_lines(store, [f.key for f in findings])
-    except ImportError:
-        pass
+    if findings:
+        outcomes = [summary(store).render()]
     return Timeline(uid, store.customer_links(uid), items[-limit:], findings, outcomes)

@@ -43,6 +43,7 @@ BUILTIN_PLUGINS = (
     "careplug.rules.check_in",
     "careplug.rules.neglected_lead",
     "careplug.nudges.planner",
+    "careplug.nudges.outcomes",
     "careplug.notifiers.webhook",
     "careplug.notifiers.email",
 )

@@ -90,23 +90,8 @@ def print_findings(console: Console, result: Any, now: datetime) -> None:
 
 
 def print_nudges(console: Console, result: Any, *, dry_run: bool) -> None:
-    nudges = list(getattr(result, "planned", None) or getattr(result, "nudges", None) or [])
-    title = "would write (dry run: nothing written)" if dry_run else "nudges"
-    table = Table(title=f"{title} ({len(nudges)})")
-    for col in ("target", "action", "to", "due", "title", "key"):
-        table.add_column(col, overflow="fold")
-    for n in nudges:
-        due = n.due_at.strftime("%Y-%m-%d %H:%M UTC") if getattr(n, "due_at", None) else "-"
-        action = getattr(n.action, "value", n.action)
-        who = (n.assignee or "-") + (" (escalation)" if getattr(n, "escalation", False) else "")
-        table.add_row(n.target, action, who, due, n.title, n.key)
-    console.print(table)
-    summary = result.as_dict()
-    counts = {k: v for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)}
-    if counts:
-        console.print("  ".join(f"{k}: {v:,}" for k, v in counts.items()))
-    for failure in getattr(result, "failures", []):
-        console.print(f"[red]✗ {failure}[/]", highlight=False)
+    """Every line of the nudge run: creates, retries, closes, cancels, deferrals and failures."""
+    console.print(result.render(), highlight=False, markup=False)
 
 
 def print_run(console: Console, result: Any) -> None:
