@@ -209,7 +209,7 @@ def _peak_blocks(n: int) -> int:
 
 
 def test_memory_does_not_grow_with_the_number_of_conversations():
-    small, large = _peak_blocks(4_000), _peak_blocks(16_000)
+    small, large = _peak_blocks(3_000), _peak_blocks(12_000)
     assert large < small * 1.3 + 5_000, (small, large)
 
 

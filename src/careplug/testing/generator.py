@@ -156,8 +156,8 @@ class _World:
         self.people = max(3, conversations // 3)
         self.accounts = max(2, self.people // 8)
         self.agents_per_team = max(2, min(40, conversations // 1500 + 2))
-        self.person = lru_cache(maxsize=1024)(self._person)
-        self.account = lru_cache(maxsize=512)(self._account)
+        self.person = lru_cache(maxsize=512)(self._person)
+        self.account = lru_cache(maxsize=256)(self._account)
 
     def rng(self, *parts: Any) -> random.Random:
         return random.Random(f"{self.seed}|" + "|".join(map(str, parts)))
