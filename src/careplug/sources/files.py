@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 import careplug
+from careplug.errors import FatalSourceError
 from careplug.model import RECORD_TYPES, Checkpoint, Quarantined, Record
 from careplug.nudges.model import Nudge, Receipt
 from careplug.source import Item, Source, SourceOptions
@@ -234,8 +235,6 @@ class FilesSource(Source):
         if stream not in STREAMS:
             raise ValueError(f"files source has no stream {stream!r}")
         if not os.path.isdir(self.path):
-            from careplug.errors import FatalSourceError
-
             raise FatalSourceError(f"folder {self.path} does not exist", source=self.name, stream=stream)
         found = self.file_for(stream)
         if found is None:
