@@ -85,6 +85,7 @@ class CheckResult:
     since: timedelta | None = None
     seconds: float = 0.0
     fired: list[dict[str, Any]] = field(default_factory=list)   # replay: (finding, stage, at)
+    open_at_start: int = 0                                       # replay: already open when the window began
 
     @property
     def ok(self) -> bool:
@@ -98,7 +99,7 @@ class CheckResult:
             "resolved": len(self.resolved), "open": len(self.findings),
             "findings": [finding_dict(f) for f in self.findings],
             "resolved_findings": [finding_dict(f) for f in self.resolved],
-            "fired": self.fired,
+            "fired": self.fired, "open_at_start": self.open_at_start,
             "failures": list(self.failures),
         }
 
@@ -196,13 +197,18 @@ def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
 def run_check(app: Any, now: datetime, *, full: bool = False, dry_run: bool = False,
               since: timedelta | None = None) -> CheckResult:
     """Evaluate the enabled rules (``app.rules``) over changed and due subjects (every subject
-    with ``full``), store the findings' changes and each subject's next due time. ``dry_run``
-    writes nothing; ``dry_run`` with ``since`` replays the window instead (see ``replay``)."""
+    with ``full``), store the findings' changes and each subject's next due time.
+    ``CheckResult.findings`` is then every open finding in the store. ``dry_run`` writes nothing
+    (``findings``: those of the evaluated subjects); ``dry_run`` with ``since`` replays the window
+    instead (see ``replay``)."""
     if since is not None:
         if not dry_run:
             raise CareplugError("--since replays stored history and needs --dry-run")
         return replay(app, now, since)
-    return evaluate_store(app.store, list(app.rules), now, plugins=app.plugins, full=full, dry_run=dry_run)
+    result = evaluate_store(app.store, list(app.rules), now, plugins=app.plugins, full=full, dry_run=dry_run)
+    if not dry_run:
+        result.findings = store_findings.open_findings(app.store)   # everything open, not only this run's
+    return result
 
 
 def evaluate_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any | None = None,
@@ -290,7 +296,8 @@ def replay(app: Any, now: datetime, since: timedelta, *, subjects: Iterable[str]
     evaluated at the window's start, at every later instant something happened in its history, and
     at every stage time the rules announced, each time over the history known then. Writes nothing.
     ``CheckResult.findings`` holds each finding at the last stage it reached (resolved ones with
-    ``resolved_at``); ``fired`` lists every (finding, stage, at) in order."""
+    ``resolved_at``); ``fired`` lists every (finding, stage, at) reached inside the window, in
+    order; findings already open when the window began are counted in ``open_at_start``."""
     return replay_store(app.store, list(app.rules), now, since, subjects=subjects)
 
 
@@ -339,7 +346,9 @@ def _replay_subject(ev: _Evaluator, subject: str, history: History, start: datet
         outcome = ev.evaluate(subject, history_at(history, t), t)
         for key, f in outcome.findings.items():
             prev = seen.get(key)
-            if prev is None or prev.stage != f.stage:
+            if t == start:
+                result.open_at_start += 1
+            elif prev is None or prev.stage != f.stage:
                 result.fired.append({"at": t.isoformat(), "key": key, "stage": f.stage,
                                      "severity": getattr(f.severity, "value", f.severity), "summary": f.summary})
             seen[key] = f

@@ -43,3 +43,12 @@ def test_segments_outside_the_scope_get_no_check_in(journey):
     journey.status(conv, ny(2026, 3, 2, 12), Status.SOLVED)
     assert rule(scope={"tiers": ["enterprise"]}).evaluate(
         journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 20)) == []
+
+
+def test_a_conversation_solved_longer_ago_than_max_age_is_no_longer_followed(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.status(conv, ny(2026, 3, 2, 12), Status.SOLVED)
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    assert len(rule(max_age="14d").evaluate(hist, ny(2026, 3, 15))) == 1
+    assert rule(max_age="14d").evaluate(hist, ny(2026, 3, 17)) == []

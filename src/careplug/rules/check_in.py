@@ -3,12 +3,14 @@
 ``after`` a conversation is solved (wall time by default) the check-in is *due* (an ``info``
 finding: time to reach out); if nobody has reached out ``within`` more, it is breached. A touch
 from a person at least ``counts_after`` after solving — a public reply, a call, a completed task —
-is the check-in. Only conversations still solved count (a reopened one is live again). Choose the
-segments with ``scope`` (tiers, tags, channels, priorities, groups, sources).
+is the check-in. Only conversations still solved count (a reopened one is live again), and only
+for ``max_age`` after solving. Choose the segments with ``scope`` (tiers, tags, channels,
+priorities, groups, sources).
 
     [rules.check_in]
     after = "3d"
     within = "2d"
+    max_age = "14d"
     scope = { tiers = ["enterprise"], priorities = ["high", "urgent"] }
 """
 
@@ -31,6 +33,9 @@ class CheckInOptions(CareRuleOptions):
     after: Duration = timedelta(days=3)
     within: Duration = timedelta(days=2)
     counts_after: Duration = timedelta(hours=1)
+    max_age: Duration | None = timedelta(days=14)
+    """Conversations solved longer ago than this are no longer followed: the moment to check in
+    has passed and an open finding expires (is resolved). None: never."""
     due_severity: Severity = Severity.INFO
     breach_severity: Severity = Severity.WARNING
     calendar: str | None = "always"
@@ -53,6 +58,8 @@ class CheckIn(CareRule):
                 continue
             solved = conv.solved_at or _solved_event(history, conv)
             if solved is None or solved > now:
+                continue
+            if o.max_age is not None and now - solved > o.max_age:
                 continue
             start = solved.timestamp()
             touches = touch_times(history, {(conv.source, conv.external_id)})
