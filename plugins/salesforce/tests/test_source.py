@@ -154,3 +154,19 @@ def test_options_refuse_plain_http_to_a_remote_host_and_secrets_as_env_names():
         SalesforceOptions(password_env="hunter2!")
     with pytest.raises(ValueError, match="instance_url"):
         SalesforceOptions(auth="session")
+
+
+def test_an_expired_query_locator_is_queried_again_after_the_last_row_read():
+    with SalesforceHarness(fake=FakeSalesforce()) as h:
+        stamp = h.fake.tick()
+        for i in range(700):
+            h.fake.insert("Case", {"Subject": f"c{i}"}, at=stamp)
+        source = h.make_source(batch_size=200)
+        seen = []
+        for item in source.fetch("cases", None):
+            if isinstance(item, Conversation):
+                seen.append(item.external_id)
+                if len(seen) == 250:
+                    h.fake.locators.clear()          # Salesforce dropped the cursor (15 minutes idle)
+        assert len(seen) == len(set(seen)) == 700
+        assert h.fake.calls["queryAll"] == 2

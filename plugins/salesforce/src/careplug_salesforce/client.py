@@ -68,6 +68,11 @@ class LoopbackAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+class QueryLocatorInvalid(FatalSourceError):
+    """queryMore was refused with ``INVALID_QUERY_LOCATOR`` (the locator expired after 15 minutes
+    idle, or the user holds too many open cursors): the query must be issued again."""
+
+
 class Credentials:
     """What to log in with; values are secrets and never appear in ``repr``."""
 
@@ -199,6 +204,9 @@ class SalesforceClient:
             return RateLimitExhausted(f"{endpoint}: Salesforce refused the call with 403 REQUEST_LIMIT_EXCEEDED "
                                       f"({message}): the org's API allowance is used up; cursors are kept and the "
                                       "next run resumes", **where)
+        if code == "INVALID_QUERY_LOCATOR":
+            return QueryLocatorInvalid(f"{endpoint}: Salesforce answered {status} INVALID_QUERY_LOCATOR ({message})",
+                                       **where)
         if isinstance(exc, SalesforceExpiredSession):
             return AuthError(f"{endpoint}: Salesforce answered 401 {code or 'INVALID_SESSION_ID'}: the session "
                              "expired or is invalid; configure a login flow (username/password or JWT) so careplug "

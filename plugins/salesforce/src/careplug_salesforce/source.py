@@ -34,7 +34,7 @@ from careplug.source import Item, Source, SourceOptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import mapping
-from .client import LOOPBACK_HOSTS, Credentials, SalesforceClient
+from .client import LOOPBACK_HOSTS, Credentials, QueryLocatorInvalid, SalesforceClient
 from .writeback import WriteBack
 
 log = logging.getLogger(__name__)
@@ -256,12 +256,17 @@ class SalesforceSource(Source):
         fields = self._fields(stream)
         select = f"SELECT {', '.join(fields)} FROM {obj}"
         if cursor is None and self.opts.bulk_threshold is not None and self._count(stream) > self.opts.bulk_threshold:
-            yield from self._emit(stream, cursor, self._bulk_rows(stream, select, fields))
+            bulk = self._bulk_rows(stream, select, fields)
+            yield from self._emit(stream, cursor, lambda _: bulk)
             return
-        soql = f"{select}{self._where(cursor_field, cursor)} ORDER BY {cursor_field}, Id"
-        rows = (row for page in self.client.query_pages(soql, batch_size=self.opts.batch_size, stream=stream)
-                for row in [*page, _PAGE_END])
-        yield from self._emit(stream, cursor, rows)
+
+        def rows_after(after: Any | None) -> Iterator[Any]:
+            soql = f"{select}{self._where(cursor_field, after)} ORDER BY {cursor_field}, Id"
+            for page in self.client.query_pages(soql, batch_size=self.opts.batch_size, stream=stream):
+                yield from page
+                yield _PAGE_END
+
+        yield from self._emit(stream, cursor, rows_after)
 
     def _where(self, field: str, cursor: Any | None) -> str:
         if cursor:
@@ -292,13 +297,28 @@ class SalesforceSource(Source):
             if i % every == 0:
                 yield _PAGE_END
 
-    def _emit(self, stream: str, cursor: Any | None, rows: Iterator[Any]) -> Iterator[Item]:
-        """Map rows in cursor order; checkpoint at each page end and every ``checkpoint_every`` rows."""
+    def _emit(self, stream: str, cursor: Any | None, rows_after) -> Iterator[Item]:
+        """Map rows in cursor order; checkpoint at each page end and every ``checkpoint_every`` rows.
+        ``rows_after(cursor)`` gives the rows after a cursor; when Salesforce drops the query locator
+        mid-way, the query is issued again after the last row read (no gap, no repeat)."""
         cursor_field = STREAMS[stream][1]
         last = cursor
         since_checkpoint = 0
         every = self.opts.checkpoint_every
-        for row in rows:
+        rows = rows_after(cursor)
+        restarts = 0
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                break
+            except QueryLocatorInvalid as exc:
+                restarts += 1
+                if restarts > 3:
+                    raise
+                log.warning("%s; querying again after the last row read", exc)
+                rows = rows_after(last)
+                continue
             if row is _PAGE_END:
                 if last != cursor and since_checkpoint:
                     yield Checkpoint(stream, last)
