@@ -1,43 +1,63 @@
-"""Durations as admins write them in careplug.toml and on the command line: ``"4h"``, ``"2d"``,
-``"1d 12h"``, ``"90m"``, ``"1w"``; a bare number is seconds."""
+"""Durations as admins write them in careplug.toml and on the command line.
+
+``"30m"``, ``"4h"``, ``"2d"``, ``"1w"``, ``"1h30m"``, ``"1d 12h"``, ``"2 days"``, ``"90 minutes"``;
+a bare number is seconds; a ``timedelta`` passes through. The one parser every option model and
+command uses, so a duration means the same everywhere.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)
+_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600,
+          "hour": 3600, "d": 86400, "day": 86400, "w": 604800, "wk": 604800, "week": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+_FORM = "write a number and a unit, e.g. '30m', '4h', '2d', '1h30m' or '1w'"
 
 
-def parse_duration(text: str | int | float | timedelta) -> timedelta:
+def parse_duration(value: Any) -> timedelta:
     """Parse a duration; raise ValueError naming the text and the accepted form."""
-    if isinstance(text, timedelta):
-        return text
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError(f"a duration is a string like '4h', not {type(value).__name__}: {_FORM}")
+    text = value.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
         return timedelta(seconds=float(text))
-    raw = str(text).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", raw):
-        return timedelta(seconds=float(raw))
-    pos, seconds = 0, 0.0
-    while pos < len(raw):
-        m = _PART.match(raw, pos)
-        if not m:
-            raise ValueError(f"{text!r} is not a duration: write e.g. '30m', '4h', '2d', '1d 12h' or '1w'")
-        seconds += float(m.group(1)) * _UNITS[m.group(2).lower()]
+    total, pos = 0.0, 0
+    for m in _PART.finditer(text):
+        if text[pos:m.start()].strip(" ,") not in ("", "and"):
+            break
+        unit = m.group(2)
+        if unit not in _UNITS and unit.endswith("s"):
+            unit = unit[:-1]
+        if unit not in _UNITS:
+            raise ValueError(f"unknown unit {unit!r} in duration {value!r}: use s, m, h, d or w")
+        total += float(m.group(1)) * _UNITS[unit]
         pos = m.end()
-    if not raw:
-        raise ValueError("empty duration: write e.g. '30m', '4h', '2d'")
-    return timedelta(seconds=seconds)
+    if not text or pos == 0 or text[pos:].strip():
+        raise ValueError(f"bad duration {value!r}: {_FORM}")
+    return timedelta(seconds=total)
 
 
-def format_duration(delta: timedelta) -> str:
-    """``timedelta(hours=26, minutes=5)`` → ``"1d 2h 5m"`` (minutes resolution, for people)."""
-    total = int(delta.total_seconds())
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
-    return sign + (" ".join(p for p in parts if p) or "0m")
+def format_duration(delta: timedelta | float | None) -> str:
+    """``timedelta(hours=26, minutes=5)`` → ``"1d2h5m"``; seconds shown only under a minute."""
+    if delta is None:
+        return "-"
+    seconds = int(round(delta.total_seconds() if isinstance(delta, timedelta) else delta))
+    if seconds == 0:
+        return "0m"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            out.append(f"{seconds // size}{unit}")
+            seconds %= size
+    if seconds and not out:
+        out.append(f"{seconds}s")
+    return sign + "".join(out)

@@ -70,5 +70,5 @@ def test_names_the_rest_of_the_config_must_define_are_checked():
 
 
 def test_parse_duration_rejects_what_it_cannot_read():
-    with pytest.raises(ValueError, match="cannot read duration"):
+    with pytest.raises(ValueError, match="bad duration"):
         parse_duration("soon")

@@ -45,37 +45,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from ..durations import parse_duration
 from .model import Action
 
 __all__ = ["NudgePolicy", "StagePolicy", "ActionSpec", "Hierarchy", "Team", "Person", "Limits",
            "QuietHours", "parse_duration"]
 
-_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
-          "d": 86400, "day": 86400, "w": 604800, "week": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
-
-
-def parse_duration(value: Any) -> Any:
-    """``"90m"``, ``"2h"``, ``"1h30m"``, ``"2 days"``, seconds as a number, or ISO 8601 (``PT2H``)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if not isinstance(value, str) or value.strip().upper().startswith("P"):
+def _duration(value: Any) -> Any:
+    """careplug's durations (``"1h30m"``, ``"2 days"``); ISO 8601 (``PT2H``) is left to pydantic."""
+    if isinstance(value, str) and value.strip().upper().startswith("P"):
         return value
-    text = value.strip().lower()
-    parts = _PART.findall(text)
-    if not parts or _PART.sub("", text).strip(" ,and") != "":
-        raise ValueError(f"cannot read duration {value!r}: write e.g. '30m', '2h', '1h30m' or '1d'")
-    total = 0.0
-    for number, unit in parts:
-        if unit not in _UNITS and unit.endswith("s"):
-            unit = unit[:-1]
-        if unit not in _UNITS:
-            raise ValueError(f"unknown unit {unit!r} in duration {value!r}: use s, m, h, d or w")
-        total += float(number) * _UNITS[unit]
-    return timedelta(seconds=total)
+    return parse_duration(value)
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class _Strict(BaseModel):
