@@ -55,6 +55,7 @@ def minimum_calls(fake: FakeZendesk) -> dict[str, int]:
         "incremental/tickets": max(1, ceil(len(fake.tickets) / EXPORT_PAGE)),
         "incremental/ticket_events": max(1, ceil(len(fake.events) / EXPORT_PAGE)),
         "satisfaction_ratings": max(1, ceil(len(fake.ratings) / CBP_PAGE)),
+        "incremental/calls (Talk)": max(1, ceil(len(fake.calls_log) / EXPORT_PAGE)),
         "users?role=agent|admin": max(1, ceil(len(agents) / CBP_PAGE)) + max(1, ceil(len(admins) / CBP_PAGE)),
     }
 

@@ -138,3 +138,15 @@ def test_ratings_map_good_and_bad_and_skip_offered():
 def test_a_ticket_closed_by_a_merge_leaves_as_a_deletion():
     [d] = mapping.ticket_to_records("zd", ticket(status="closed", tags=["closed_by_merge"]))
     assert isinstance(d, Deletion) and d.external_id == "35436"
+
+
+def test_a_missed_call_without_a_ticket_becomes_an_open_phone_conversation():
+    conv, msg = mapping.call_to_records("zd", {"id": 7, "customer_id": 3, "agent_id": None, "ticket_id": None,
+                                               "direction": "inbound", "completion_status": "abandoned_in_queue",
+                                               "created_at": "2026-01-01T09:00:00Z", "phone_number": "+1555"})
+    assert conv.external_id == "call-7" and conv.channel is Channel.PHONE and conv.status is Status.OPEN
+    assert msg.answered_call is False and msg.direction is Direction.INBOUND and msg.conversation_id == "call-7"
+
+
+def test_a_call_with_a_ticket_is_left_to_the_ticket_events():
+    assert mapping.call_to_records("zd", {"id": 8, "ticket_id": 155, "created_at": "2026-01-01T09:00:00Z"}) == []

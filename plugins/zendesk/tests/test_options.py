@@ -16,7 +16,7 @@ def test_the_subdomain_is_the_account_name_only():
 
 def test_unknown_streams_and_keys_are_errors():
     with pytest.raises(ValidationError, match="unknown streams"):
-        ZendeskOptions(subdomain="acme", streams=["tickets", "calls"])
+        ZendeskOptions(subdomain="acme", streams=["tickets", "chats"])
     with pytest.raises(ValidationError):
         ZendeskOptions(subdomain="acme", api_token="do-not-put-secrets-here")
 

@@ -66,3 +66,12 @@ def test_careplugs_own_follow_ups_sync_as_tasks_and_their_notes_stay_out_of_the_
     assert task.external_id not in stored_conversations
     orphans = [m for m in store.iter_records("message", "crm") if m.conversation_id == task.external_id]
     assert not orphans, "the follow-up's note was stored as a conversation message"
+
+
+def test_talk_calls_without_a_ticket_sync_as_phone_conversations(crm):
+    customer = next(u["id"] for u in crm.fake.users.values() if u["role"] == "end-user")
+    missed = crm.fake.add_call(customer_id=customer, completion_status="abandoned_in_queue")
+    crm.fake.add_call(customer_id=customer, ticket_id=int(sorted(crm.ids("conversation"))[0]))
+    got = records(crm.make_source().fetch("calls", None))
+    assert [r.external_id for r in got] == [f"call-{missed['id']}"] * 2
+    assert crm.fake.calls["incremental.calls"] == 1

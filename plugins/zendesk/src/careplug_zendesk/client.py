@@ -244,6 +244,12 @@ class ZendeskClient:
         return self.call("incremental/organizations", lambda: self._page(
             z.organizations.incremental(start_time=start_time, per_page=per_page)), stream=stream)
 
+    def export_calls(self, *, start_time: int, per_page: int, stream: str | None = None) -> dict[str, Any]:
+        """One page of ``GET channels/voice/stats/incremental/calls.json`` (Zendesk Talk)."""
+        z = self.zenpy
+        return self.call("channels/voice/stats/incremental/calls", lambda: self._page(
+            z.talk.calls.incremental(start_time=start_time, per_page=per_page)), stream=stream)
+
     def satisfaction_ratings(self, *, start_time: int, stream: str | None = None) -> list[dict[str, Any]]:
         """Every rating changed since ``start_time`` (cursor pages of 100, followed by zenpy)."""
         z = self.zenpy

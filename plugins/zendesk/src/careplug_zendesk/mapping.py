@@ -11,7 +11,8 @@ wrong; the source turns that into a ``Quarantined`` item and goes on.
 - ticket event (an audit with ``child_events``) → one ``Message`` per ``Comment``/``VoiceComment``
   child, one ``Event`` per status, priority, assignee or group ``Create``/``Change`` child;
 - user → ``Agent`` (role agent or admin) or ``Customer`` (end-user);
-- organization → ``Account``; satisfaction rating → ``Rating`` (``offered`` ones are skipped).
+- organization → ``Account``; satisfaction rating → ``Rating`` (``offered`` ones are skipped);
+- a Talk call with no ticket → a phone ``Conversation`` and its ``Message``.
 """
 
 from __future__ import annotations
@@ -227,3 +228,30 @@ def rating_to_record(source: str, r: dict[str, Any]) -> Rating | None:
     return Rating(source, rid, conversation_id=_id(r.get("ticket_id")), customer_id=_id(r.get("requester_id")),
                   score=1.0 if score == "good" else 0.0, bad=score == "bad", comment=r.get("comment") or "",
                   created_at=parse_time(r.get("created_at"), "created_at"))
+
+
+#: Talk ``completion_status`` values of a call a person took
+ANSWERED_CALL = frozenset({"completed"})
+
+
+def call_to_records(source: str, c: dict[str, Any]) -> list[Record]:
+    """A Talk call Zendesk made no ticket for (a missed or abandoned call, usually) → a phone
+    conversation of its own with one message. Calls with a ticket are skipped: their voice comment
+    already reaches careplug through the ticket events."""
+    cid = _require_id(c, "call")
+    if c.get("ticket_id"):
+        return []
+    at = parse_time(c.get("created_at"), "created_at")
+    answered = c.get("completion_status") in ANSWERED_CALL and bool(c.get("agent_id"))
+    inbound = c.get("direction", "inbound") == "inbound"
+    conv = f"call-{cid}"
+    customer, agent = _id(c.get("customer_id")), _id(c.get("agent_id"))
+    status = Status.SOLVED if answered or not inbound else Status.OPEN
+    return [Conversation(source, conv, customer_id=customer, channel=Channel.PHONE, status=status,
+                         subject=f"{'Missed' if not answered else 'Phone'} call from {c.get('phone_number') or 'unknown'}",
+                         assignee=agent, created_at=at, updated_at=_opt_time(c.get("updated_at"), "updated_at"),
+                         solved_at=at if status.is_done else None),
+            Message(source, conv, conversation_id=conv, direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+                    public=True, author=customer if inbound else agent,
+                    author_role=AuthorRole.CUSTOMER if inbound else AuthorRole.AGENT, channel=Channel.PHONE,
+                    created_at=at, body=f"Call ({c.get('completion_status') or 'unknown'})", answered_call=answered)]

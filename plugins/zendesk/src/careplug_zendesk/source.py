@@ -13,6 +13,9 @@ Streams, in sync order (per-stream cursors):
   change of every ticket, 1,000 events a call — never one call per ticket.
 - ``satisfaction_ratings`` — ``satisfaction_ratings.json?start_time=&sort_order=asc`` (cursor
   pages of 100) → ratings.
+- ``calls`` — Zendesk Talk's ``channels/voice/stats/incremental/calls.json`` (time-based): calls
+  Talk made no ticket for (missed, abandoned) → phone conversations of their own; calls with a
+  ticket already arrive as voice comments. Accounts without Talk: nothing, no error.
 
 Time-based cursors are ``{"start_time": <epoch s>, "seen": [ids at exactly start_time]}``: Zendesk
 repeats the items of the boundary second on the next page, so those ids are skipped, neither lost
@@ -35,6 +38,7 @@ from careplug.errors import AuthError, FatalSourceError
 from careplug.model import Channel, Checkpoint, Quarantined, Record
 from careplug.nudges.model import Nudge, Receipt
 from careplug.source import Item, Source, SourceOptions
+from zenpy.lib.exception import RecordNotFoundException
 from pydantic import Field, field_validator, model_validator
 
 from . import mapping
@@ -44,7 +48,7 @@ from .writeback import WriteBack
 
 log = logging.getLogger(__name__)
 
-STREAMS = ("users", "organizations", "tickets", "ticket_events", "satisfaction_ratings")
+STREAMS = ("users", "organizations", "tickets", "ticket_events", "satisfaction_ratings", "calls")
 
 
 class ZendeskOptions(SourceOptions):
@@ -175,6 +179,8 @@ class ZendeskSource(Source):
                                          lambda e: self._event(e, agents))
         elif stream == "satisfaction_ratings":
             yield from self._ratings(stream, cursor)
+        elif stream == "calls":
+            yield from self._calls(stream, cursor)
         else:
             raise FatalSourceError(f"unknown stream {stream!r}", source=self.name, stream=stream)
 
@@ -279,6 +285,18 @@ class ZendeskSource(Source):
                 at_latest.add(r.get("id"))
         if (latest, at_latest) != (start, seen):
             yield Checkpoint(stream, {"start_time": latest, "seen": sorted(at_latest)})
+
+    def _calls(self, stream: str, cursor: Any | None) -> Iterator[Item]:
+        """Talk calls without a ticket. An account without Talk answers 403/404: nothing to read."""
+        try:
+            yield from self._time_stream(stream, cursor, self.client.export_calls, "calls",
+                                         lambda c: mapping.call_to_records(self.name, c))
+        except RecordNotFoundException:
+            log.info("%s: no Zendesk Talk on this account; the calls stream reads nothing", self.name)
+        except FatalSourceError as exc:
+            if "403" not in str(exc):
+                raise
+            log.info("%s: Zendesk Talk calls are not readable (%s); the calls stream reads nothing", self.name, exc)
 
     def agents(self, stream: str | None = None) -> set[str]:
         """Ids of the account's agents and admins (read once per source instance)."""

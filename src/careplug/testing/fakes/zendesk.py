@@ -17,6 +17,7 @@ Reading (the incremental exports, group ``incremental``: Zendesk allows 10 reque
   its last second, so ``start_time=end_time`` re-reads (only) that second; a page holding only the
   start second is extended through the next one, so paging always moves on.
 - ``GET /api/v2/incremental/organizations.json`` — time-based, same shape (``organizations``).
+- ``GET /api/v2/channels/voice/stats/incremental/calls.json`` — Talk calls, time-based (``calls``).
 
 Everything else is group ``api`` (the account's per-minute limit):
 
@@ -105,6 +106,7 @@ class FakeZendesk(FakeServer):
         self.events: list[dict[str, Any]] = []          # ticket events (audits), sorted by (timestamp, id)
         self._event_keys: list[tuple[int, int]] = []
         self.ratings: dict[int, dict[str, Any]] = {}
+        self.calls_log: dict[int, dict[str, Any]] = {}   # Talk calls (``self.calls`` counts requests)
         self.jobs: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0
         self._ids = itertools.count(10_000_000_000)
@@ -296,6 +298,22 @@ class FakeZendesk(FakeServer):
         self.ratings[rid] = rating
         ticket["satisfaction_rating"] = {"id": rid, "score": score, "comment": comment}
         return rating
+
+    def add_call(self, *, customer_id: int | None, agent_id: int | None = None, ticket_id: int | None = None,
+                 direction: str = "inbound", completion_status: str = "completed", duration: int = 120,
+                 at: int | None = None) -> dict[str, Any]:
+        """A Talk call as the calls export shows it (``completion_status``: completed,
+        abandoned_in_queue, abandoned_in_ivr, abandoned_on_hold, voicemail, ...)."""
+        at = at or self.now()
+        cid = self.next_id()
+        call = {"id": cid, "agent_id": agent_id, "customer_id": customer_id, "ticket_id": ticket_id,
+                "direction": direction, "completion_status": completion_status,
+                "duration": duration if completion_status == "completed" else 0,
+                "talk_time": duration if completion_status == "completed" else 0, "wait_time": 30,
+                "voicemail": completion_status == "voicemail", "phone_number": "+15550001111",
+                "created_at": iso(at), "updated_at": iso(at)}
+        self.calls_log[cid] = call
+        return call
 
     def delete_ticket(self, tid: int) -> None:
         """Zendesk keeps a deleted ticket in the export with ``status: "deleted"``."""
@@ -562,6 +580,13 @@ class FakeZendesk(FakeServer):
         ordered = sorted(self.organizations.values(), key=lambda o: (self._gts(o), o["id"]))
         return self._time_export(req, [(self._gts(o), o["id"]) for o in ordered], ordered, "organizations",
                                  "incremental/organizations.json", self._public)
+
+    @route("GET", r"/api/v2/channels/voice/stats/incremental/calls(?:\.json)?", name="incremental.calls",
+           group="incremental")
+    def export_calls(self, req: Request) -> Response:
+        ordered = sorted(self.calls_log.values(), key=lambda c: (self._gts(c), c["id"]))
+        return self._time_export(req, [(self._gts(c), c["id"]) for c in ordered], ordered, "calls",
+                                 "channels/voice/stats/incremental/calls.json")
 
     # --- other reads --------------------------------------------------------------------------------
 
