@@ -170,3 +170,11 @@ def test_an_expired_query_locator_is_queried_again_after_the_last_row_read():
                     h.fake.locators.clear()          # Salesforce dropped the cursor (15 minutes idle)
         assert len(seen) == len(set(seen)) == 700
         assert h.fake.calls["queryAll"] == 2
+
+
+def test_a_login_refused_for_exhausted_limits_stops_cleanly_not_as_bad_credentials(org):
+    from careplug.errors import RateLimitExhausted
+
+    org.fake.refuse_logins = "REQUEST_LIMIT_EXCEEDED"
+    with pytest.raises(RateLimitExhausted, match="REQUEST_LIMIT_EXCEEDED"):
+        items(org.make_source(), "users")

@@ -132,6 +132,10 @@ class SalesforceClient:
                 raise RetriableError(f"login: Salesforce answered {code}", source=self.source,
                                      retry_after=_retry_after(self.last_headers) if code in (429, 503) else None
                                      ) from None
+            if code == "REQUEST_LIMIT_EXCEEDED":
+                raise RateLimitExhausted("login: Salesforce refused the login with REQUEST_LIMIT_EXCEEDED (the org's "
+                                         "login or API allowance is used up); cursors are kept", source=self.source
+                                         ) from None
             raise AuthError(f"login ({c.mode}) to Salesforce domain {domain!r} was refused ({code}); check the "
                             "credentials in the configured environment variables", source=self.source) from None
         except requests.RequestException as exc:

@@ -347,6 +347,7 @@ class FakeSalesforce(FakeServer):
         self.locators: dict[str, tuple[str, list[dict[str, Any]], int]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.logins = 0
+        self.refuse_logins: str | None = None     # an exceptionCode every login answers with, e.g. REQUEST_LIMIT_EXCEEDED
 
     # --- clock, ids and writes --------------------------------------------------------------------
 
@@ -485,6 +486,9 @@ class FakeSalesforce(FakeServer):
         user = re.search(r"<n1:username>(.*?)</n1:username>", body, re.S)
         password = re.search(r"<n1:password>(.*?)</n1:password>", body, re.S)
         expected = escape(self.password + self.security_token)
+        if self.refuse_logins:
+            return Response(500, _soap_fault(self.refuse_logins, "TotalRequests Limit exceeded.").encode(),
+                            {"Content-Type": "text/xml"})
         if not user or not password or user.group(1) != escape(self.username) or password.group(1) != expected:
             fault = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas."
                      "xmlsoap.org/soap/envelope/\" xmlns:sf=\"urn:fault.partner.soap.sforce.com\"><soapenv:Body>"
@@ -856,6 +860,14 @@ class FakeSalesforce(FakeServer):
             self.insert("CaseComment", {"ParentId": m.conversation_id, "IsPublished": m.public,
                                         "CommentBody": m.body, "CreatedDate": m.created_at}, at=stamp,
                         created_by=author)
+
+
+def _soap_fault(code: str, message: str) -> str:
+    return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/"
+            "soap/envelope/\" xmlns:sf=\"urn:fault.partner.soap.sforce.com\"><soapenv:Body><soapenv:Fault>"
+            f"<faultcode>sf:{code}</faultcode><faultstring>{code}: {escape(message)}</faultstring><detail>"
+            f"<sf:LoginFault><sf:exceptionCode>{code}</sf:exceptionCode><sf:exceptionMessage>{escape(message)}"
+            "</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>")
 
 
 def _json_value(v: Any) -> Any:
