@@ -136,7 +136,6 @@ class _Evaluator:
         for rule in rules:
             for kind in getattr(rule, "subjects", ("conversation",)):
                 self.by_kind.setdefault(kind, []).append(rule)
-        self._failed_once: set[tuple[str, str]] = set()
 
     def kinds(self) -> set[str]:
         return set(self.by_kind)
@@ -167,9 +166,6 @@ class _Evaluator:
             if len(self.plugins.hook_failures) > before:
                 plugin_failed = True
                 for hf in self.plugins.hook_failures[before:]:
-                    key = (hf.plugin, hf.hook)
-                    if key not in self._failed_once:
-                        self._failed_once.add(key)
                     self.result.failures.append(
                         f"plugin {hf.plugin!r} failed in {hf.hook} on {subject}: {type(hf.error).__name__}: {hf.error}")
         return _Outcome(found, wake, failed, plugin_failed)

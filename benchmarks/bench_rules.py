@@ -1,0 +1,160 @@
+"""Care rules benchmark: full and incremental evaluation over a generated store.
+
+    python benchmarks/bench_rules.py --sizes 10000 100000 1000000 --changed 1000
+
+For each size: generate the synthetic history (``careplug.testing.generator``) into a SQLite store
+(kept under ``--workdir`` and reused), then, each in a fresh subprocess so peak memory is the
+evaluation's own:
+
+- *full*: every subject, every built-in rule enabled with its defaults and a Mon-Fri 09-17 US
+  calendar (``run_check(full=True)`` path: ``evaluate_store``), findings written to the store;
+- *incremental*: ``--changed`` conversations re-synced with a change (marked dirty by
+  ``commit_batch``), then the normal run (dirty ∪ due subjects).
+
+Writes a table to ``docs/benchmarks-rules.md`` (``--out``). Timings are wall clock on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+NOW = datetime(2026, 3, 4, 15, 0, tzinfo=timezone.utc)
+
+
+def build_store(path: Path, conversations: int) -> dict:
+    from careplug.store import Store
+    from careplug.testing.generator import generate
+
+    started = time.perf_counter()
+    store = Store(str(path))
+    batch: list = []
+    n = 0
+    for record in generate(conversations, seed=0, now=NOW):
+        batch.append(record)
+        if len(batch) >= 20000:
+            store.commit_batch("bench", "all", batch, cursor=None)
+            n += len(batch)
+            batch = []
+    if batch:
+        store.commit_batch("bench", "all", batch, cursor=None)
+        n += len(batch)
+    store.close()
+    return {"records": n, "load_seconds": time.perf_counter() - started}
+
+
+def rules():
+    from careplug.calendar import BusinessCalendar, CalendarOptions
+    from careplug.plugins import Plugins
+    from careplug.rules.context import RuleContext
+
+    plugins = Plugins(load_entry_points=False)
+    cal = BusinessCalendar.from_options(CalendarOptions(timezone="America/New_York", country="US"), name="default")
+    context = RuleContext({"default": cal}, "default")
+    return [cls(cls.Options(), context) for cls in plugins.rules().values()], plugins
+
+
+def run_full(path: str) -> dict:
+    from careplug.check import evaluate_store
+    from careplug.store import Store
+
+    store = Store(path)
+    rs, _plugins = rules()
+    started = time.perf_counter()
+    result = evaluate_store(store, rs, NOW, full=True, keep_findings=False)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "evaluated": result.evaluated, "new": len(result.new),
+            "failures": len(result.failures), "peak_rss_mb": _peak_mb()}
+
+
+def run_incremental(path: str, changed: int) -> dict:
+    from careplug.check import evaluate_store
+    from careplug.store import Store
+
+    store = Store(path)
+    subjects = list(store.all_subjects("conversation"))
+    pick = random.Random(1).sample(subjects, min(changed, len(subjects)))
+    touched = []
+    for key in pick:
+        _kind, source, ext = key.split(":", 2)
+        conv = store.get(source, "conversation", ext)
+        conv.tags = [*conv.tags, "bench-touched"]      # a real change: the stored JSON differs
+        touched.append(conv)
+    store.commit_batch("bench", "changes", touched, cursor=None)
+    dirty = len(store.dirty_subjects())
+    rs, _plugins = rules()
+    started = time.perf_counter()
+    result = evaluate_store(store, rs, NOW, keep_findings=False)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "evaluated": result.evaluated, "dirty": dirty, "peak_rss_mb": _peak_mb()}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
+    parser.add_argument("--changed", type=int, default=1000)
+    parser.add_argument("--workdir", default="/tmp/careplug-bench")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs" / "benchmarks-rules.md"))
+    parser.add_argument("--child", nargs="+")
+    args = parser.parse_args()
+    if args.child:
+        kind, path, *rest = args.child
+        print(json.dumps(run_full(path) if kind == "full" else run_incremental(path, int(rest[0]))))
+        return
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for size in args.sizes:
+        path = Path(args.workdir) / f"store-{size}.db"
+        fresh = Path(args.workdir) / f"store-{size}.fresh.db"
+        if not fresh.exists():
+            info = build_store(fresh, size)
+            (Path(args.workdir) / f"store-{size}.json").write_text(json.dumps(info))
+        info = json.loads((Path(args.workdir) / f"store-{size}.json").read_text())
+        subprocess.run(["cp", str(fresh), str(path)], check=True)
+        for suffix in ("-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        full = _child(["--child", "full", str(path)])
+        incr = _child(["--child", "incremental", str(path), str(args.changed)])
+        row = {"conversations": size, **info, "full": full, "incremental": incr}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    write_report(Path(args.out), rows, args.changed)
+
+
+def write_report(out: Path, rows: list[dict], changed: int) -> None:
+    lines = ["# Care rules benchmark", "",
+             f"`python benchmarks/bench_rules.py --sizes {' '.join(str(r['conversations']) for r in rows)} "
+             f"--changed {changed}` on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+             f"Python {platform.python_version()}, SQLite store; all seven built-in rules enabled with defaults.",
+             "", "| conversations | records | full evaluation | subjects | peak RSS | incremental "
+             f"({changed} changed) | subjects evaluated | peak RSS |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f, i = r["full"], r["incremental"]
+        lines.append(f"| {r['conversations']:,} | {r['records']:,} | {f['seconds']:.1f} s | {f['evaluated']:,} | "
+                     f"{f['peak_rss_mb']:.0f} MB | {i['seconds']:.2f} s | {i['evaluated']:,} | {i['peak_rss_mb']:.0f} MB |")
+    lines += ["", "Store build (generate + `commit_batch`) is not part of the timings: "
+              + ", ".join(f"{r['conversations']:,}: {r['load_seconds']:.0f} s" for r in rows) + ".", ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
