@@ -173,3 +173,63 @@ def test_bulk_histories_equal_the_stores_own_for_every_subject_kind(journey, sto
             assert getattr(got[subject], name) == getattr(want, name), (subject, name)
     assert got[f"customer:{uid}"].customer_uid == uid
     assert set(bulk.iter_subjects(store)) == set(store.all_subjects())
+
+
+class SlaPlugin:
+    """An adapter reporting an SLA breach its CRM recorded, through careplug_detect_neglect."""
+
+    def __init__(self):
+        self.fail = False
+
+    @careplug.hookimpl
+    def careplug_detect_neglect(self, subject, history, now):
+        if self.fail:
+            raise ConnectionError("CRM unreachable")
+        if subject.startswith("conversation:"):
+            return [careplug.Finding(rule="crm_sla", subject=subject, occurrence="sla", stage="breach",
+                                     severity=careplug.Severity.BREACH, summary="SLA breached in the CRM",
+                                     started_at=now)]
+        return None
+
+
+def test_plugin_findings_are_stored_and_kept_while_the_plugin_fails(journey, store, plugins):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.load()
+    sla = SlaPlugin()
+    plugins.register(sla, name="sla")
+    first = evaluate_store(store, [], ny(2026, 3, 2, 10), plugins=plugins)
+    assert [f.rule for f in first.new] == ["crm_sla"]
+    sla.fail = True
+    failing = evaluate_store(store, [], ny(2026, 3, 2, 11), plugins=plugins, full=True)
+    assert any("CRM unreachable" in f for f in failing.failures) and failing.resolved == []
+    assert [f.rule for f in store_findings.open_findings(store)] == ["crm_sla"]
+
+
+def test_run_check_on_an_app_lists_every_open_finding(tmp_path):
+    from careplug.app import App
+    from careplug.check import run_check
+
+    config = f"""
+[store]
+path = "{tmp_path / 'care.db'}"
+
+[rules.unanswered]
+first_reply = "2h"
+"""
+    app = App.from_text(config, base_dir=tmp_path)
+    try:
+        from conftest import Journey
+
+        j = Journey(app.store)
+        ada = j.customer()
+        conv = j.conversation(ada, ny(2026, 3, 2, 9))
+        j.inbound(conv, ny(2026, 3, 2, 9))
+        j.load()
+        result = run_check(app, ny(2026, 3, 2, 12))
+        assert result.ok and [f.rule for f in result.findings] == ["unanswered"]
+        again = run_check(app, ny(2026, 3, 2, 12, 5))                 # nothing changed or due
+        assert again.evaluated == 0 and [f.rule for f in again.findings] == ["unanswered"]
+        assert again.as_dict()["open"] == 1
+    finally:
+        app.close()
