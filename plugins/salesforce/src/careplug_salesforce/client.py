@@ -127,19 +127,22 @@ class SalesforceClient:
             return Salesforce(username=c.get("username"), password=c.get("password"),
                               security_token=c.get("security_token") or "", **common)
         except SalesforceAuthenticationFailed as exc:
-            code = getattr(exc, "code", "") or "login failed"
-            if isinstance(code, int) and (code >= 500 or code == 429):
-                raise RetriableError(f"login: Salesforce answered {code}", source=self.source,
-                                     retry_after=_retry_after(self.last_headers) if code in (429, 503) else None
-                                     ) from None
-            if code == "REQUEST_LIMIT_EXCEEDED":
-                raise RateLimitExhausted("login: Salesforce refused the login with REQUEST_LIMIT_EXCEEDED (the org's "
-                                         "login or API allowance is used up); cursors are kept", source=self.source
-                                         ) from None
-            raise AuthError(f"login ({c.mode}) to Salesforce domain {domain!r} was refused ({code}); check the "
-                            "credentials in the configured environment variables", source=self.source) from None
+            raise self._login_failure(exc, f"login ({c.mode}) to Salesforce domain {domain!r}") from None
         except requests.RequestException as exc:
             raise RetriableError(f"login: network error ({type(exc).__name__})", source=self.source) from None
+
+    def _login_failure(self, exc: SalesforceAuthenticationFailed, what: str,
+                       stream: str | None = None) -> SourceError:
+        code = getattr(exc, "code", "") or "login failed"
+        where = dict(source=self.source, stream=stream)
+        if isinstance(code, int) and (code >= 500 or code == 429):
+            return RetriableError(f"{what}: Salesforce answered {code}",
+                                  retry_after=_retry_after(self.last_headers) if code in (429, 503) else None, **where)
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            return RateLimitExhausted(f"{what}: Salesforce refused the login with REQUEST_LIMIT_EXCEEDED (the org's "
+                                      "login or API allowance is used up); cursors are kept", **where)
+        return AuthError(f"{what} was refused ({code}); check the credentials in the configured environment "
+                         "variables", **where)
 
     # --- the one way to call Salesforce -----------------------------------------------------------
 
@@ -161,9 +164,8 @@ class SalesforceClient:
                 return fn(*args, timeout=self.timeout, **kwargs)
             except SalesforceError as exc:
                 raise self._translate(exc, endpoint, stream) from None
-            except (SalesforceAuthenticationFailed,) as exc:
-                raise AuthError(f"{endpoint}: the session expired and logging in again failed "
-                                f"({getattr(exc, 'code', '')})", source=self.source, stream=stream) from None
+            except SalesforceAuthenticationFailed as exc:     # the session expired; logging in again failed
+                raise self._login_failure(exc, f"{endpoint}: logging in again", stream) from None
             except requests.RequestException as exc:     # timeouts, resets, refused connections
                 raise RetriableError(f"{endpoint}: network error ({type(exc).__name__})",
                                      source=self.source, stream=stream) from None
