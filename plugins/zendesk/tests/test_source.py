@@ -75,3 +75,20 @@ def test_talk_calls_without_a_ticket_sync_as_phone_conversations(crm):
     got = records(crm.make_source().fetch("calls", None))
     assert [r.external_id for r in got] == [f"call-{missed['id']}"] * 2
     assert crm.fake.calls["incremental.calls"] == 1
+
+
+def test_an_account_without_talk_syncs_every_other_stream_without_error(tmp_path):
+    from careplug.testing.fakes.zendesk import FakeZendesk
+
+    class NoTalk(FakeZendesk):
+        export_calls = None          # no route: the fake answers 404, as an account without Talk
+
+    h = ZendeskHarness()
+    h.fake = NoTalk(email=h.fake.email, token=h.fake.token)
+    with h:
+        h.seed(3)
+        result = sync_source(Store(str(tmp_path / "s.db")), h.make_source())
+        assert result.ok, [s.error for s in result.streams]
+        calls = next(s for s in result.streams if s.stream == "calls")
+        assert calls.read == 0 and calls.error is None
+        assert {s.stream for s in result.streams if s.read} >= {"users", "tickets", "ticket_events"}

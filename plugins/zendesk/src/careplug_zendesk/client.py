@@ -178,7 +178,9 @@ class ZendeskClient:
             except RecordNotFoundException:
                 raise
             except APIException as exc:
-                raise self._translate(exc, what, stream) from None
+                error = self._translate(exc, what, stream)
+                error.status = getattr(getattr(exc, "response", None), "status_code", None)  # type: ignore[attr-defined]
+                raise error from None
             except requests.exceptions.RequestException as exc:
                 raise RetriableError(f"{what}: network error ({type(exc).__name__})", source=self.source,
                                      stream=stream) from None

@@ -294,7 +294,7 @@ class ZendeskSource(Source):
         except RecordNotFoundException:
             log.info("%s: no Zendesk Talk on this account; the calls stream reads nothing", self.name)
         except FatalSourceError as exc:
-            if "403" not in str(exc):
+            if getattr(exc, "status", None) not in (403, 404):
                 raise
             log.info("%s: Zendesk Talk calls are not readable (%s); the calls stream reads nothing", self.name, exc)
 
