@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 from careplug.errors import AuthError, RateLimitExhausted, RetriableError
 from careplug.testing.fakes.zendesk import FakeZendesk
 from zenpy import Zenpy
