@@ -32,14 +32,14 @@ import logging
 import os
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from careplug.errors import AuthError, FatalSourceError
 from careplug.model import Channel, Checkpoint, Quarantined, Record
 from careplug.nudges.model import Nudge, Receipt
 from careplug.source import Item, Source, SourceOptions
 from zenpy.lib.exception import RecordNotFoundException
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from . import mapping
 from .client import ZendeskClient
@@ -82,9 +82,11 @@ class ZendeskOptions(SourceOptions):
     segment_field: str | None = "segment"
     task_tag: str = "careplug_nudge"
     """Tag on every ticket careplug writes to (follow-up tickets, tickets with a careplug note)."""
-    task_requester: str = "assignee"
-    """Who requests follow-up task tickets: ``assignee`` (the agent), or ``customer`` (the
-    conversation's requester; the customer is never notified: the ticket has only internal notes)."""
+    task_requester: Literal["assignee", "customer"] = "assignee"
+    """Who requests follow-up task tickets: ``assignee`` (the agent: no customer can be emailed), or
+    ``customer`` (the conversation's requester, so the follow-up shows in the customer's tickets;
+    it carries only an internal note, and Zendesk's default triggers email requesters about public
+    comments only — check your own triggers before choosing this)."""
     job_poll_interval: float = Field(1.0, ge=0)
     job_poll_attempts: int = Field(30, ge=1)
 
@@ -110,12 +112,6 @@ class ZendeskOptions(SourceOptions):
         if unknown:
             raise ValueError(f"unknown streams {unknown}; Zendesk streams are {list(STREAMS)}")
         return v
-
-    @model_validator(mode="after")
-    def _requester(self) -> "ZendeskOptions":
-        if self.task_requester not in ("assignee", "customer"):
-            raise ValueError("task_requester must be 'assignee' or 'customer'")
-        return self
 
 
 class ZendeskSource(Source):
