@@ -233,3 +233,26 @@ first_reply = "2h"
         assert again.as_dict()["open"] == 1
     finally:
         app.close()
+
+
+def test_rules_built_by_an_app_count_time_on_the_default_calendar(tmp_path):
+    from careplug.app import App
+
+    config = """
+[store]
+path = "care.db"
+
+[calendars.default]
+timezone = "America/New_York"
+hours = { mon-fri = "09:00-17:00" }
+
+[rules.unanswered]
+first_reply = "2h"
+"""
+    app = App.from_text(config, base_dir=tmp_path)
+    try:
+        [rule] = app.rules
+        assert rule.calendar.tz.key == "America/New_York"
+        assert rule.calendar.add(ny(2026, 3, 6, 16), timedelta(hours=2)) == ny(2026, 3, 9, 10).astimezone(timezone.utc)
+    finally:
+        app.close()

@@ -25,9 +25,10 @@ class RuleContext:
 
     @classmethod
     def from_app(cls, app: Any) -> "RuleContext":
+        """Calendars of an ``App``; ``[calendars.default]``, when configured, is the default
+        (as ``App.calendar(None)``), else clocks count wall time."""
         calendars = dict(getattr(app, "calendars", {}) or {})
-        default = "default" if "default" in calendars else (next(iter(calendars)) if len(calendars) == 1 else None)
-        return cls(calendars, default)
+        return cls(calendars, "default" if "default" in calendars else None)
 
     def calendar(self, name: str | None = None) -> BusinessCalendar:
         if name is None:
