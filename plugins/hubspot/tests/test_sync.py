@@ -86,3 +86,20 @@ def test_inbox_threads_become_conversations_with_their_messages(fake: FakeHubSpo
     assert conv.external_id == "thread:9" and conv.customer_id == "77" and conv.assignee == "100"
     inbound, comment = records[1:]
     assert inbound.direction.value == "inbound" and not comment.public and comment.author == "100"
+
+
+def test_a_record_read_at_the_boundary_and_modified_since_does_not_hide_the_unread_ones(fake: FakeHubSpot, make_source):
+    fake.seed(10, engagements_per_ticket=0, tie_every=1000)      # ten tickets in one millisecond
+    items = make_source(streams=["tickets"], page_size=4, association_batch=4).fetch("tickets", None)
+    first_page = []
+    for item in items:
+        if isinstance(item, Conversation):
+            first_page.append(item.external_id)
+        elif not isinstance(item, Conversation) and hasattr(item, "cursor"):
+            cursor = item.cursor
+            break
+    assert len(first_page) == 4 and sorted(cursor["ids"]) == sorted(first_page)
+    fake.put("tickets", {"subject": "edited"}, id=first_page[0])
+    rest = [r.external_id for r in iter_records(make_source(streams=["tickets"], page_size=4).fetch("tickets", cursor))
+            if isinstance(r, Conversation)]
+    assert sorted(rest) == sorted(set(fake.objects["tickets"]) - set(first_page[1:]))

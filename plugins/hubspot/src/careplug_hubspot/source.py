@@ -40,6 +40,7 @@ from .writeback import WriteBack
 log = logging.getLogger(__name__)
 
 SEARCH_CAP = 10_000
+EXCLUDE_MAX = 900     # ids left out by NOT_IN filters: 9 filters x 100 values (+ the EQ filter: 10 a group)
 SEARCH_STREAMS = ("companies", "contacts", "tickets", "emails", "calls", "meetings", "notes", "communications",
                   "tasks")
 ENGAGEMENTS = ("emails", "calls", "meetings", "notes", "communications", "tasks")
@@ -98,6 +99,18 @@ class HubSpotOptions(SourceOptions):
         return v
 
 
+_PACERS: dict[tuple[Any, ...], Pacer] = {}
+
+
+def shared_pacer(o: HubSpotOptions) -> Pacer:
+    """One pacer per portal (host and token variable) and limits, shared by every source instance
+    of the process: HubSpot counts a portal's requests, not a client's."""
+    key = (o.host, o.token_env, o.burst_limit, o.burst_seconds, o.search_per_second)
+    if key not in _PACERS:
+        _PACERS[key] = Pacer(burst=o.burst_limit, burst_seconds=o.burst_seconds, search_per_second=o.search_per_second)
+    return _PACERS[key]
+
+
 class HubSpotSource(Source):
     kind: ClassVar[str] = "hubspot"
     Options: ClassVar[type[SourceOptions]] = HubSpotOptions
@@ -124,7 +137,7 @@ class HubSpotSource(Source):
             self._client = HubSpotClient(
                 token=token, host=o.host, source=self.name, timeout=o.timeout, max_attempts=o.max_attempts,
                 backoff=o.backoff, max_retry_wait=o.max_retry_wait,
-                pacer=Pacer(burst=o.burst_limit, burst_seconds=o.burst_seconds, search_per_second=o.search_per_second))
+                pacer=shared_pacer(o))
         return self._client
 
     def close(self) -> None:
@@ -202,11 +215,13 @@ class HubSpotSource(Source):
     def _pages(self, stream: str, cursor: Any | None) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
         """Pages of new objects, each with the cursor that covers it and everything before it.
 
-        Keyset paging: every request is a fresh window ``modified >= ts`` (the last timestamp seen)
-        that skips, by offset, the records already read at exactly ``ts``. Offsets therefore stay
-        tiny (no query gets near HubSpot's 10,000-result cap unless that many records share one
-        millisecond), and a record modified while the sync runs moves past the window instead of
-        shifting the pages under it (with plain ``after`` paging, one record would be skipped)."""
+        Keyset paging: every request is a fresh window from the last timestamp seen, ``ts``,
+        sorted ascending, that leaves out the records already read at exactly ``ts``: by
+        ``hs_object_id NOT_IN`` filters while there are at most ``EXCLUDE_MAX`` of them (exact,
+        whatever order HubSpot gives records sharing a millisecond), by offset beyond that (a bulk
+        import). So no query goes near HubSpot's 10,000-result cap unless that many records share
+        one millisecond, and a record modified while the sync runs moves past the window instead
+        of shifting the pages under it (with plain ``after`` paging, one record would be skipped)."""
         prop = "lastmodifieddate" if stream == "contacts" else "hs_lastmodifieddate"
         if cursor:
             ts, seen = int(cursor["ts"]), set(cursor.get("ids") or [])
@@ -214,16 +229,24 @@ class HubSpotSource(Source):
             ts, seen = (mapping.millis(self.opts.start_date) if self.opts.start_date else 0), set()
         size = self.opts.page_size
         while True:
-            if len(seen) + size > SEARCH_CAP:
-                raise FatalSourceError(f"more than {SEARCH_CAP - size} {stream} share the modification time {ts}; "
-                                       f"the search API cannot page past {SEARCH_CAP} results",
-                                       source=self.name, stream=stream)
-            body: dict[str, Any] = {
-                "filterGroups": [{"filters": [{"propertyName": prop, "operator": "GTE", "value": str(ts)}]}],
-                "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
-                "properties": self._properties(stream), "limit": size}
-            if seen:
-                body["after"] = str(len(seen))     # skip what was read at exactly ts
+            body: dict[str, Any] = {"sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
+                                    "properties": self._properties(stream), "limit": size}
+            if not seen:
+                body["filterGroups"] = [{"filters": [{"propertyName": prop, "operator": "GTE", "value": str(ts)}]}]
+            elif len(seen) <= EXCLUDE_MAX:
+                ids = sorted(seen, key=lambda i: (len(i), i))
+                body["filterGroups"] = [
+                    {"filters": [{"propertyName": prop, "operator": "EQ", "value": str(ts)},
+                                 *({"propertyName": "hs_object_id", "operator": "NOT_IN", "values": ids[i:i + 100]}
+                                   for i in range(0, len(ids), 100))]},
+                    {"filters": [{"propertyName": prop, "operator": "GT", "value": str(ts)}]}]
+            else:
+                if len(seen) + size > SEARCH_CAP:
+                    raise FatalSourceError(f"more than {SEARCH_CAP - size} {stream} share the modification time "
+                                           f"{ts}; the search API cannot page past {SEARCH_CAP} results",
+                                           source=self.name, stream=stream)
+                body["filterGroups"] = [{"filters": [{"propertyName": prop, "operator": "GTE", "value": str(ts)}]}]
+                body["after"] = str(len(seen))     # skip, by position, what was read at exactly ts
             data = self.client.search(stream, body, stream=stream)
             fresh = []
             for obj in data.get("results") or []:
@@ -241,6 +264,9 @@ class HubSpotSource(Source):
             yield fresh, {"ts": ts, "ids": sorted(seen)}
             if not ((data.get("paging") or {}).get("next") or {}).get("after"):
                 return
+            if not fresh:
+                raise FatalSourceError(f"the search for {stream} modified since {ts} made no progress",
+                                       source=self.name, stream=stream)
 
     def _emit(self, stream: str, objs: list[dict[str, Any]]) -> Iterator[Item]:
         ids = [str(o.get("id")) for o in objs if o.get("id")]
