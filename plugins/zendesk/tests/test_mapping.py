@@ -150,3 +150,9 @@ def test_a_missed_call_without_a_ticket_becomes_an_open_phone_conversation():
 
 def test_a_call_with_a_ticket_is_left_to_the_ticket_events():
     assert mapping.call_to_records("zd", {"id": 8, "ticket_id": 155, "created_at": "2026-01-01T09:00:00Z"}) == []
+
+
+def test_a_comment_the_export_says_came_via_a_rule_is_from_a_bot():
+    [m] = mapping.event_to_records("zd", audit({"id": 9, "event_type": "Comment", "body": "Auto-reply", "public": True,
+                                                "author_id": 235323}, via="Rule"), agents={"235323"})
+    assert m.author_role is AuthorRole.BOT

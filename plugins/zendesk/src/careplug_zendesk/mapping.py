@@ -153,7 +153,7 @@ def event_to_records(source: str, e: dict[str, Any], *, agents: Collection[str],
     conv = str(ticket)
     at = parse_time(e.get("created_at") or e.get("timestamp"), "created_at")
     via = e.get("via")
-    via_channel = (via.get("channel") if isinstance(via, dict) else None)
+    via_channel = via.get("channel") if isinstance(via, dict) else str(via or "").lower() or None
     channel = (channels or {}).get(conv) or channel_of(via)
     updater = _id(e.get("updater_id"))
     out: list[Record] = []
