@@ -104,3 +104,27 @@ def test_pacing_keeps_a_sync_under_the_fakes_enforced_limits(fake: FakeHubSpot):
     for _ in range(12):
         c.owners(limit=1, after=None)
     assert fake.rate_limited == 0
+
+
+def test_a_spent_daily_allowance_in_the_headers_stops_before_calling_again(fake: FakeHubSpot):
+    c = client(fake)
+    fake.daily_limit = fake.daily_used + 1          # this call is the last one of the day
+    c.owners(limit=10, after=None)
+    assert c.pacer.daily_remaining == 0
+    calls = fake.total_calls()
+    with pytest.raises(RateLimitExhausted, match="Daily-Remaining"):
+        c.owners(limit=10, after=None)
+    assert fake.total_calls() == calls
+
+
+def test_few_requests_left_in_the_burst_window_make_the_pacer_wait_out_the_interval():
+    now = [0.0]
+    waits: list[float] = []
+    pacer = Pacer(burst=100, burst_seconds=10, search_per_second=4, clock=lambda: now[0],
+                  sleep=lambda s: (waits.append(s), now.__setitem__(0, now[0] + s)))
+    pacer.observe({"X-HubSpot-RateLimit-Remaining": "50", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"})
+    pacer.before(search=False)
+    assert waits == []
+    pacer.observe({"X-HubSpot-RateLimit-Remaining": "1", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"})
+    pacer.before(search=False)
+    assert waits == [10.0]

@@ -87,6 +87,10 @@ class HubSpotClient:
         parsed JSON body. ``endpoint`` names the call in errors and counts."""
 
         def attempt() -> Any:
+            if self.pacer.daily_remaining is not None and self.pacer.daily_remaining <= 0:
+                raise RateLimitExhausted(f"{endpoint}: HubSpot's daily API allowance is used up "
+                                         f"(X-HubSpot-RateLimit-Daily-Remaining: 0); not calling", source=self.source,
+                                         stream=stream)
             self.pacer.before(search=search)
             self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
             try:
