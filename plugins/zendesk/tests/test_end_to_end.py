@@ -116,3 +116,20 @@ def test_careplug_run_finds_the_unanswered_ticket_writes_one_follow_up_and_a_sec
     assert len(zendesk.tickets) == tickets_before
     assert sum(len(c) for c in zendesk.comments.values()) == comments_before
     assert second["ok"], second
+
+
+def test_when_the_agent_replies_the_next_run_solves_the_follow_up(tmp_path: Path, zendesk: FakeZendesk) -> None:
+    config = write_config(tmp_path, zendesk)
+    ids = zendesk.e2e  # type: ignore[attr-defined]
+    careplug_run(config, zendesk)
+    [task] = followups(zendesk)
+    assert task["status"] != "solved"
+
+    zendesk.add_comment(ids["waiting"], body="Sorry for the wait: the invoice is corrected.", author_id=ids["agent"],
+                        status="pending")
+    careplug_run(config, zendesk)
+
+    [task] = followups(zendesk)
+    assert task["status"] == "solved", "the follow-up of a cleared finding is closed"
+    assert "careplug_nudge" not in zendesk.tickets[ids["waiting"]]["tags"], "the note's ticket is untagged"
+    assert len(followups(zendesk)) == 1
