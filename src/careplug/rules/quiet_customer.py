@@ -47,6 +47,10 @@ class QuietCustomer(CareRule):
     description = "A key customer or account with no outbound touch for too long."
     default_calendar = "always"
 
+    def __init__(self, options: QuietCustomerOptions, context: object | None = None):
+        super().__init__(options, context)
+        self.subjects = (options.level,)      # only the level it watches: the engine loads no other
+
     def assess(self, history: History, now: datetime) -> Assessment:
         o: QuietCustomerOptions = self.options  # type: ignore[assignment]
         out = Assessment()

@@ -79,11 +79,13 @@ class _Loader:
 
     def fetch(self, query, refs: Iterable[tuple[str, str]], **params: Any) -> list[Record]:
         out: list[Record] = []
+        decode, order = codec.decode, self.order
         for src, ids in _by_source(refs).items():
             for i in range(0, len(ids), IN_CHUNK):
-                for row in self.conn.execute(query, {"src": src, "ids": ids[i:i + IN_CHUNK], **params}):
-                    rec = codec.decode(row.kind, row.source, row.external_id, row.data)
-                    self.order[id(rec)] = (row.created_at is not None, row.created_at or 0.0, row.id)
+                rows = self.conn.execute(query, {"src": src, "ids": ids[i:i + IN_CHUNK], **params}).fetchall()
+                for rid, source, kind, ext, created, data in rows:
+                    rec = decode(kind, source, ext, data)
+                    order[id(rec)] = (created is not None, created or 0.0, rid)
                     out.append(rec)
         return out
 
