@@ -147,3 +147,11 @@ def test_an_oauth_token_is_sent_as_a_bearer_token():
     with f:
         c = client(f, email=None, token=None, oauth_token="oauth-secret")
         assert len(c.export_tickets(start_time=0, cursor=None, per_page=10)["tickets"]) == 3
+
+
+def test_when_zendesk_says_no_requests_are_left_the_client_waits_instead_of_meeting_a_429(fake):
+    fake.rate_limit("api", 4, 2.0)      # an account minute, scaled down, that careplug's own window does not know
+    c = client(fake)                     # paced at 10,000 a minute: only Zendesk's headers can hold it back
+    for tid in sorted(fake.tickets)[:9]:
+        c.comments(tid)
+    assert fake.rate_limited == 0 and fake.calls["tickets.comments"] == 9

@@ -13,7 +13,8 @@ Why a transport: zenpy 2.0.57 answers a 429 by sleeping ``Retry-After`` seconds,
 time, for as long as Zendesk asks and as often as it asks (``ratelimit_budget`` bounds the sum over
 the client's lifetime, then raises ``RatelimitBudgetExceeded``). Below zenpy, each request is:
 
-1. paced (``Pacer``: the incremental-export window and the account window),
+1. paced (``Pacer``: the incremental-export window and the account window, which also holds when
+   Zendesk's ``X-Rate-Limit-Remaining`` says the account's minute is used up),
 2. sent with a timeout, and
 3. judged: 429 → ``RetriableError`` carrying Retry-After, or ``RateLimitExhausted`` when Zendesk
    asks for longer than ``max_retry_wait``; 5xx, timeouts and connection errors →
@@ -104,6 +105,7 @@ class Transport(HTTPAdapter):
             if status >= 500:
                 response.close()
                 raise RetriableError(f"{endpoint}: Zendesk answered {status}", source=c.source, stream=stream)
+            c.observe(response.headers, incremental=incremental)
             # zenpy picks its response handler by the account's host in the URL: show it the URL it asked for
             response.request, response.url = original, original.url or response.url
             return response
@@ -160,6 +162,14 @@ class ZendeskClient:
             yield
         finally:
             self._local.stream = previous
+
+    def observe(self, headers: Any, *, incremental: bool) -> None:
+        """Zendesk says how much of the account's minute is left (``X-Rate-Limit-Remaining``): when
+        nothing is (other integrations share it), hold the window until ``ratelimit-reset``."""
+        remaining = str(headers.get("X-Rate-Limit-Remaining") or "").strip()
+        if remaining.isdigit() and int(remaining) <= 0:
+            reset = _retry_after(headers.get("ratelimit-reset"))
+            self.pacer.hold(reset if reset is not None else self.pacer.account.per_seconds, incremental=False)
 
     def wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -33,8 +33,9 @@ Everything else is group ``api`` (the account's per-minute limit):
   answered with a queued ``job_status``), ``GET /api/v2/job_statuses/{id}.json``.
 
 Auth is API token (HTTP basic ``{email}/token:{token}``) or OAuth bearer; anything else is a 401
-``{"error": "Couldn't authenticate you"}``. A 429 carries ``Retry-After`` (whole seconds) and
-Zendesk's ``APIRateLimitExceeded`` body.
+``{"error": "Couldn't authenticate you"}``. With ``enforce_limits`` on, answers carry
+``X-Rate-Limit``/``X-Rate-Limit-Remaining``/``ratelimit-reset``, and a request over a limit gets a
+429 with ``Retry-After`` (whole seconds) and Zendesk's ``APIRateLimitExceeded`` body.
 
 State is kept as Zendesk returns it (ids are ints, times ISO 8601 ``...Z``). Every change takes a
 time from the fake's clock, which never goes backwards and moves at least a second per change, so
@@ -148,6 +149,22 @@ class FakeZendesk(FakeServer):
             with self.lock:
                 self.rate_limited += 1
         return wait
+
+    def _respond(self, name: str, group: str | None, handler, req: Request) -> Response | None:
+        """Every answer in a limited group carries Zendesk's account headers: ``X-Rate-Limit``,
+        ``X-Rate-Limit-Remaining`` and ``ratelimit-reset`` (seconds until a request frees up)."""
+        response = super()._respond(name, group, handler, req)
+        if response is not None and group in self.limits:
+            requests, per = self.limits[group]
+            with self.lock:
+                hits = self._hits[group]
+                now = time.monotonic()
+                live = [h for h in hits if now - h < per]
+                reset = per - (now - live[0]) if live else 0.0
+            response.headers.update({"X-Rate-Limit": str(requests),
+                                     "X-Rate-Limit-Remaining": str(max(0, requests - len(live))),
+                                     "ratelimit-reset": str(max(0, int(reset + 0.999)))})
+        return response
 
     def rate_limited_response(self, retry_after: float) -> Response:
         return Response.json({"error": "APIRateLimitExceeded",
