@@ -72,7 +72,7 @@ def run_full(path: str) -> dict:
     started = time.perf_counter()
     result = evaluate_store(store, rs, NOW, full=True, keep_findings=False)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "evaluated": result.evaluated, "new": len(result.new),
+    return {"seconds": seconds, "evaluated": result.evaluated, "new": result.n_new,
             "failures": len(result.failures), "peak_rss_mb": _peak_mb()}
 
 

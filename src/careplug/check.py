@@ -72,7 +72,9 @@ def assess(rule: Any, history: History, now: datetime) -> Assessment:
 @dataclass
 class CheckResult:
     """What a run did. ``findings`` are the open findings of the evaluated subjects (for a replay:
-    every finding that would have fired in the window, at the stage it reached)."""
+    every finding that would have fired in the window, at the stage it reached). ``new``,
+    ``updated`` and ``resolved`` list the changes; a large run started with
+    ``keep_findings=False`` keeps only their counts (``n_new``, ``n_updated``, ``n_resolved``)."""
 
     now: datetime
     evaluated: int = 0
@@ -84,6 +86,9 @@ class CheckResult:
     dry_run: bool = False
     since: timedelta | None = None
     seconds: float = 0.0
+    n_new: int = 0
+    n_updated: int = 0
+    n_resolved: int = 0
     fired: list[dict[str, Any]] = field(default_factory=list)   # replay: (finding, stage, at)
     open_at_start: int = 0                                       # replay: already open when the window began
 
@@ -95,8 +100,9 @@ class CheckResult:
         return {
             "ok": self.ok, "dry_run": self.dry_run,
             "since": None if self.since is None else self.since.total_seconds(),
-            "evaluated": self.evaluated, "new": len(self.new), "updated": len(self.updated),
-            "resolved": len(self.resolved), "open": len(self.findings),
+            "evaluated": self.evaluated, "new": max(self.n_new, len(self.new)),
+            "updated": max(self.n_updated, len(self.updated)),
+            "resolved": max(self.n_resolved, len(self.resolved)), "open": len(self.findings),
             "findings": [finding_dict(f) for f in self.findings],
             "resolved_findings": [finding_dict(f) for f in self.resolved],
             "fired": self.fired, "open_at_start": self.open_at_start,
@@ -220,12 +226,11 @@ def evaluate_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any 
         subjects: Iterable[str] = (s for s in bulk.iter_subjects(store) if subject_kind(s) in kinds)
     else:
         subjects = [s for s in sorted(set(store.dirty_subjects()) | set(store.due_subjects(now)))]
-    resolved_all: list[Finding] = []
     for batch in _chunks(subjects, chunk):
-        resolved_all += _run_batch(store, ev, batch, now, result, dry_run, keep_findings)
-    if plugins is not None and not dry_run:
-        for f in resolved_all:
-            plugins.finding_resolved(f)
+        resolved = _run_batch(store, ev, batch, now, result, dry_run, keep_findings)
+        if plugins is not None and not dry_run:
+            for f in resolved:              # after the batch's transaction committed, once each
+                plugins.finding_resolved(f)
     result.seconds = _time.perf_counter() - started
     return result
 
@@ -253,13 +258,17 @@ def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, resu
             if prev is None:
                 f.detected_at = f.detected_at or now
                 to_save.append(f)
-                result.new.append(f)
+                result.n_new += 1
+                if keep_findings:
+                    result.new.append(f)
             else:
                 f.detected_at = prev.detected_at or f.detected_at
                 if _changed(prev, f):
                     to_save.append(f)
                     if prev.stage != f.stage:
-                        result.updated.append(f)
+                        result.n_updated += 1
+                        if keep_findings:
+                            result.updated.append(f)
             if keep_findings:
                 result.findings.append(f)
             if f.next_check_at is not None and (wake is None or f.next_check_at < wake):
@@ -275,7 +284,9 @@ def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, resu
             to_resolve.append(key)
             resolved.append(prev)
         evaluated[subject] = wake
-    result.resolved += resolved
+    result.n_resolved += len(resolved)
+    if keep_findings:
+        result.resolved += resolved
     if not dry_run:
         with store.transaction() as conn:
             store_findings.save(store, to_save, conn=conn)
