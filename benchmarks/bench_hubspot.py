@@ -49,6 +49,9 @@ def minimum_sync_calls(fake: FakeHubSpot) -> tuple[int, int]:
         naive += max(1, ceil(n[stream] / NAIVE_PAGE)) + 2 * n[stream]
     minimum += 1 + len(fake.threads)                                       # inbox threads (+ their messages)
     naive += 1 + len(fake.threads)
+    archived = sum(1 for o in fake.objects["tickets"].values() if o["archived"])
+    minimum += max(1, ceil(archived / NAIVE_PAGE))                         # deleted tickets: the list, 100 a page
+    naive += max(1, ceil(archived / NAIVE_PAGE))
     return minimum, naive
 
 
@@ -128,7 +131,7 @@ associated with its ticket and contact.
 
 - Minimum the documented sizes make necessary (search 200/page, owners 500/page, associations
   v4 batch read 1,000 ids/call, 2 association kinds per ticket and engagement stream, one pipelines
-  read, one inbox listing): **{sync['minimum']}** → careplug makes **{sync['ratio']:.3f}x** (target <= 1.2x).
+  read, one inbox listing, the deleted-tickets list at 100 a page): **{sync['minimum']}** → careplug makes **{sync['ratio']:.3f}x** (target <= 1.2x).
 - Naive per-record approach (lists at 100/page, one association read per record and kind):
   **{sync['naive']:,}** requests ({sync['naive'] / sync['total']:.0f}x more).
 - Wall time of the sync: {sync['seconds']:.1f} s, loopback, pacing off (seeding the fake: {sync['seed_seconds']:.1f} s).

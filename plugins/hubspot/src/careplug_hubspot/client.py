@@ -74,6 +74,7 @@ class HubSpotClient:
         crm = self.hubspot.crm
         self.objects_search = crm.objects.search_api
         self.objects_batch = crm.objects.batch_api
+        self.objects_basic = crm.objects.basic_api
         self.associations_batch = crm.associations.v4.batch_api
         self.owners_api = crm.owners.owners_api
         self.pipelines_api = crm.pipelines.pipelines_api
@@ -172,6 +173,13 @@ class HubSpotClient:
         return self.call(f"associations:{from_type}->{to_type}", self.associations_batch.get_page,
                          from_type, to_type, {"inputs": inputs}, stream=stream)
 
+    def archived(self, object_type: str, *, limit: int, after: str | None, stream: str | None = None) -> dict:
+        """A page of deleted (archived) objects: ``GET /crm/v3/objects/{type}?archived=true``."""
+        kwargs: dict[str, Any] = {"limit": limit, "archived": True}
+        if after:
+            kwargs["after"] = after
+        return self.call(f"archived:{object_type}", self.objects_basic.get_page, object_type, stream=stream, **kwargs)
+
     def owners(self, *, limit: int, after: str | None, stream: str | None = None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"limit": limit}
         if after:
@@ -193,7 +201,7 @@ class HubSpotClient:
         return self.call(endpoint, fn, stream=stream)
 
     def close(self) -> None:
-        for api in (self.objects_search, self.objects_batch, self.associations_batch, self.owners_api,
+        for api in (self.objects_search, self.objects_batch, self.objects_basic, self.associations_batch, self.owners_api,
                     self.pipelines_api):
             try:
                 api.api_client.rest_client.pool_manager.clear()

@@ -61,8 +61,11 @@ class HubSpotHarness(AdapterHarness):
         if kind == "agent":
             return set(f.owners)
         if kind == "message":
+            # on a live ticket, or on no ticket but a contact; a deleted ticket takes its messages along
+            tickets = live("tickets")
             return {f"{t}:{i}" for t in ENGAGEMENT_TYPES if t != "tasks" for i in live(t)
-                    if f.associated(t, i, "tickets") or f.associated(t, i, "contacts")}
+                    if any(x in tickets for x in f.associated(t, i, "tickets"))
+                    or (not f.associated(t, i, "tickets") and f.associated(t, i, "contacts"))}
         if kind == "task":
             return live("tasks")
         raise KeyError(kind)
@@ -76,6 +79,10 @@ class HubSpotHarness(AdapterHarness):
         for tid in sorted(conversation_ids):
             stage = self.fake.objects["tickets"][tid]["properties"].get("hs_pipeline_stage")
             self.fake.put("tickets", {"hs_pipeline_stage": "3" if stage != "3" else "1"}, id=tid)
+
+    def delete(self, conversation_id: str) -> bool:
+        self.fake.delete("tickets", conversation_id)
+        return True
 
     def merge(self, loser_id: str, winner_id: str) -> bool:
         self.fake.merge("tickets", loser_id, winner_id)

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from careplug.errors import AuthError, FatalSourceError
-from careplug.model import Agent, Checkpoint, Quarantined, Record, Status
+from careplug.model import Agent, Checkpoint, Deletion, Quarantined, Record, Status
 from careplug.nudges.model import Nudge, Receipt
 from careplug.source import Item, Source, SourceOptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -114,7 +114,7 @@ def shared_pacer(o: HubSpotOptions) -> Pacer:
 class HubSpotSource(Source):
     kind: ClassVar[str] = "hubspot"
     Options: ClassVar[type[SourceOptions]] = HubSpotOptions
-    streams: ClassVar[tuple[str, ...]] = ("owners", *SEARCH_STREAMS, "threads")
+    streams: ClassVar[tuple[str, ...]] = ("owners", *SEARCH_STREAMS, "threads", "deleted_tickets")
     description: ClassVar[str] = "HubSpot CRM: tickets, contacts, companies, engagements, owners, inbox threads"
 
     def __init__(self, name: str, options: SourceOptions, *, base_dir: str | None = None):
@@ -154,6 +154,8 @@ class HubSpotSource(Source):
             yield from self._threads(stream, cursor)
         elif stream in SEARCH_STREAMS:
             yield from self._search_stream(stream, cursor)
+        elif stream == "deleted_tickets":
+            yield from self._deleted("tickets", "conversation", stream, cursor)
         else:
             raise FatalSourceError(f"unknown stream {stream!r}", source=self.name, stream=stream)
 
@@ -323,6 +325,29 @@ class HubSpotSource(Source):
                     out[src] = str(to[0].get("toObjectId"))
                 # only the first association is used, so further pages of one id are not read
         return out
+
+    def _deleted(self, object_type: str, record_kind: str, stream: str, cursor: Any | None) -> Iterator[Item]:
+        """Deletions of objects archived since the cursor (``{"ts": archivedAt ms}``). The list has no
+        filter on ``archivedAt``, so every archived object is listed (100 a page) each run."""
+        since = int(cursor["ts"]) if cursor else -1
+        latest, after = since, None
+        while True:
+            data = self.client.archived(object_type, limit=100, after=after, stream=stream)
+            for obj in data.get("results") or []:
+                try:
+                    at = mapping.parse_time(obj.get("archivedAt") or obj.get("updatedAt"), "archivedAt")
+                except mapping.MappingError as exc:
+                    yield Quarantined(stream, str(exc), obj, str(obj.get("id") or "") or None)
+                    continue
+                ms = mapping.millis(at) if at else since + 1
+                if ms > since:
+                    latest = max(latest, ms)
+                    yield Deletion(source=self.name, external_id=str(obj["id"]), record_kind=record_kind,
+                                   deleted_at=at)
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+        yield Checkpoint(stream, {"ts": latest})
 
     def _owner_map(self, stream: str) -> dict[str, str]:
         """HubSpot user id → owner id (inbox threads name users; careplug names owners)."""

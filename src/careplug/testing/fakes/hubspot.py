@@ -198,6 +198,14 @@ class FakeHubSpot(FakeServer):
         }
         self.thread_messages[thread_id] = messages
 
+    def delete(self, object_type: str, object_id: str) -> None:
+        """Delete (archive) an object, as the HubSpot UI or ``DELETE /crm/v3/objects/...`` does:
+        search stops finding it; ``GET /crm/v3/objects/{type}?archived=true`` lists it."""
+        with self.lock:
+            obj = self.objects[object_type][object_id]
+            obj["archived"] = True
+            obj["archivedAt"] = iso_ms(self.tick())
+
     def merge(self, object_type: str, loser_id: str, winner_id: str) -> None:
         """Merge ``loser_id`` into ``winner_id`` as HubSpot does: the loser is archived (search no
         longer finds it) and the winner lists it in ``hs_merged_object_ids``."""
@@ -511,6 +519,31 @@ class FakeHubSpot(FakeServer):
         props = obj["properties"]
         return {"id": obj["id"], "properties": {k: props.get(k) for k in sorted(wanted)},
                 "createdAt": obj["createdAt"], "updatedAt": obj["updatedAt"], "archived": obj["archived"]}
+
+    @route("GET", r"/crm/v3/objects/(?P<type>[a-z_]+)", name="list", group="burst")
+    def list_objects(self, req: Request) -> Response:
+        """The basic list: 100 a page at most, ``archived=true`` for deleted objects."""
+        object_type = req.params["type"]
+        if object_type not in self.objects:
+            return _error(400, f"Unable to infer object type from: {object_type}", "VALIDATION_ERROR")
+        limit = int(req.arg("limit") or 10)
+        if limit > BATCH_MAX:
+            return _error(400, f"limit must be at most {BATCH_MAX}", "VALIDATION_ERROR")
+        archived = (req.arg("archived") or "false").lower() == "true"
+        objs = sorted((o for o in self.objects[object_type].values() if bool(o["archived"]) == archived),
+                      key=lambda o: int(o["id"]))
+        start = int(req.arg("after") or 0)
+        wanted = set(",".join(req.query.get("properties", [])).split(",")) - {""}
+        results = []
+        for o in objs[start:start + limit]:
+            item = self._project(o, wanted | {"hs_object_id"})
+            if archived:
+                item["archivedAt"] = o.get("archivedAt")
+            results.append(item)
+        payload: dict[str, Any] = {"results": results}
+        if start + limit < len(objs):
+            payload["paging"] = {"next": {"after": str(start + limit), "link": None}}
+        return self._ok(payload)
 
     # --- batch ------------------------------------------------------------------------------------
 
