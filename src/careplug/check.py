@@ -221,9 +221,10 @@ def evaluate_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any 
     started = _time.perf_counter()
     result = CheckResult(now=now, dry_run=dry_run)
     ev = _Evaluator(rules, plugins, result)
-    kinds = ev.kinds() | ({"conversation", "customer", "account"} if plugins is not None else set())
     if full:
-        subjects: Iterable[str] = (s for s in bulk.iter_subjects(store) if subject_kind(s) in kinds)
+        # every subject, also kinds no rule watches: those are marked evaluated without loading
+        # (and their stale findings, of rules since switched off, resolved)
+        subjects: Iterable[str] = bulk.iter_subjects(store)
     else:
         subjects = [s for s in sorted(set(store.dirty_subjects()) | set(store.due_subjects(now)))]
     for batch in _chunks(subjects, chunk):

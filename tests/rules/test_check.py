@@ -256,3 +256,14 @@ first_reply = "2h"
         assert rule.calendar.add(ny(2026, 3, 6, 16), timedelta(hours=2)) == ny(2026, 3, 9, 10).astimezone(timezone.utc)
     finally:
         app.close()
+
+
+def test_a_full_run_leaves_no_subject_dirty_even_of_kinds_no_rule_watches(journey, store):
+    ada = journey.customer(account_id="acc")
+    journey.account("zendesk", "acc")
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    assert {s.split(":")[0] for s in store.dirty_subjects()} == {"conversation", "customer", "account"}
+    result = evaluate_store(store, [unanswered()], ny(2026, 3, 2, 16), full=True)
+    assert store.dirty_subjects() == [] and result.evaluated == 1
