@@ -244,15 +244,17 @@ class FakeServer:
             hits.append(now)
         return None
 
-    @staticmethod
-    def _send(h: BaseHTTPRequestHandler, response: Response) -> None:
-        h.send_response(response.status)
-        headers = {"Content-Length": str(len(response.body)), **response.headers}
-        headers.setdefault("Content-Type", "application/json")
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.end_headers()
-        h.wfile.write(response.body)
+    server_name = "FakeCRM"
+
+    def _send(self, h: BaseHTTPRequestHandler, response: Response) -> None:
+        """Status line, headers and body in one write: written apart, Nagle's algorithm and the
+        client's delayed ACK stall every keep-alive request by ~40 ms."""
+        headers = {"Content-Length": str(len(response.body)), "Content-Type": "application/json",
+                   **response.headers}
+        head = f"HTTP/1.1 {response.status} {h.responses.get(response.status, ('',))[0]}\r\n"
+        head += f"Server: {self.server_name}\r\nDate: {h.date_time_string()}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        h.wfile.write(head.encode("latin-1") + response.body)
 
 
 def _fmt_seconds(seconds: float) -> str:

@@ -441,16 +441,7 @@ class FakeHubSpot(FakeServer):
         response.headers["Retry-After"] = str(max(1, int(round(retry_after)))) if retry_after >= 1 else f"{retry_after:.2f}"
         return response
 
-    @staticmethod
-    def _send(h: BaseHTTPRequestHandler, response: Response) -> None:
-        """Status line, headers and body in one write: written apart, Nagle's algorithm and the
-        client's delayed ACK stall every keep-alive request by ~40 ms."""
-        headers = {"Content-Length": str(len(response.body)), "Content-Type": "application/json", **response.headers}
-        head = f"HTTP/1.1 {response.status} {h.responses.get(response.status, ('',))[0]}\r\n"
-        head += f"Server: FakeHubSpot\r\nDate: {h.date_time_string()}\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-        h.log_request(response.status)
-        h.wfile.write(head.encode("latin-1") + response.body)
+    server_name = "FakeHubSpot"
 
     def error_response(self, status: int) -> Response:
         return _error(status, "internal error", "INTERNAL_ERROR")
