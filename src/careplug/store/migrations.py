@@ -31,8 +31,16 @@ def add_column(conn: Connection, table: str, column: Column) -> None:
     conn.execute(text(f'ALTER TABLE {table} ADD COLUMN "{column.name}" {ddl}'))
 
 
+def _partial_record_indexes(conn: Connection) -> None:
+    """v2: the (source, parent/customer/account) indexes cover only rows that have the column."""
+    for index in schema.RECORD_INDEXES:
+        conn.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
+        index.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial),
+    (2, "partial indexes on records", _partial_record_indexes),
 ]
 
 LATEST = MIGRATIONS[-1][0]
