@@ -144,7 +144,7 @@ def test_a_solved_conversation_stops_the_clock(journey):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"first_reply": "4 hours"}, "bad duration"),
+    ({"first_reply": "soon"}, "bad duration"),
     ({"first_reply": "0m"}, "longer than zero"),
     ({"channel_targets": {"fax": "1h"}}, "fax"),
     ({"stages": [{"name": "warning", "at": 1.5}]}, "between 0 and 1"),

@@ -7,61 +7,17 @@ with a 9-to-5 calendar a ``"4h"`` target is four open hours.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, field_validator
 
+from ..durations import format_duration, parse_duration
 from ..model import Channel, Priority, Status
 from ..rule import RuleOptions
 
 __all__ = ["parse_duration", "format_duration", "Duration", "Scope", "CareRuleOptions", "in_scope",
            "subject_tags"]
-
-_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"1h30m"`` -> 90 minutes. Numbers are seconds; a ``timedelta`` passes through."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if not isinstance(value, str):
-        raise ValueError(f"a duration is a string like '4h', '30m', '2d' or '1h30m', not {value!r}")
-    text = value.strip().lower().replace(" ", "")
-    pos, total = 0, 0.0
-    for m in _PART.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if not text or pos != len(text):
-        raise ValueError(f"bad duration {value!r}: write a number and a unit (w, d, h, m, s), e.g. '4h', "
-                         "'30m', '2d', '1h30m'")
-    return timedelta(seconds=total)
-
-
-def format_duration(td: timedelta | float | None) -> str:
-    """``timedelta(hours=26, minutes=5)`` -> ``"1d2h5m"`` (seconds dropped unless under a minute)."""
-    if td is None:
-        return "-"
-    seconds = int(round(td.total_seconds() if isinstance(td, timedelta) else td))
-    if seconds == 0:
-        return "0m"
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    out = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            out.append(f"{seconds // size}{unit}")
-            seconds %= size
-    if seconds and not out:
-        out.append(f"{seconds}s")
-    return sign + "".join(out)
-
 
 def _positive(v: Any) -> timedelta:
     td = parse_duration(v)
