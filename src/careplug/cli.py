@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 

@@ -14,7 +14,7 @@ class ConfigError(CareplugError):
     """The configuration is wrong. ``problems`` lists every problem found, each with key path,
     line and hint; the CLI prints them all and exits with EXIT_CONFIG."""
 
-    def __init__(self, problems: list["ConfigProblem"] | str):  # noqa: F821 - see config.py
+    def __init__(self, problems: list | str):  # list of careplug.config.ConfigProblem
         if isinstance(problems, str):
             self.problems = []
             super().__init__(problems)

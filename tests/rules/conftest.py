@@ -7,7 +7,7 @@ history back with ``Store.load_history``, so every scenario runs the same path p
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest

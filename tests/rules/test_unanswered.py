@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import timezone
 
 import pytest
 from pydantic import ValidationError

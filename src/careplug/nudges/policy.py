@@ -39,7 +39,6 @@ be written plain (``alice``) or qualified by source (``zendesk:101``); the quali
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 

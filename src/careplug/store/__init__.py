@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, create_engine, delete, event, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ..finding import subject_key
 from ..history import History
-from ..model import Account, Customer, Deletion, Quarantined, Record
+from ..model import Deletion, Quarantined, Record
 from . import codec, identities, migrations, schema
 from .pairs import pairs_in
 from .lock import RunLock

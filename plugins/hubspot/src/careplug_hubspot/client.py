@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import tenacity
+from careplug.retry import retrying
 import urllib3
 from careplug.errors import AuthError, FatalSourceError, RateLimitExhausted, RetriableError, SourceError
 from hubspot import Client
@@ -108,23 +108,8 @@ class HubSpotClient:
             data = response.data
             return json.loads(data) if data else {}
 
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RetriableError),
-            stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=self._wait,
-            reraise=True,
-            sleep=self._sleep or tenacity.nap.sleep,
-            before_sleep=lambda rs: log.warning("%s; retrying (attempt %d of %d)", rs.outcome.exception(),
-                                                rs.attempt_number, self.max_attempts),
-        )
-        return retrying(attempt)
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            return min(float(retry_after), self.max_retry_wait)
-        return min(self.backoff * (2 ** (state.attempt_number - 1)), self.max_retry_wait)
+        return retrying(max_attempts=self.max_attempts, backoff=self.backoff, max_wait=self.max_retry_wait,
+                        log=log, sleep=self._sleep)(attempt)
 
     def _translate(self, exc: Exception, endpoint: str, stream: str | None) -> SourceError:
         status = getattr(exc, "status", 0) or 0

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-import tenacity
+from careplug.retry import retrying
 from careplug.errors import AuthError, FatalSourceError, RateLimitExhausted, RetriableError, SourceError
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
@@ -172,16 +172,8 @@ class SalesforceClient:
 
         if not retry:
             return attempt()
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RetriableError),
-            stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=self._wait,
-            reraise=True,
-            sleep=self._sleep or tenacity.nap.sleep,
-            before_sleep=lambda rs: log.warning("%s; retrying (attempt %d of %d)", rs.outcome.exception(),
-                                                rs.attempt_number, self.max_attempts),
-        )
-        return retrying(attempt)
+        return retrying(max_attempts=self.max_attempts, backoff=self.backoff, max_wait=self.max_retry_wait,
+                        log=log, sleep=self._sleep)(attempt)
 
     def pause(self, seconds: float) -> None:
         """Wait before a write is attempted again (bounded by ``max_retry_wait``)."""
@@ -194,13 +186,6 @@ class SalesforceClient:
                 f"{endpoint}: stopping before the call: the org has used {usage[0]} of its {usage[1]} daily API "
                 f"requests, at or past the configured share usage_stop={self.usage_stop:g}; cursors are kept and "
                 "the next run resumes", source=self.source, stream=stream)
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            return min(float(retry_after), self.max_retry_wait)
-        return min(self.backoff * (2 ** (state.attempt_number - 1)), self.max_retry_wait)
 
     def _translate(self, exc: SalesforceError, endpoint: str, stream: str | None) -> SourceError:
         status = getattr(exc, "status", 0) or 0

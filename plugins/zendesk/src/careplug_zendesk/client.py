@@ -43,6 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import tenacity
+from careplug.retry import retrying
 from careplug.errors import AuthError, FatalSourceError, RateLimitExhausted, RetriableError, SourceError
 from requests.adapters import HTTPAdapter
 from zenpy import Zenpy
@@ -110,16 +111,8 @@ class Transport(HTTPAdapter):
             response.request, response.url = original, original.url or response.url
             return response
 
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RetriableError),
-            stop=tenacity.stop_after_attempt(c.max_attempts),
-            wait=c.wait,
-            reraise=True,
-            sleep=c.sleep,
-            before_sleep=lambda rs: log.warning("%s; retrying (attempt %d of %d)", rs.outcome.exception(),
-                                                rs.attempt_number, c.max_attempts),
-        )
-        return retrying(attempt)
+        return retrying(max_attempts=c.max_attempts, backoff=c.backoff, max_wait=c.max_retry_wait, log=log,
+                        sleep=c.sleep)(attempt)
 
 
 class ZendeskClient:
@@ -170,13 +163,6 @@ class ZendeskClient:
         if remaining.isdigit() and int(remaining) <= 0:
             reset = _retry_after(headers.get("ratelimit-reset"))
             self.pacer.hold(reset if reset is not None else self.pacer.account.per_seconds, incremental=False)
-
-    def wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            return min(float(retry_after), self.max_retry_wait)
-        return min(self.backoff * (2 ** (state.attempt_number - 1)), self.max_retry_wait)
 
     def call(self, what: str, fn: Callable[..., Any], *args: Any, stream: str | None = None, **kwargs: Any) -> Any:
         """Run a zenpy call; translate zenpy's errors (the transport raises careplug's itself)."""

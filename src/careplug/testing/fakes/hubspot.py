@@ -33,7 +33,6 @@ import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from .base import FakeServer, Request, Response, route

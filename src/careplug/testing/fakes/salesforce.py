@@ -639,7 +639,7 @@ class FakeSalesforce(FakeServer):
         for f in ("WhatId", "ParentId"):
             target = rec.get(f)
             if target and not any(target in self.live(o) for o in ("Case", "Account")):
-                return {"statusCode": "INVALID_CROSS_REFERENCE_KEY", "message": f"invalid cross reference id",
+                return {"statusCode": "INVALID_CROSS_REFERENCE_KEY", "message": "invalid cross reference id",
                         "fields": [f]}
         return None
 
