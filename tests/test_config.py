@@ -174,3 +174,14 @@ def test_the_cli_prints_every_problem_and_exits_3_without_a_traceback(tmp_path):
     for needle in ("store.pth", "store.bogus", "sources.a.type", "rules.nope"):
         assert needle in proc.stderr
     assert f"{cfg}:2" in proc.stderr
+
+
+def test_the_shipped_example_configs_validate(monkeypatch):
+    """examples/careplug.toml and the `careplug init` template are valid with the installed plugins."""
+    from pathlib import Path
+
+    monkeypatch.setenv("SUPPORT_LEADS_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "examples" / "careplug.toml", root / "src" / "careplug" / "templates" / "careplug.toml"):
+        config = load(path)
+        assert config.rules, path
