@@ -89,9 +89,7 @@ def run_demo(console: Console, *, directory: str | None, conversations: int, kee
         if as_json:
             console.print_json(json.dumps(summary, default=str))
         else:
-            _print(console, app, result, open_findings, now, outboxes, folder, stats)
-            if not keep:
-                console.print(f"[dim](demo folder {folder} will be removed; keep it with --dir or --keep)[/]")
+            _print(console, app, result, open_findings, now, outboxes, folder if keep else None, stats)
     finally:
         app.close()
         if not keep and not directory:
@@ -100,7 +98,8 @@ def run_demo(console: Console, *, directory: str | None, conversations: int, kee
 
 
 def _print(console: Console, app: Any, result: Any, findings: list, now: datetime, outboxes: dict[str, Path],
-           folder: Path, stats: dict[str, Any]) -> None:
+           folder: Path | None, stats: dict[str, Any]) -> None:
+    """``folder`` is None when the demo folder is temporary (removed after printing)."""
     from rich.table import Table
 
     from .render import waiting_table
@@ -138,8 +137,13 @@ def _print(console: Console, app: Any, result: Any, findings: list, now: datetim
                 console.print(f"    → {entry.get('action', '')} for {entry.get('assignee') or '-'}: "
                               f"{entry.get('title', '')}", highlight=False)
     example = next((f for f in findings if f.customer_uid), None)
-    console.print("\nNext:")
-    console.print(f"  careplug -c {folder}/careplug.toml check --explain '{findings[0].key}'" if findings else "")
+    if folder is None:
+        console.print("\nThis demo ran in a temporary folder. To explore it afterwards, keep it:")
+        console.print("  careplug demo --dir careplug-demo")
+        folder = Path("careplug-demo")
+    console.print("\nThen:" if str(folder) == "careplug-demo" else "\nNext:")
+    if findings:
+        console.print(f"  careplug -c {folder}/careplug.toml check --explain '{findings[0].key}'", soft_wrap=True)
     if example:
-        console.print(f"  careplug -c {folder}/careplug.toml history '{example.customer_uid}'")
-    console.print(f"  careplug -c {folder}/careplug.toml nudge --dry-run")
+        console.print(f"  careplug -c {folder}/careplug.toml history '{example.customer_uid}'", soft_wrap=True)
+    console.print(f"  careplug -c {folder}/careplug.toml nudge --dry-run", soft_wrap=True)
