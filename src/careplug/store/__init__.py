@@ -480,6 +480,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA cache_size=-65536")    # 64 MiB of page cache: keeps the indexes hot during big syncs
+    cur.execute("PRAGMA wal_autocheckpoint=10000")  # checkpoint every ~40 MiB of WAL, not 4 MiB: fewer syncs
     cur.close()
 
 
