@@ -89,33 +89,43 @@ class AdapterHarness(abc.ABC):
 
     # --- faults and accounting ----------------------------------------------------------------
 
-    @abc.abstractmethod
-    def inject(self, fault: str, *, times: int = 1, retry_after: float | None = None,
-               endpoint: str | None = None) -> None:
-        """Queue a fault ("429", "500", "timeout") on the next requests (of ``endpoint``)."""
+    #: how long a "timeout" fault holds a request before dropping it (longer than the source's timeout)
+    timeout_fault_delay: float = 1.5
 
-    def clear_faults(self) -> None:
-        """Drop every queued fault. The default clears ``self.fake.faults`` when the harness keeps
-        its ``FakeServer`` as ``self.fake``; override otherwise."""
+    def _fake(self, method: str):
+        """The harness's ``FakeServer`` (kept as ``self.fake``), for the default implementations."""
         fake = getattr(self, "fake", None)
         if fake is None:
-            raise NotImplementedError(f"{type(self).__name__} must implement clear_faults()")
+            raise NotImplementedError(f"{type(self).__name__} keeps no FakeServer as self.fake: implement {method}()")
+        return fake
+
+    def inject(self, fault: str, *, times: int = 1, retry_after: float | None = None,
+               endpoint: str | None = None) -> None:
+        """Queue a fault ("429", "500", "timeout") on the next requests (of ``endpoint``).
+        The default queues it on ``self.fake``."""
+        self._fake("inject").inject(fault, times=times, retry_after=retry_after, endpoint=endpoint,
+                                    delay=self.timeout_fault_delay)
+
+    def clear_faults(self) -> None:
+        """Drop every queued fault (default: those of ``self.fake``)."""
+        fake = self._fake("clear_faults")
         with fake.lock:
             fake.faults.clear()
 
     def enforce_rate_limit(self) -> None:
         """Turn on the fake's real (scaled-down) rate limits, to check the adapter paces itself."""
 
-    @abc.abstractmethod
     def calls(self) -> dict[str, int]:
-        """Requests per endpoint since the last ``reset_calls``."""
+        """Requests per endpoint since the last ``reset_calls`` (default: ``self.fake.calls``)."""
+        return dict(self._fake("calls").calls)
 
-    @abc.abstractmethod
-    def reset_calls(self) -> None: ...
+    def reset_calls(self) -> None:
+        self._fake("reset_calls").reset_calls()
 
     def rate_limited_responses(self) -> int:
-        """How many 429 (or the CRM's equivalent) answers the fake gave by its own limits."""
-        return 0
+        """How many 429 (or the CRM's equivalent) answers the fake gave by its own limits
+        (default: ``self.fake.rate_limited`` when the fake counts them, else 0)."""
+        return int(getattr(getattr(self, "fake", None), "rate_limited", 0))
 
     # --- write-back ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ class FreshdeskHarness(AdapterHarness):
     record_kinds = ("customer", "conversation", "message")
     supports_faults = ("429", "500", "timeout")
     checkpoint_options = {"page_size": 2}
+    timeout_fault_delay = 1.0           # the source's timeout is 0.5 s
 
     def start(self) -> None:
         self.fake = FakeFreshdesk(api_key="fd-test-key-0b7e41c9").start()
@@ -76,22 +77,9 @@ class FreshdeskHarness(AdapterHarness):
 
     # --- faults and accounting ----------------------------------------------------------------
 
-    def inject(self, fault: str, *, times: int = 1, retry_after: float | None = None,
-               endpoint: str | None = None) -> None:
-        self.fake.inject(fault, times=times, retry_after=retry_after, endpoint=endpoint, delay=1.0)
-
     def enforce_rate_limit(self) -> None:
         self.limited = True
         self.fake.rate_limit("api", 6, 1.0)
-
-    def rate_limited_responses(self) -> int:
-        return self.fake.rate_limited
-
-    def calls(self) -> dict[str, int]:
-        return dict(self.fake.calls)
-
-    def reset_calls(self) -> None:
-        self.fake.reset_calls()
 
     # --- write-back ---------------------------------------------------------------------------
 

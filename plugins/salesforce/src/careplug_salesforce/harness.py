@@ -117,16 +117,6 @@ class SalesforceHarness(AdapterHarness):
 
     # --- faults and accounting ------------------------------------------------------------------
 
-    def inject(self, fault: str, *, times: int = 1, retry_after: float | None = None,
-               endpoint: str | None = None) -> None:
-        self.fake.inject(fault, times=times, retry_after=retry_after, endpoint=endpoint, delay=1.5)
-
-    def calls(self) -> dict[str, int]:
-        return dict(self.fake.calls)
-
-    def reset_calls(self) -> None:
-        self.fake.reset_calls()
-
     # --- write-back -------------------------------------------------------------------------------
 
     def nudge_for(self, conversation_id: str, key: str) -> Nudge:

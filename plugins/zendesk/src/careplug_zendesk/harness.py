@@ -137,21 +137,8 @@ class ZendeskHarness(AdapterHarness):
 
     # --- faults and accounting --------------------------------------------------------------------
 
-    def inject(self, fault: str, *, times: int = 1, retry_after: float | None = None,
-               endpoint: str | None = None) -> None:
-        self.fake.inject(fault, times=times, retry_after=retry_after, endpoint=endpoint, delay=1.5)
-
     def enforce_rate_limit(self) -> None:
         self.fake.enforce_limits(incremental=25, api=50, per_seconds=1.0)
-
-    def calls(self) -> dict[str, int]:
-        return dict(self.fake.calls)
-
-    def reset_calls(self) -> None:
-        self.fake.reset_calls()
-
-    def rate_limited_responses(self) -> int:
-        return self.fake.rate_limited
 
     # --- write-back -------------------------------------------------------------------------------
 
