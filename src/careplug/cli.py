@@ -265,9 +265,10 @@ def check(state: State, explain_key: str | None, dry_run: bool, since: str | Non
             result = run_check(app, now, full=full or bool(window), dry_run=dry_run, since=window)
         finally:
             lock.release()
+        state.emit(result.as_dict()) if state.json else print_findings(console, result, now,
+                                                                       label=app.store.customer_label)
     finally:
         app.close()
-    state.emit(result.as_dict()) if state.json else print_findings(console, result, now)
     sys.exit(EXIT_OK if result.ok and not app.plugins.hook_failures else EXIT_FAILED)
 
 

@@ -78,9 +78,9 @@ def waiting_table(findings: list[Any], now: datetime, *, title: str, limit: int 
     return table
 
 
-def print_findings(console: Console, result: Any, now: datetime) -> None:
+def print_findings(console: Console, result: Any, now: datetime, label: Any = None) -> None:
     findings = list(getattr(result, "findings", []) or [])
-    console.print(waiting_table(findings, now, title=f"open findings ({len(findings)})"))
+    console.print(waiting_table(findings, now, title=f"open findings ({len(findings)})", label=label))
     summary = result.as_dict()
     counts = {k: v for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)}
     if counts:
