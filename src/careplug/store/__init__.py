@@ -147,32 +147,29 @@ class Store:
         # write only the new or changed ones with one executemany: much faster than an upsert with
         # RETURNING, and the same outcome (unchanged rows are not touched).
         stored = self._stored_data(conn, rows)
-        write = [row for row in rows if stored.get(row[:3]) != row[8]]
-        if not write:
+        changed = [i for i, row in enumerate(rows) if stored.get(row[:3]) != row[8]]   # in batch order
+        if not changed:
             return
-        self._write_rows(conn, write)
-        changed = {row[:3] for row in write}
+        self._write_rows(conn, [rows[i] for i in changed])
+        counts, subjects = result.counts, result.subjects
         customer_refs: set[tuple[str, str]] = set()
         customers: list[Record] = []
-        for r in batch:  # in batch order: identity resolution must not depend on set order
-            kind = r.kind
-            if (r.source, kind, r.external_id) not in changed:
-                continue
-            result.counts[kind] = result.counts.get(kind, 0) + 1
-            if kind == "conversation":
-                result.subjects.add(subject_key("conversation", r.source, r.external_id))
-                if r.customer_id:
-                    customer_refs.add((r.source, r.customer_id))
-            elif kind in CHILD_KINDS:
-                parent = getattr(r, "conversation_id", None)
+        for i in changed:  # in batch order: identity resolution must not depend on set order
+            source, kind, external_id, parent, customer_id = rows[i][:5]
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind in CHILD_KINDS:
                 if parent:
-                    result.subjects.add(subject_key("conversation", r.source, parent))
-                if getattr(r, "customer_id", None):
-                    customer_refs.add((r.source, r.customer_id))
+                    subjects.add(f"conversation:{source}:{parent}")
+                if customer_id:
+                    customer_refs.add((source, customer_id))
+            elif kind == "conversation":
+                subjects.add(f"conversation:{source}:{external_id}")
+                if customer_id:
+                    customer_refs.add((source, customer_id))
             elif kind == "customer":
-                customers.append(r)
+                customers.append(batch[i])
             elif kind == "account":
-                result.subjects.add(subject_key("account", r.source, r.external_id))
+                subjects.add(subject_key("account", source, external_id))
         for uid, merged in identities.resolve_many(conn, customers):  # type: ignore[arg-type]
             result.subjects.add(subject_key("customer", uid))
             result.subjects.update(subject_key("customer", m) for m in merged)
