@@ -108,3 +108,12 @@ def test_history_shows_one_customer_across_sources(project):
     assert {link["source"] for link in data["links"]} == {"zendesk", "hubspot"}
     assert data["items"] and {i["source"] for i in data["items"]} <= {"zendesk", "hubspot"}
     assert careplug("history", "nobody@nowhere.invalid", cwd=project).returncode == 1
+
+
+def test_history_lists_the_customers_findings_open_and_resolved(project):
+    assert careplug("run", cwd=project).returncode in (0, 1)
+    findings = json.loads(careplug("--json", "check", cwd=project).stdout)["findings"]
+    finding = next(f for f in findings if f.get("customer_uid"))
+    data = json.loads(careplug("--json", "history", finding["customer_uid"], cwd=project).stdout)
+    assert finding["key"] in {f["key"] for f in data["findings"]}
+    assert "outcomes" not in data    # nudges come through the timeline items, per customer

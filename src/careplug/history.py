@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .finding import subject_key
 from .model import Account, Agent, Conversation, Customer, Event, Message, Rating, Task
 
 
@@ -82,8 +83,7 @@ class Timeline:
     uid: str
     links: list[dict[str, str]]
     items: list[TimelineItem]
-    findings: list[Any] = field(default_factory=list)
-    outcomes: list[str] = field(default_factory=list)
+    findings: list[Any] = field(default_factory=list)     # open and resolved, on the customer and its conversations
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,7 +95,6 @@ class Timeline:
             "findings": [{"key": f.key, "rule": f.rule, "stage": f.stage, "summary": f.summary,
                           "started_at": f.started_at.isoformat(),
                           "resolved_at": f.resolved_at.isoformat() if f.resolved_at else None} for f in self.findings],
-            "outcomes": self.outcomes,
         }
 
 
@@ -133,21 +132,16 @@ def history_items(history: History) -> list[TimelineItem]:
 
 
 def customer_timeline(app: Any, uid: str, *, limit: int = 200) -> Timeline:
-    """Merge the store's history of a customer with plugins' items, newest last."""
+    """Merge the store's history of a customer with plugins' items (the nudges among them), newest
+    last, and the findings on the customer and its conversations."""
     store = app.store
     history = store.load_history(f"customer:{uid}") or History(subject=f"customer:{uid}", customer_uid=uid)
     items = history_items(history) + list(app.plugins.relationship_history(customer_uid=uid, store=store))
     items.sort(key=lambda i: i.at)
-    findings: list[Any] = []
-    outcomes: list[str] = []
-    try:
-        from .store import findings as findings_store
+    from .store.findings import by_subject  # the store imports this module
 
-        findings = findings_store.for_customer(store, uid) if hasattr(findings_store, "for_customer") else []
-    except ImportError:  # pragma: no cover
-        pass
-    from .nudges.outcomes import summary
-
-    if findings:
-        outcomes = [summary(store).render()]
-    return Timeline(uid, store.customer_links(uid), items[-limit:], findings, outcomes)
+    subjects = [subject_key("customer", uid)]
+    subjects += [subject_key("conversation", c.source, c.external_id) for c in history.conversations]
+    findings = sorted((f for group in by_subject(store, subjects, status=None).values() for f in group),
+                      key=lambda f: (f.started_at, f.key))
+    return Timeline(uid, store.customer_links(uid), items[-limit:], findings)

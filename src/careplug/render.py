@@ -125,5 +125,3 @@ def print_timeline(console: Console, timeline: Any) -> None:
     for f in timeline.findings:
         state = "open" if f.resolved_at is None else f"resolved {f.resolved_at:%Y-%m-%d %H:%M}"
         console.print(f"  finding [{state}] {f.rule} ({f.stage}): {f.summary}", highlight=False)
-    for line in timeline.outcomes:
-        console.print(f"  {line}", highlight=False)

@@ -125,12 +125,13 @@ def open_findings(store: "Store", *, rule: str | None = None, subject: str | Non
         return [decode(d) for d in c.execute(q).scalars()]
 
 
-def open_by_subject(store: "Store", subjects: Iterable[str] | None = None, *,
-                    conn: Connection | None = None) -> dict[str, list[Finding]]:
-    """Open findings grouped by subject: of the given subjects, or of every subject when None."""
+def by_subject(store: "Store", subjects: Iterable[str] | None = None, *, status: str | None = "open",
+               conn: Connection | None = None) -> dict[str, list[Finding]]:
+    """Findings grouped by subject: of the given subjects (every subject when None), with this
+    ``status`` ("open", "resolved", or None for both)."""
     t = schema.findings.c
     out: dict[str, list[Finding]] = {}
-    base = select(t.data).where(t.status == "open")
+    base = select(t.data) if status is None else select(t.data).where(t.status == status)
     with _read(store, conn) as c:
         if subjects is None:
             batches: Iterable[Any] = [c.execute(base)]
@@ -143,6 +144,12 @@ def open_by_subject(store: "Store", subjects: Iterable[str] | None = None, *,
                 f = decode(data)
                 out.setdefault(f.subject, []).append(f)
     return out
+
+
+def open_by_subject(store: "Store", subjects: Iterable[str] | None = None, *,
+                    conn: Connection | None = None) -> dict[str, list[Finding]]:
+    """Open findings grouped by subject: of the given subjects, or of every subject when None."""
+    return by_subject(store, subjects, status="open", conn=conn)
 
 
 def resolved_since(store: "Store", since: datetime, *, conn: Connection | None = None) -> list[Finding]:
