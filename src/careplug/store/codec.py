@@ -1,4 +1,10 @@
-"""Encoding normalized records to JSON text and back, fast (no deep copies, no reflection per row)."""
+"""Encoding normalized records to JSON text and back, fast (no deep copies, no reflection per row).
+
+``decode`` is on the hot path of every rule evaluation (a full run over a million conversations
+decodes ~9M records): msgspec decodes the JSON straight into the record dataclass (datetimes, enums
+and defaults in C, ~2 µs a record). A record msgspec refuses (a value of a type the current model
+does not declare, written by an older version) falls back to the tolerant field-by-field decode.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+import msgspec
 import orjson
 
 from ..model import RECORD_TYPES, Record
@@ -66,7 +73,25 @@ def encode(record: Record) -> str:
     return orjson.dumps(dict(zip(names, getter(record)))).decode()
 
 
-def decode(kind: str, source: str, external_id: str, data: str) -> Record:
+_DECODERS = {kind: msgspec.json.Decoder(type=cls) for kind, cls in RECORD_TYPES.items()}
+_json_str = orjson.dumps
+
+
+def decode(kind: str, source: str, external_id: str, data: str | bytes) -> Record:
+    """The record stored as ``data`` (``encode``'s JSON) with its identity columns."""
+    if isinstance(data, str):
+        data = data.encode()
+    if data[:1] == b"{" and data[1:2] != b"}":
+        try:
+            return _DECODERS[kind].decode(b'{"source":' + _json_str(source) + b',"external_id":'
+                                          + _json_str(external_id) + b"," + data[1:])
+        except msgspec.ValidationError:
+            pass
+    return decode_tolerant(kind, source, external_id, data)
+
+
+def decode_tolerant(kind: str, source: str, external_id: str, data: str | bytes) -> Record:
+    """Field by field: unknown keys are ignored, a missing key takes the field's default."""
     cls, plan = _PLANS[kind]
     raw = orjson.loads(data)
     kwargs: dict[str, Any] = {"source": source, "external_id": external_id}
