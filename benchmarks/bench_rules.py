@@ -63,16 +63,16 @@ def rules():
     return [cls(cls.Options(), context) for cls in plugins.rules().values()], plugins
 
 
-def run_full(path: str) -> dict:
-    from careplug.check import evaluate_store
+def run_full(path: str, workers: int | None = None) -> dict:
     from careplug.store import Store
+    from careplug.sweep import sweep_store
 
     store = Store(path)
     rs, _plugins = rules()
     started = time.perf_counter()
-    result = evaluate_store(store, rs, NOW, full=True, keep_findings=False)
+    result = sweep_store(store, rs, NOW, workers=workers, keep_findings=False)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "evaluated": result.evaluated, "new": result.n_new,
+    return {"seconds": seconds, "evaluated": result.evaluated, "new": result.n_new, "workers": workers,
             "failures": len(result.failures), "peak_rss_mb": _peak_mb()}
 
 

@@ -197,9 +197,10 @@ def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
 
 
 def run_check(app: Any, now: datetime, *, full: bool = False, dry_run: bool = False,
-              since: timedelta | None = None) -> CheckResult:
+              since: timedelta | None = None, workers: int | None = None) -> CheckResult:
     """Evaluate the enabled rules (``app.rules``) over changed and due subjects (every subject
-    with ``full``), store the findings' changes and each subject's next due time.
+    with ``full``: ``careplug.sweep``, on ``workers`` processes), store the findings' changes and
+    each subject's next due time.
     ``CheckResult.findings`` is then every open finding in the store. ``dry_run`` writes nothing
     (``findings``: those of the evaluated subjects); ``dry_run`` with ``since`` replays the window
     instead (see ``replay``)."""
@@ -207,7 +208,12 @@ def run_check(app: Any, now: datetime, *, full: bool = False, dry_run: bool = Fa
         if not dry_run:
             raise CareplugError("--since replays stored history and needs --dry-run")
         return replay(app, now, since)
-    result = evaluate_store(app.store, list(app.rules), now, plugins=app.plugins, full=full, dry_run=dry_run)
+    if full and not dry_run:
+        from .sweep import sweep_store
+
+        result = sweep_store(app.store, list(app.rules), now, plugins=app.plugins, workers=workers)
+    else:
+        result = evaluate_store(app.store, list(app.rules), now, plugins=app.plugins, full=full, dry_run=dry_run)
     if not dry_run:
         result.findings = store_findings.open_findings(app.store)   # everything open, not only this run's
     return result
@@ -237,9 +243,12 @@ def evaluate_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any 
 
 
 def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, result: CheckResult,
-               dry_run: bool, keep_findings: bool) -> list[Finding]:
-    wanted = [s for s in batch if subject_kind(s) in ev.kinds() or ev.plugins is not None]
-    histories = bulk.load_histories(store, wanted)
+               dry_run: bool, keep_findings: bool, histories: dict[str, History] | None = None) -> list[Finding]:
+    """Evaluate ``batch`` (histories loaded here unless given), save the findings' changes and the
+    subjects' next due times in one transaction; return the findings resolved."""
+    if histories is None:
+        wanted = [s for s in batch if subject_kind(s) in ev.kinds() or ev.plugins is not None]
+        histories = bulk.load_histories(store, wanted)
     existing = store_findings.open_by_subject(store, batch)
     to_save: list[Finding] = []
     to_resolve: list[str] = []

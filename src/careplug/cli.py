@@ -241,9 +241,13 @@ def _sync_dict(result: Any) -> dict[str, Any]:
 @click.option("--dry-run", is_flag=True, help="Evaluate without storing findings.")
 @click.option("--since", "since", metavar="AGE", help="With --dry-run: replay stored history, e.g. 30d.")
 @click.option("--full", is_flag=True, help="Evaluate every subject, not only changed and due ones.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="With --full: processes to use (default: one per CPU, up to 4, on large stores; "
+                   "or CAREPLUG_WORKERS).")
 @click.pass_obj
 @_guard
-def check(state: State, explain_key: str | None, dry_run: bool, since: str | None, full: bool) -> None:
+def check(state: State, explain_key: str | None, dry_run: bool, since: str | None, full: bool,
+          workers: int | None) -> None:
     """Evaluate care rules and print findings."""
     from .check import explain, run_check
     from .render import print_findings
@@ -262,7 +266,7 @@ def check(state: State, explain_key: str | None, dry_run: bool, since: str | Non
         if not dry_run:
             lock.acquire()
         try:
-            result = run_check(app, now, full=full or bool(window), dry_run=dry_run, since=window)
+            result = run_check(app, now, full=full or bool(window), dry_run=dry_run, since=window, workers=workers)
         finally:
             lock.release()
         state.emit(result.as_dict()) if state.json else print_findings(console, result, now,

@@ -7,6 +7,10 @@ events, ratings and tasks at once, customer links, linked customers, customer-le
 tasks, accounts and agents. Every query is ``source = ? AND column IN (...)`` over an indexed
 column, with an *expanding* bind parameter so the statement compiles once.
 
+``load_families(store, uids)`` loads customers *with every one of their conversations as a subject of
+its own*: the customer histories and the conversation histories are built from the same decoded
+records, so a full evaluation decodes each record once (``careplug.sweep``).
+
 ``iter_subjects(store)`` streams every subject key in key order (a full evaluation of a million
 conversations never holds them all in one list).
 """
@@ -16,40 +20,43 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, literal_column, or_, select
 
 from ..history import History
 from ..model import Record
 from . import codec, schema
+from .idlist import ids_param, in_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.engine import Connection
 
     from . import Store
 
-__all__ = ["iter_subjects", "load_histories"]
+__all__ = ["iter_subjects", "load_families", "load_histories", "mark_all_dirty"]
 
-CHILD_KINDS = ("message", "event", "rating", "task")
-IN_CHUNK = 500
+IN_CHUNK = 5000                     # ids per query (one bound list: see idlist)
 
 _r = schema.records.c
 _l = schema.customer_links.c
 _COLS = (_r.id, _r.source, _r.kind, _r.external_id, _r.created_at, _r.data)
-_IDS = bindparam("ids", expanding=True)
 
 
 def _select(*where: Any):
     return select(*_COLS).where(and_(*where), _r.source == bindparam("src"))
 
 
-Q_BY_ID = _select(_r.kind == bindparam("kind"), _r.external_id.in_(_IDS))
-Q_BY_CUSTOMER = _select(_r.kind == bindparam("kind"), _r.customer_id.in_(_IDS))
-Q_BY_ACCOUNT = _select(_r.kind == bindparam("kind"), _r.account_id.in_(_IDS))
-Q_CHILDREN = _select(_r.kind.in_(CHILD_KINDS), _r.parent_id.in_(_IDS))
-Q_CUSTOMER_EXTRA = _select(_r.kind.in_(("rating", "task")), _r.parent_id.is_(None), _r.customer_id.in_(_IDS))
-Q_LINKS_BY_UID = select(_l.source, _l.external_id, _l.uid).where(_l.uid.in_(_IDS))
+Q_BY_ID = _select(_r.kind == bindparam("kind"), in_ids(_r.external_id))
+# ``kind || ''``: keeps SQLite from preferring the (source, kind, ...) key, which would scan every
+# record of the kind, over the customer/account index
+_KIND_FILTER = (_r.kind + literal_column("''")) == bindparam("kind")
+Q_BY_CUSTOMER = _select(_KIND_FILTER, in_ids(_r.customer_id))
+Q_BY_ACCOUNT = _select(_KIND_FILTER, in_ids(_r.account_id))
+Q_CHILDREN = _select(in_ids(_r.parent_id))           # only children have a parent_id
+Q_CUSTOMER_EXTRA = _select(or_(_r.kind == "rating", _r.kind == "task"), _r.parent_id.is_(None),
+                           in_ids(_r.customer_id))
+Q_LINKS_BY_UID = select(_l.source, _l.external_id, _l.uid).where(in_ids(_l.uid))
 Q_LINKS_BY_REF = select(_l.source, _l.external_id, _l.uid).where(_l.source == bindparam("src"),
-                                                                   _l.external_id.in_(_IDS))
+                                                                   in_ids(_l.external_id))
 
 
 def iter_subjects(store: "Store", kind: str | None = None, *, chunk: int = 20000) -> Iterator[str]:
@@ -75,6 +82,7 @@ class _Loader:
 
     def __init__(self, conn: "Connection"):
         self.conn = conn
+        self.dialect = conn.dialect.name
         self.order: dict[int, tuple] = {}
 
     def fetch(self, query, refs: Iterable[tuple[str, str]], **params: Any) -> list[Record]:
@@ -82,7 +90,8 @@ class _Loader:
         decode, order = codec.decode, self.order
         for src, ids in _by_source(refs).items():
             for i in range(0, len(ids), IN_CHUNK):
-                rows = self.conn.execute(query, {"src": src, "ids": ids[i:i + IN_CHUNK], **params}).fetchall()
+                ids_i = ids_param(self.dialect, ids[i:i + IN_CHUNK])
+                rows = self.conn.execute(query, {"src": src, "ids": ids_i, **params}).fetchall()
                 for rid, source, kind, ext, created, data in rows:
                     rec = decode(kind, source, ext, data)
                     order[id(rec)] = (created is not None, created or 0.0, rid)
@@ -92,7 +101,8 @@ class _Loader:
     def links(self, query, values: list, **params: Any) -> list[tuple[str, str, str]]:
         out: list[tuple[str, str, str]] = []
         for i in range(0, len(values), IN_CHUNK):
-            out += [tuple(r) for r in self.conn.execute(query, {"ids": values[i:i + IN_CHUNK], **params})]
+            ids_i = ids_param(self.dialect, values[i:i + IN_CHUNK])
+            out += [tuple(r) for r in self.conn.execute(query, {"ids": ids_i, **params})]
         return out
 
     def sort(self, records: list) -> list:
@@ -121,11 +131,16 @@ def load_histories(store: "Store", subjects: Iterable[str]) -> dict[str, History
         return _load(_Loader(conn), conv_subjects, sorted(set(uids)), acct_subjects)
 
 
+def load_families(store: "Store", uids: Iterable[str]) -> dict[str, History]:
+    """Histories of the customers ``uids`` (``customer:<uid>``) and of every conversation of theirs
+    (``conversation:<source>:<id>``), each record decoded once."""
+    with store.engine.connect() as conn:
+        return _load(_Loader(conn), [], sorted(set(uids)), [], families=True)
+
+
 def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
-          acct_subjects: list[tuple[str, str]]) -> dict[str, History]:
+          acct_subjects: list[tuple[str, str]], *, families: bool = False) -> dict[str, History]:
     convs: dict[tuple[str, str], Any] = {}
-    for c in ld.fetch(Q_BY_ID, conv_subjects, kind="conversation"):
-        convs[(c.source, c.external_id)] = c
     # customers: uid -> links -> their conversations
     links_by_uid: dict[str, list[tuple[str, str]]] = {}
     for src, ext, uid in ld.links(Q_LINKS_BY_UID, uids):
@@ -133,8 +148,12 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     customer_refs = sorted({ref for refs in links_by_uid.values() for ref in refs})
     convs_by_customer: dict[tuple[str, str], list] = {}
     for c in ld.fetch(Q_BY_CUSTOMER, customer_refs, kind="conversation"):
-        convs.setdefault((c.source, c.external_id), c)
-        convs_by_customer.setdefault((c.source, c.customer_id), []).append(convs[(c.source, c.external_id)])
+        convs[(c.source, c.external_id)] = c
+        convs_by_customer.setdefault((c.source, c.customer_id), []).append(c)
+    if families:
+        conv_subjects = list(convs)
+    for c in ld.fetch(Q_BY_ID, [k for k in conv_subjects if k not in convs], kind="conversation"):
+        convs[(c.source, c.external_id)] = c
     # accounts: their conversations and customers
     convs_by_account: dict[tuple[str, str], list] = {}
     for c in ld.fetch(Q_BY_ACCOUNT, acct_subjects, kind="conversation"):
@@ -150,7 +169,8 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     # the customer of each conversation subject, and every record linked to it
     conv_customer_refs = sorted({(convs[k].source, convs[k].customer_id) for k in conv_subjects
                                  if k in convs and convs[k].customer_id})
-    uid_of: dict[tuple[str, str], str] = {}
+    uid_of = {ref: uid for uid, refs in links_by_uid.items() for ref in refs}    # known already
+    conv_customer_refs = [ref for ref in conv_customer_refs if ref not in uid_of]
     for src, ids in _by_source(conv_customer_refs).items():
         for s, e, uid in ld.links(Q_LINKS_BY_REF, ids, src=src):
             uid_of[(s, e)] = uid
@@ -218,3 +238,10 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
         h.customers = ld.sort(list(customers_by_account.get(key, [])))
         out[h.subject] = h
     return out
+
+
+def mark_all_dirty(store: "Store") -> int:
+    """Flag every subject for evaluation (the start of a full run); returns how many were clean."""
+    s = schema.subjects.c
+    with store.engine.begin() as conn:
+        return conn.execute(schema.subjects.update().where(s.dirty.is_(False)).values(dirty=True)).rowcount

@@ -1,0 +1,149 @@
+"""The full evaluation (``careplug.sweep``): the same findings as evaluating every subject one by
+one, on one process or several, each record decoded once, and nothing skipped when it is cut short."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+import careplug
+from careplug.check import evaluate_store
+from careplug.errors import CareplugError
+from careplug.plugins import Plugins
+from careplug.store import Store, bulk, schema
+from careplug.sweep import default_workers, sweep_store
+from careplug.testing.generator import generate
+
+from conftest import context, ny
+
+NOW = datetime(2026, 3, 4, 15, 0, tzinfo=timezone.utc)
+
+
+def all_rules(enabled=None):
+    plugins = Plugins(load_entry_points=False)
+    return [cls(cls.Options(), context()) for name, cls in plugins.rules().items()
+            if enabled is None or name in enabled]
+
+
+def snapshot(store: Store) -> tuple[list, list]:
+    f, s = schema.findings.c, schema.subjects.c
+    with store.engine.connect() as conn:
+        findings = [tuple(r) for r in conn.execute(select(
+            f.key, f.rule, f.subject, f.stage, f.severity, f.status, f.started_at, f.due_at, f.resolved_at
+        ).order_by(f.key))]
+        subjects = [tuple(r) for r in conn.execute(select(s.key, s.dirty, s.next_due_at).order_by(s.key))]
+    return findings, subjects
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """300 generated conversations (customers in three sources, accounts, every channel)."""
+    path = tmp_path_factory.mktemp("sweep") / "generated.db"
+    store = Store(str(path))
+    records = list(generate(300, seed=7, now=NOW))
+    for i in range(0, len(records), 2000):
+        store.commit_batch("gen", "all", records[i:i + 2000], cursor=None)
+    store.close()
+    return path
+
+
+def copy_of(generated, tmp_path, name) -> Store:
+    path = tmp_path / name
+    shutil.copy(generated, path)
+    return Store(str(path))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_sweep_finds_exactly_what_evaluating_each_subject_finds(generated, tmp_path, workers):
+    one_by_one = copy_of(generated, tmp_path, "one.db")
+    reference = evaluate_store(one_by_one, all_rules(), NOW, full=True, chunk=37)   # key order, small batches
+    swept = copy_of(generated, tmp_path, "swept.db")
+    result = sweep_store(swept, all_rules(), NOW, workers=workers, chunk=20)
+
+    want, got = snapshot(one_by_one), snapshot(swept)
+    assert got == want
+    assert len(want[0]) > 50                                       # the generated history has neglect
+    assert swept.dirty_subjects() == []
+    assert result.evaluated == reference.evaluated
+    assert result.n_new == len(want[0]) and not result.failures
+
+
+def test_findings_a_changed_configuration_no_longer_reports_are_resolved_once_in_this_process(generated, tmp_path):
+    store = copy_of(generated, tmp_path, "store.db")
+    sweep_store(store, all_rules(), NOW, workers=2, chunk=20)
+    open_before = {key for key, rule, _s, _st, _sev, status, *_t in snapshot(store)[0]
+                   if status == "open" and rule == "check_in"}
+    assert open_before
+
+    resolved: list[str] = []
+
+    class Recorder:
+        @careplug.hookimpl
+        def careplug_finding_resolved(self, finding):
+            resolved.append(finding.key)
+
+    plugins = Plugins(load_entry_points=False, builtins=())
+    plugins.register(Recorder(), name="recorder")
+    without_check_in = all_rules(enabled={"unanswered", "broken_promise", "run_around", "quiet_customer",
+                                          "unhappy", "neglected_lead"})
+    result = sweep_store(store, without_check_in, NOW, plugins=plugins, workers=2, chunk=20)
+    assert sorted(resolved) == sorted(open_before)                 # each once, after its commit
+    assert result.n_resolved == len(open_before)
+    assert all(status == "resolved" for _k, rule, _s, _st, _sev, status, *_t in snapshot(store)[0]
+               if rule == "check_in")
+
+
+def test_a_sweep_cut_short_leaves_every_subject_flagged_for_the_next_run(generated, tmp_path):
+    store = copy_of(generated, tmp_path, "store.db")
+    evaluate_store(store, all_rules(), NOW)                        # everything clean
+    assert store.dirty_subjects() == []
+    bulk.mark_all_dirty(store)                                      # the sweep's first step, then killed
+    assert store.dirty_subjects() == store.all_subjects()
+    evaluate_store(store, all_rules(), NOW)                        # an ordinary run picks them all up
+    reference = copy_of(generated, tmp_path, "reference.db")
+    sweep_store(reference, all_rules(), NOW, workers=1)
+    assert snapshot(store) == snapshot(reference)
+
+
+def test_conversations_without_a_customer_and_accounts_are_evaluated_too(journey, store):
+    ada = journey.customer(account_id="acc")
+    journey.account("zendesk", "acc")
+    orphan = journey.conversation(ada, ny(2026, 3, 2, 9))
+    orphan.customer_id = None
+    journey.inbound(orphan, ny(2026, 3, 2, 9))
+    journey.load()
+    rules = all_rules(enabled={"unanswered"})
+    result = sweep_store(store, rules, ny(2026, 3, 3, 16), workers=1)
+    assert store.dirty_subjects() == []
+    assert {f.subject for f in result.new} == {f"conversation:zendesk:{orphan.external_id}"}
+
+
+def test_families_are_the_histories_the_store_builds_one_at_a_time(generated, tmp_path):
+    store = copy_of(generated, tmp_path, "store.db")
+    uids = [k.split(":", 1)[1] for k in store.all_subjects("customer")][:40]
+    families = bulk.load_families(store, uids)
+    conversations = [k for k in families if k.startswith("conversation:")]
+    assert len(conversations) >= 40
+    for subject in [f"customer:{u}" for u in uids] + conversations:
+        want = store.load_history(subject)
+        got = families[subject]
+        for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings",
+                     "tasks", "agents"):
+            assert getattr(got, name) == getattr(want, name), (subject, name)
+
+
+def test_workers_default_to_one_per_cpu_on_large_file_stores_and_obey_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("CAREPLUG_WORKERS", raising=False)
+    on_disk = Store(str(tmp_path / "a.db"))
+    in_memory = Store("sqlite://")
+    assert default_workers(on_disk, 10) == 1                        # small: not worth a fork
+    assert default_workers(in_memory, 10**6) == 1                   # other processes cannot open it
+    assert default_workers(on_disk, 10**6) >= 1
+    monkeypatch.setenv("CAREPLUG_WORKERS", "3")
+    assert default_workers(on_disk, 10) == 3
+    monkeypatch.setenv("CAREPLUG_WORKERS", "many")
+    with pytest.raises(CareplugError, match="CAREPLUG_WORKERS='many'"):
+        default_workers(on_disk, 10)
