@@ -36,24 +36,47 @@ class History:
     tasks: list[Task] = field(default_factory=list)
     agents: dict[str, Agent] = field(default_factory=dict)       # by "source:external_id"
 
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Derived values rules share (``memoized``). A history is read-only once rules see it."""
+
     @property
     def conversation(self) -> Conversation | None:
         """The conversation of a conversation subject (the first one otherwise)."""
         return self.conversations[0] if self.conversations else None
 
+    def memoized(self, key: Any, compute: Any) -> Any:
+        """``compute()`` once per history: rules that read the same derived facts (a
+        conversation's touches, its pauses) share one computation."""
+        try:
+            return self.memo[key]
+        except KeyError:
+            value = self.memo[key] = compute()
+            return value
+
+    def grouped(self, name: str) -> dict[tuple[str, str | None], list]:
+        """``messages``, ``events``, ``ratings`` or ``tasks`` by ``(source, conversation_id)``, in
+        time order; computed once (the lists are shared: do not modify them)."""
+        key = ("grouped", name)
+        memo = self.memo
+        if key in memo:
+            return memo[key]
+        out: dict[tuple[str, str | None], list] = {}
+        for r in getattr(self, name):
+            k = (r.source, r.conversation_id)
+            if k in out:
+                out[k].append(r)
+            else:
+                out[k] = [r]
+        memo[key] = out
+        return out
+
     def messages_of(self, conversation: Conversation) -> list[Message]:
-        return [
-            m
-            for m in self.messages
-            if m.conversation_id == conversation.external_id and m.source == conversation.source
-        ]
+        """The conversation's messages, in time order (a new list)."""
+        return list(self.grouped("messages").get((conversation.source, conversation.external_id), ()))
 
     def events_of(self, conversation: Conversation) -> list[Event]:
-        return [
-            e
-            for e in self.events
-            if e.conversation_id == conversation.external_id and e.source == conversation.source
-        ]
+        """The conversation's events, in time order (a new list)."""
+        return list(self.grouped("events").get((conversation.source, conversation.external_id), ()))
 
     def tier(self) -> str | None:
         """The customer's tier: the account's, else the first customer record that has one."""

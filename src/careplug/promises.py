@@ -283,14 +283,20 @@ def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC"
                      calendar: BusinessCalendar | None = None, end_of_day: time = time(17)) -> list[Commitment]:
     """The commitments in a message, in order, each with its due time (None when undated)."""
     out: list[Commitment] = []
-    for sentence in _SENTENCE.split(text or ""):
-        sentence = sentence.strip()
-        if not sentence:
-            continue
-        clause = _commitment_clause(sentence)
-        if clause is None:
-            continue
+    for sentence in committing_sentences(text or ""):
         # the due time may sit in another clause of the same sentence ("Give me 30 minutes and I'll...")
         due, phrase = due_time(sentence, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
         out.append(Commitment(sentence, due, phrase))
     return out
+
+
+@lru_cache(maxsize=65536)
+def committing_sentences(text: str) -> tuple[str, ...]:
+    """The sentences of ``text`` that make a commitment (the part of the reading that does not
+    depend on when the message was sent: memoized per text, as agents reuse macros)."""
+    out = []
+    for sentence in _SENTENCE.split(text):
+        sentence = sentence.strip()
+        if sentence and _commitment_clause(sentence) is not None:
+            out.append(sentence)
+    return tuple(out)

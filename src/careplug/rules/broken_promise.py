@@ -31,7 +31,7 @@ from ..history import History
 from ..model import Status
 from ..promises import Commitment, find_commitments
 from .base import Assessment, CareRule, iso
-from .clock import Clock, pauses_of
+from .clock import Clock, conversation_pauses
 from .context import ALWAYS, calendar_of
 from .options import CareRuleOptions, Duration, format_duration, in_scope
 from .stages import StageOptions, Stages, StageTime, stage_offsets
@@ -85,11 +85,12 @@ class BrokenPromise(CareRule):
         for conv in history.conversations:
             if not in_scope(o.scope, conv, history):
                 continue
-            replies = [m for m in history.messages_of(conv) if m.created_at is not None and is_reply(m) and m.body]
+            replies = [m for m in history.grouped("messages").get((conv.source, conv.external_id), ())
+                       if m.created_at is not None and m.body and is_reply(m)]
             if not replies:
                 continue
             touches = touch_times(history, {(conv.source, conv.external_id)})
-            clock = self.clock(pauses_of(conv, history.events_of(conv), frozenset(o.pause_on)))
+            clock = self.clock(conversation_pauses(history, conv, o.pause_on))
             for m in replies:
                 sent = m.created_at.timestamp()  # type: ignore[union-attr]
                 if sent > ts_now or any(t > sent for t in touches):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ..calendar import BusinessCalendar
 from ..model import Conversation, EventKind, Status
 
-__all__ = ["Pause", "Clock", "pauses_of"]
+__all__ = ["Pause", "Clock", "pauses_of", "conversation_pauses"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +96,11 @@ def pauses_of(conversation: Conversation, events: list, paused: set[Status] | fr
         if at is not None and (last is None or at.timestamp() >= last):
             out.append(Pause(at.timestamp(), None, conversation.status.value))
     return out
+
+
+def conversation_pauses(history, conversation: Conversation, paused: set[Status] | frozenset[Status]) -> list[Pause]:
+    """``pauses_of`` the conversation in ``history``, computed once per history and set of paused
+    statuses (the list is shared: do not modify it)."""
+    key = ("pauses", conversation.source, conversation.external_id, frozenset(paused))
+    return history.memoized(key, lambda: pauses_of(
+        conversation, history.grouped("events").get((conversation.source, conversation.external_id), []), paused))

@@ -39,15 +39,26 @@ def task_time(t: Task) -> float | None:
 
 def touch_times(history: History, conversation_keys: set[tuple[str, str]] | None = None) -> list[float]:
     """Epoch seconds of every touch in ``history`` (of the given ``(source, conversation id)``s
-    when set; customer-level tasks always count), sorted."""
+    when set; customer-level tasks always count), sorted. Computed once per history and set of
+    conversations: the list is shared, do not modify it."""
+    key = ("touches", None if conversation_keys is None else frozenset(conversation_keys))
+    return history.memoized(key, lambda: _touch_times(history, conversation_keys))
+
+
+def _touch_times(history: History, conversation_keys: set[tuple[str, str]] | None) -> list[float]:
     out: list[float] = []
-    for m in history.messages:
+    messages: list[Message] | tuple = history.messages
+    if conversation_keys is not None and len(conversation_keys) == 1:
+        [key] = conversation_keys
+        messages = history.grouped("messages").get(key, ())
+    agent, outbound, phone = AuthorRole.AGENT, Direction.OUTBOUND, Channel.PHONE
+    for m in messages:
         if m.created_at is None:
             continue
         if conversation_keys is not None and (m.source, m.conversation_id) not in conversation_keys:
             continue
-        if is_reply(m) or (m.author_role is AuthorRole.AGENT and m.channel is Channel.PHONE) or (
-                is_inquiry(m) and answered_on_the_spot(m)):
+        if (m.author_role is agent and ((m.public and m.direction is outbound) or m.channel is phone)) or (
+                m.answered_call is True and m.channel is phone and is_inquiry(m)):
             out.append(m.created_at.timestamp())
     for t in history.tasks:
         if conversation_keys is not None and t.conversation_id and (t.source, t.conversation_id) not in conversation_keys:

@@ -26,7 +26,7 @@ from ..history import History
 from ..model import Channel, Priority
 from .base import Assessment, CareRule
 from .options import CareRuleOptions, Duration, format_duration, in_scope
-from .clock import pauses_of
+from .clock import conversation_pauses
 from .stages import StageOptions, Stages, stage_offsets
 from .touches import answered_on_the_spot, is_inquiry, touch_times
 
@@ -90,7 +90,7 @@ class Unanswered(CareRule):
             if target is None:
                 continue
             ts_now = now.timestamp()
-            clock = self.clock(pauses_of(conv, history.events_of(conv), frozenset(o.pause_on)))
+            clock = self.clock(conversation_pauses(history, conv, o.pause_on))
             start = msg.created_at.timestamp()
             which = "first reply" if first else "next reply"
             active = clock.active(start, ts_now)

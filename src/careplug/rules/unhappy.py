@@ -28,7 +28,7 @@ from ..finding import Severity
 from ..history import History
 from ..model import Status
 from .base import Assessment, CareRule
-from .clock import pauses_of
+from .clock import conversation_pauses
 from .options import CareRuleOptions, Duration, format_duration, in_scope
 from .stages import StageOptions, Stages, stage_offsets
 from .touches import is_inquiry, touch_times
@@ -80,7 +80,7 @@ class Unhappy(CareRule):
             if not in_scope(o.scope, conv, history):
                 continue
             touches = touch_times(history, {(conv.source, conv.external_id)})
-            clock = self.clock(pauses_of(conv, history.events_of(conv), frozenset(o.pause_on)))
+            clock = self.clock(conversation_pauses(history, conv, o.pause_on))
             for r in history.ratings:
                 if r.conversation_id != conv.external_id or r.source != conv.source or r.created_at is None:
                     continue

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, bindparam, literal_column, or_, select
 
 from ..history import History
-from ..model import Record
+from ..model import Event, Message, Rating, Record, Task
 from . import codec, schema
 from .idlist import ids_param, in_ids
 
@@ -86,7 +86,11 @@ class _Loader:
         self.order: dict[int, tuple] = {}
 
     def fetch(self, query, refs: Iterable[tuple[str, str]], **params: Any) -> list[Record]:
-        out: list[Record] = []
+        return [rec for _key, rec in self.fetch_keyed(query, refs, **params)]
+
+    def fetch_keyed(self, query, refs: Iterable[tuple[str, str]], **params: Any) -> list[tuple[tuple, Record]]:
+        """``(sort key, record)`` pairs: a list of pairs sorts in the store's order in C."""
+        out: list[tuple[tuple, Record]] = []
         decode, order = codec.decode, self.order
         for src, ids in _by_source(refs).items():
             for i in range(0, len(ids), IN_CHUNK):
@@ -94,8 +98,8 @@ class _Loader:
                 rows = self.conn.execute(query, {"src": src, "ids": ids_i, **params}).fetchall()
                 for rid, source, kind, ext, created, data in rows:
                     rec = decode(kind, source, ext, data)
-                    order[id(rec)] = (created is not None, created or 0.0, rid)
-                    out.append(rec)
+                    key = order[id(rec)] = (created is not None, created or 0.0, rid)
+                    out.append((key, rec))
         return out
 
     def links(self, query, values: list, **params: Any) -> list[tuple[str, str, str]]:
@@ -163,9 +167,10 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     for c in ld.fetch(Q_BY_ACCOUNT, acct_subjects, kind="customer"):
         customers_by_account.setdefault((c.source, c.account_id), []).append(c)
     # every conversation's children, in one pass
-    children: dict[tuple[str, str], list] = {}
-    for rec in ld.fetch(Q_CHILDREN, convs.keys()):
-        children.setdefault((rec.source, rec.conversation_id), []).append(rec)
+    children: dict[tuple[str, str], list] = {}                   # (sort key, record) pairs
+    for pair in ld.fetch_keyed(Q_CHILDREN, convs.keys()):
+        rec = pair[1]
+        children.setdefault((rec.source, rec.conversation_id), []).append(pair)
     # the customer of each conversation subject, and every record linked to it
     conv_customer_refs = sorted({(convs[k].source, convs[k].customer_id) for k in conv_subjects
                                  if k in convs and convs[k].customer_id})
@@ -180,8 +185,9 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     all_refs = sorted({ref for refs in links_by_uid.values() for ref in refs})
     customers = {(c.source, c.external_id): c for c in ld.fetch(Q_BY_ID, all_refs, kind="customer")}
     extras: dict[tuple[str, str], list] = {}
-    for rec in ld.fetch(Q_CUSTOMER_EXTRA, customer_refs):
-        extras.setdefault((rec.source, rec.customer_id), []).append(rec)
+    for pair in ld.fetch_keyed(Q_CUSTOMER_EXTRA, customer_refs):
+        rec = pair[1]
+        extras.setdefault((rec.source, rec.customer_id), []).append(pair)
     # accounts and agents
     acc_refs = set(acct_subjects)
     acc_refs |= {(c.source, c.account_id) for c in customers.values() if c.account_id}
@@ -203,8 +209,10 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
             if subject.startswith("customer:"):
                 for k in links:
                     kids += extras.get(k, [])
-        for rec in ld.sort(kids):
-            getattr(h, rec.kind + "s").append(rec)
+        kids.sort()
+        lists = {Message: h.messages, Event: h.events, Rating: h.ratings, Task: h.tasks}
+        for _key, rec in kids:
+            lists[type(rec)].append(rec)
         refs = {(c.source, c.account_id) for c in h.customers if c.account_id}
         refs |= {(c.source, c.account_id) for c in h.conversations if c.account_id}
         found = ld.sort([accounts[k] for k in refs if k in accounts])
