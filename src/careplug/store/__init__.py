@@ -10,21 +10,24 @@ changed mark their subjects for the rules.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import operator
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, create_engine, delete, event, func, select, update
+from sqlalchemy import and_, bindparam, create_engine, delete, event, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ..finding import subject_key
 from ..history import History
-from ..model import Deletion, Quarantined, Record
+from ..model import RECORD_KINDS_BY_TYPE, Deletion, Quarantined, Record
 from . import codec, identities, migrations, schema
 from .pairs import pairs_in
 from .lock import RunLock
@@ -66,9 +69,9 @@ class Store:
         self.url = _url(url)
         self.engine: Engine = create_engine(self.url, echo=echo, future=True)
         self.dialect = self.engine.dialect.name
-        self._upsert_sql: tuple[Any, Any, Any] | None = None
-        self._dirty_sql: tuple[Any, Any] | None = None
-        if self.dialect == "sqlite":
+        self._compiled: dict[str, tuple[str | None, list[int] | None, Any]] = {}
+        self._sqlite = self.dialect == "sqlite"
+        if self._sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrations.migrate(self.engine)
 
@@ -134,24 +137,28 @@ class Store:
         return result
 
     def _upsert(self, conn: Connection, batch: list[Record], result: BatchResult) -> None:
-        # the same record twice in a batch (changed twice during one page): the last one wins
-        batch = list({(r.source, r.kind, r.external_id): r for r in batch}.values())
-        epoch, encode = codec.epoch, codec.encode
-        rows = [(r.source, r.kind, r.external_id, getattr(r, "conversation_id", None),
-                 getattr(r, "customer_id", None), getattr(r, "account_id", None),
-                 epoch(getattr(r, "created_at", None)), epoch(getattr(r, "updated_at", None)), encode(r))
-                for r in batch]                                       # in RECORD_COLUMNS order
+        rows = [_row_builder(type(r))(r) for r in batch]                # in RECORD_COLUMNS order
         if not rows:
             return
-        # Read the stored JSON of these records first (one indexed query per few hundred ids), and
-        # write only the new or changed ones with one executemany: much faster than an upsert with
-        # RETURNING, and the same outcome (unchanged rows are not touched).
-        stored = self._stored_data(conn, rows)
-        changed = [i for i, row in enumerate(rows) if stored.get(row[:3]) != row[8]]   # in batch order
+        if len({row[2] for row in rows}) < len(rows):
+            # the same record twice in a batch (changed twice during one page): the last one wins,
+            # at the place of the first
+            keep = list({row[:3]: i for i, row in enumerate(rows)}.values())
+            rows, batch = [rows[i] for i in keep], [batch[i] for i in keep]
+        if self._sqlite:
+            changed = self._write_new_or_changed(conn, rows)
+        else:
+            # Read the stored JSON of these records first (one indexed query per few hundred ids),
+            # and write only the new or changed ones with one executemany: much faster than an
+            # upsert with RETURNING, and the same outcome (unchanged rows are not touched).
+            stored = self._stored_data(conn, rows)
+            changed = [i for i, row in enumerate(rows) if stored.get(row[:3], (None, None))[1] != row[8]]
+            if changed:
+                self._write_rows(conn, [rows[i] for i in changed])
         if not changed:
             return
-        self._write_rows(conn, [rows[i] for i in changed])
         counts, subjects = result.counts, result.subjects
+        conversations: set[tuple[str, str]] = set()
         customer_refs: set[tuple[str, str]] = set()
         customers: list[Record] = []
         for i in changed:  # in batch order: identity resolution must not depend on set order
@@ -159,17 +166,18 @@ class Store:
             counts[kind] = counts.get(kind, 0) + 1
             if kind in CHILD_KINDS:
                 if parent:
-                    subjects.add(f"conversation:{source}:{parent}")
+                    conversations.add((source, parent))
                 if customer_id:
                     customer_refs.add((source, customer_id))
             elif kind == "conversation":
-                subjects.add(f"conversation:{source}:{external_id}")
+                conversations.add((source, external_id))
                 if customer_id:
                     customer_refs.add((source, customer_id))
             elif kind == "customer":
                 customers.append(batch[i])
             elif kind == "account":
                 subjects.add(subject_key("account", source, external_id))
+        subjects.update([f"conversation:{source}:{external_id}" for source, external_id in conversations])
         for uid, merged in identities.resolve_many(conn, customers):  # type: ignore[arg-type]
             result.subjects.add(subject_key("customer", uid))
             result.subjects.update(subject_key("customer", m) for m in merged)
@@ -177,42 +185,94 @@ class Store:
             for uid in self._uids(conn, customer_refs):
                 result.subjects.add(subject_key("customer", uid))
 
-    def _write_rows(self, conn: Connection, rows: list[tuple]) -> None:
-        """Insert or overwrite records (tuples in ``RECORD_COLUMNS`` order) with one executemany.
-        The statement is compiled once per store; on positional DB-API drivers (sqlite3) the rows
-        go to the driver as tuples, skipping per-row parameter processing."""
-        if self._upsert_sql is None:
-            stmt = self._insert(schema.records)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["source", "kind", "external_id"],
-                set_={c: stmt.excluded[c] for c in RECORD_COLUMNS[3:]})
-            compiled = stmt.compile(dialect=self.engine.dialect, column_keys=list(RECORD_COLUMNS))
-            order = list(compiled.positiontup or []) if compiled.positional else None
-            if order is not None and sorted(order) == sorted(RECORD_COLUMNS):
-                self._upsert_sql = (str(compiled), [RECORD_COLUMNS.index(name) for name in order], stmt)
-            else:
-                self._upsert_sql = (None, None, stmt)
-        sql, order, stmt = self._upsert_sql
-        if sql is not None and order is not None:
-            if order != list(range(len(RECORD_COLUMNS))):
-                rows = [tuple(row[i] for i in order) for row in rows]
-            conn.exec_driver_sql(sql, rows)
-        else:
-            conn.execute(stmt, [dict(zip(RECORD_COLUMNS, row)) for row in rows])
+    def _write_new_or_changed(self, conn: Connection, rows: list[tuple]) -> list[int]:
+        """SQLite: write the new and the changed rows; return their indices, in batch order.
 
-    def _stored_data(self, conn: Connection, rows: list[tuple]) -> dict[tuple[str, str, str], str]:
-        """The stored ``data`` of the rows' records that exist, by (source, kind, external_id)."""
+        The rows are inserted first with ``ON CONFLICT DO NOTHING`` (one executemany, in batch
+        order), which writes the new ones and leaves every stored one untouched. When all were
+        new (a first sync, the usual case for most of a big history) nothing else runs: no read
+        of the stored JSON. Otherwise the batch's stored rows are read back; the ones this insert
+        created are the ``inserted`` highest ids (SQLite gives a new row a rowid above every
+        existing one), and a stored row whose JSON differs is overwritten by the upsert.
+        """
+        inserted = self._executemany(conn, "insert_new", RECORD_COLUMNS, rows)
+        if inserted == len(rows):
+            return list(range(len(rows)))
+        stored = self._stored_data(conn, rows)
+        new_ids = set(sorted(rid for rid, _ in stored.values())[len(stored) - inserted:]) if inserted else set()
+        changed, updates = [], []
+        for i, row in enumerate(rows):
+            rid, data = stored[row[:3]]
+            if rid in new_ids:
+                changed.append(i)
+            elif data != row[8]:
+                changed.append(i)
+                updates.append(row)
+        if updates:
+            self._write_rows(conn, updates)
+        return changed
+
+    def _write_rows(self, conn: Connection, rows: list[tuple]) -> None:
+        """Insert or overwrite records (tuples in ``RECORD_COLUMNS`` order) with one executemany."""
+        self._executemany(conn, "upsert", RECORD_COLUMNS, rows)
+
+    def _statement(self, name: str) -> Any:
+        """The write statements of ``commit_batch``, by name."""
+        if name in ("upsert", "insert_new"):
+            stmt = self._insert(schema.records)
+            if name == "insert_new":
+                return stmt.on_conflict_do_nothing(index_elements=["source", "kind", "external_id"])
+            return stmt.on_conflict_do_update(index_elements=["source", "kind", "external_id"],
+                                              set_={c: stmt.excluded[c] for c in RECORD_COLUMNS[3:]})
+        if name == "dirty":
+            # a subject already dirty is left alone (no rewrite of its row and index entry)
+            stmt = self._insert(schema.subjects)
+            return stmt.on_conflict_do_update(index_elements=["key"], set_={"dirty": stmt.excluded.dirty},
+                                              where=schema.subjects.c.dirty.is_not(true()))
+        raise KeyError(name)
+
+    def _executemany(self, conn: Connection, name: str, columns: tuple[str, ...], rows: list[tuple]) -> int:
+        """Run statement ``name`` once per row (tuples in ``columns`` order); the rows it changed.
+
+        The statement is compiled once per store; on positional DB-API drivers (sqlite3) the rows
+        go to the driver as tuples, skipping SQLAlchemy's per-row parameter processing."""
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            stmt = self._statement(name)
+            c = stmt.compile(dialect=self.engine.dialect, column_keys=list(columns))
+            order = list(c.positiontup or []) if c.positional else None
+            if order is not None and sorted(order) == sorted(columns):
+                compiled = (str(c), [columns.index(n) for n in order], stmt)
+            else:
+                compiled = (None, None, stmt)
+            self._compiled[name] = compiled
+        sql, order, stmt = compiled
+        if sql is not None and order is not None:
+            if order != list(range(len(columns))):
+                rows = [tuple(row[i] for i in order) for row in rows]
+            return conn.exec_driver_sql(sql, rows).rowcount
+        return conn.execute(stmt, [dict(zip(columns, row)) for row in rows]).rowcount
+
+    def _stored_data(self, conn: Connection, rows: list[tuple]) -> dict[tuple[str, str, str], tuple[int, str]]:
+        """``(id, data)`` of the rows' records that are stored, by (source, kind, external_id)."""
         r = schema.records.c
         groups: dict[tuple[str, str], list[str]] = {}
         for row in rows:
             groups.setdefault((row[0], row[1]), []).append(row[2])
-        out: dict[tuple[str, str, str], str] = {}
-        query = select(r.external_id, r.data).where(r.source == bindparam("s"), r.kind == bindparam("k"),
-                                                    r.external_id.in_(bindparam("ids", expanding=True)))
+        out: dict[tuple[str, str, str], tuple[int, str]] = {}
+        query = select(r.external_id, r.id, r.data).where(r.source == bindparam("s"), r.kind == bindparam("k"),
+                                                          r.external_id.in_(bindparam("ids", expanding=True)))
         for (source, kind), ids in groups.items():
             for i in range(0, len(ids), LOOKUP_CHUNK):
-                for ext, data in conn.execute(query, {"s": source, "k": kind, "ids": ids[i:i + LOOKUP_CHUNK]}):
-                    out[(source, kind, ext)] = data
+                chunk = ids[i:i + LOOKUP_CHUNK]
+                if self._sqlite:   # sqlite3: plain SQL, no per-query compile of the expanded IN
+                    found = conn.exec_driver_sql(
+                        "SELECT external_id, id, data FROM records WHERE source = ? AND kind = ? AND external_id IN ("
+                        + ",".join("?" * len(chunk)) + ")", (source, kind, *chunk))
+                else:
+                    found = conn.execute(query, {"s": source, "k": kind, "ids": chunk})
+                for ext, rid, data in found:
+                    out[(source, kind, ext)] = (rid, data)
         return out
 
     def _uids(self, conn: Connection, refs: set[tuple[str, str]]) -> set[str]:
@@ -239,20 +299,9 @@ class Store:
                                                 set_={"payload": stmt.excluded.payload, "at": stmt.excluded.at}))
 
     def _mark_dirty(self, conn: Connection, subjects: set[str]) -> None:
-        if not subjects:
-            return
-        if self._dirty_sql is None:
-            stmt = self._insert(schema.subjects)
-            stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"dirty": stmt.excluded.dirty})
-            compiled = stmt.compile(dialect=self.engine.dialect, column_keys=["key", "kind", "dirty"])
-            order = list(compiled.positiontup or []) if compiled.positional else None
-            self._dirty_sql = (str(compiled) if order == ["key", "kind", "dirty"] else None, stmt)
-        sql, stmt = self._dirty_sql
-        keys = sorted(subjects)
-        if sql is not None:
-            conn.exec_driver_sql(sql, [(s, s.split(":", 1)[0], True) for s in keys])
-        else:
-            conn.execute(stmt, [{"key": s, "kind": s.split(":", 1)[0], "dirty": True} for s in keys])
+        if subjects:
+            self._executemany(conn, "dirty", ("key", "kind", "dirty"),
+                              [(s, s.split(":", 1)[0], True) for s in sorted(subjects)])
 
     # --- reading records ----------------------------------------------------------------------
 
@@ -468,6 +517,27 @@ class Store:
             for agent in self._records(conn, and_(r.kind == "agent", pairs_in(r.source, r.external_id, agent_ids))):
                 hist.agents[f"{agent.source}:{agent.external_id}"] = agent  # type: ignore[assignment]
         return hist
+
+
+def _none(_record: Record) -> None:
+    return None
+
+
+@functools.cache
+def _row_builder(cls: type) -> Callable[[Record], tuple]:
+    """The ``records`` row (``RECORD_COLUMNS`` order) of a record of type ``cls``: the columns the
+    type does not have are None, timestamps are epoch seconds, ``data`` is ``codec.encode``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    parent, customer, account, created, updated = (
+        operator.attrgetter(name) if name in names else _none
+        for name in ("conversation_id", "customer_id", "account_id", "created_at", "updated_at"))
+    kind, encode = RECORD_KINDS_BY_TYPE[cls], codec.encoder(cls)
+
+    def row(r: Any) -> tuple:
+        c, u = created(r), updated(r)
+        return (r.source, kind, r.external_id, parent(r), customer(r), account(r),
+                None if c is None else c.timestamp(), None if u is None else u.timestamp(), encode(r))
+    return row
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

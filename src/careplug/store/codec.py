@@ -67,10 +67,25 @@ _GETTERS = {kind: (tuple(name for name, _ in plan), operator.attrgetter(*(name f
             for kind, (_cls, plan) in _PLANS.items()}
 
 
+def _encoder(names: tuple[str, ...], getter: Callable[[Any], Any]) -> Callable[[Record], str]:
+    dumps = orjson.dumps
+
+    def encode(record: Record) -> str:
+        return dumps(dict(zip(names, getter(record)))).decode()
+    return encode
+
+
+_ENCODERS = {RECORD_TYPES[kind]: _encoder(names, getter) for kind, (names, getter) in _GETTERS.items()}
+
+
+def encoder(cls: type) -> Callable[[Record], str]:
+    """``encode`` for records of type ``cls`` (skips looking up the kind per record)."""
+    return _ENCODERS[cls]
+
+
 def encode(record: Record) -> str:
     """JSON text of a record without its identity (source, external_id are columns)."""
-    names, getter = _GETTERS[record.kind]
-    return orjson.dumps(dict(zip(names, getter(record)))).decode()
+    return _ENCODERS[type(record)](record)
 
 
 _DECODERS = {kind: msgspec.json.Decoder(type=cls) for kind, cls in RECORD_TYPES.items()}
