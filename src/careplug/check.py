@@ -139,6 +139,7 @@ class _Evaluator:
         self.plugins = plugins
         self.result = result
         self.by_kind: dict[str, list[Any]] = {}
+        self.rule_names = {r.name for r in rules}
         for rule in rules:
             for kind in getattr(rule, "subjects", ("conversation",)):
                 self.by_kind.setdefault(kind, []).append(rule)
@@ -283,11 +284,10 @@ def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, resu
                 result.findings.append(f)
             if f.next_check_at is not None and (wake is None or f.next_check_at < wake):
                 wake = f.next_check_at
-        known_rules = {r.name for r in ev.rules}
         for key, prev in old.items():
             if key in outcome.findings or prev.rule in outcome.failed_rules:
                 continue
-            if outcome.plugin_failed and prev.rule not in known_rules:
+            if outcome.plugin_failed and prev.rule not in ev.rule_names:
                 continue                          # a failing plugin's findings stay as they were
             prev.resolved_at = now
             prev.next_check_at = None

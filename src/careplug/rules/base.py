@@ -124,8 +124,9 @@ class CareRule(Rule):
         pauses = [{"status": p.status, "from": iso(p.start), "to": iso(p.end),
                    "clock_time": format_duration(cal.elapsed_seconds(max(p.start, start),
                                                                      now if p.end is None else min(p.end, now)))}
-                  for p in clock.pauses if (p.end is None or p.end > start) and p.start < now]
+                  for p in clock.pauses if (p.end is None or p.end > start) and p.start < now] if clock.pauses else []
         active = clock.active(start, now)
+        business = cal.elapsed_seconds(start, now)
         return {
             "target": format_duration(target),
             "calendar": cal.name or cal.tz.key,
@@ -133,8 +134,8 @@ class CareRule(Rule):
             "started_at": iso(start),
             "evaluated_at": iso(now),
             "wall_time_elapsed": format_duration(max(now - start, 0)),
-            "business_time_elapsed": format_duration(cal.elapsed_seconds(start, now)),
-            "paused": format_duration(clock.paused(start, now)),
+            "business_time_elapsed": format_duration(business),
+            "paused": format_duration(business - active if now > start else 0.0),   # = clock.paused
             "clock_elapsed": format_duration(active),
             "remaining": format_duration(target.total_seconds() - active),
             "due_at": iso(due),

@@ -60,14 +60,21 @@ Q_LINKS_BY_REF = select(_l.source, _l.external_id, _l.uid).where(_l.source == bi
 
 
 def iter_subjects(store: "Store", kind: str | None = None, *, chunk: int = 20000) -> Iterator[str]:
+    """Every subject key (of ``kind``), in key order, read ``chunk`` keys per short query: no read
+    transaction stays open while the caller writes (in WAL mode a long reader keeps the log from
+    being checkpointed, and a full run's writes would pile up in it)."""
     s = schema.subjects.c
-    q = select(s.key).order_by(s.key)
+    q = select(s.key).order_by(s.key).limit(chunk)
     if kind:
         q = q.where(s.kind == kind)
-    with store.engine.connect() as conn:
-        result = conn.execution_options(yield_per=chunk).execute(q)
-        for key in result.scalars():
-            yield key
+    last: str | None = None
+    while True:
+        with store.engine.connect() as conn:
+            keys = list(conn.execute(q if last is None else q.where(s.key > last)).scalars())
+        yield from keys
+        if len(keys) < chunk:
+            return
+        last = keys[-1]
 
 
 def _by_source(refs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, literal_column, select, update
 from sqlalchemy.engine import Connection
 
 from ..finding import Finding, Severity
 from . import codec, schema
+from .idlist import ids_param, in_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import Store
@@ -31,6 +32,13 @@ __all__ = ["save", "get", "open_findings", "open_by_subject", "resolved_since", 
 
 _DATETIMES = ("started_at", "due_at", "detected_at", "resolved_at", "next_check_at")
 CHUNK = 500
+IDS_CHUNK = 5000
+_t = schema.findings.c
+_BY_SUBJECT = select(_t.data).where(in_ids(_t.subject))
+# ``status || ''``: the subject index, not a walk through every open finding of (status, rule)
+_STATUS = (_t.status + literal_column("''")) == bindparam("status")
+_BY_SUBJECT_STATUS = _BY_SUBJECT.where(_STATUS)
+_OPEN_BY_KEY = select(_t.data).where(in_ids(_t.key), _STATUS)
 
 
 def encode(finding: Finding) -> str:
@@ -131,14 +139,15 @@ def by_subject(store: "Store", subjects: Iterable[str] | None = None, *, status:
     ``status`` ("open", "resolved", or None for both)."""
     t = schema.findings.c
     out: dict[str, list[Finding]] = {}
-    base = select(t.data) if status is None else select(t.data).where(t.status == status)
     with _read(store, conn) as c:
         if subjects is None:
+            base = select(t.data) if status is None else select(t.data).where(t.status == status)
             batches: Iterable[Any] = [c.execute(base)]
         else:
             keys = sorted(set(subjects))
-            batches = (c.execute(base.where(t.subject.in_(keys[i:i + CHUNK])))
-                       for i in range(0, len(keys), CHUNK))
+            batches = (c.execute(_BY_SUBJECT if status is None else _BY_SUBJECT_STATUS,
+                                 {"ids": ids_param(c.dialect.name, keys[i:i + IDS_CHUNK]), "status": status})
+                       for i in range(0, len(keys), IDS_CHUNK))
         for result in batches:
             for data in result.scalars():
                 f = decode(data)
@@ -171,9 +180,9 @@ def mark_resolved(store: "Store", keys: Iterable[str], at: datetime, *,
     t = schema.findings.c
     done: list[Finding] = []
     with _begin(store, conn) as c:
-        for i in range(0, len(keys), CHUNK):
-            chunk = keys[i:i + CHUNK]
-            for data in c.execute(select(t.data).where(t.key.in_(chunk), t.status == "open")).scalars():
+        for i in range(0, len(keys), IDS_CHUNK):
+            ids = ids_param(c.dialect.name, keys[i:i + IDS_CHUNK])
+            for data in c.execute(_OPEN_BY_KEY, {"ids": ids, "status": "open"}).scalars():
                 f = decode(data)
                 f.resolved_at = at
                 f.next_check_at = None
