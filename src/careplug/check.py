@@ -244,9 +244,11 @@ def evaluate_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any 
 
 
 def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, result: CheckResult,
-               dry_run: bool, keep_findings: bool, histories: dict[str, History] | None = None) -> list[Finding]:
+               dry_run: bool, keep_findings: bool, histories: dict[str, History] | None = None,
+               evaluated_into: dict[str, datetime | None] | None = None) -> list[Finding]:
     """Evaluate ``batch`` (histories loaded here unless given), save the findings' changes and the
-    subjects' next due times in one transaction; return the findings resolved."""
+    subjects' next due times in one transaction; return the findings resolved. With
+    ``evaluated_into`` the due times are collected there instead, for the caller to write."""
     if histories is None:
         wanted = [s for s in batch if subject_kind(s) in ev.kinds() or ev.plugins is not None]
         histories = bulk.load_histories(store, wanted)
@@ -301,7 +303,10 @@ def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, resu
         with store.transaction() as conn:
             store_findings.save(store, to_save, conn=conn)
             store_findings.mark_resolved(store, to_resolve, now, conn=conn)
-            store.mark_evaluated(evaluated, now, conn=conn)
+            if evaluated_into is None:
+                store.mark_evaluated(evaluated, now, conn=conn)
+    if evaluated_into is not None:
+        evaluated_into.update(evaluated)
     return resolved
 
 

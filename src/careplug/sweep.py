@@ -29,6 +29,8 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from sqlalchemy import event
+
 from .check import CheckResult, _Evaluator, _run_batch, evaluate_store
 from .errors import CareplugError
 from .store import bulk
@@ -86,8 +88,12 @@ def sweep_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any | N
     else:
         parts = _in_processes(store, rules, plugins, now, workers, chunk, keep_findings)
     result = CheckResult(now=now)
-    for part in parts:
+    evaluated: dict[str, datetime | None] = {}
+    for part, due_times in parts:
         _merge(result, part)
+        evaluated.update(due_times)
+    bulk.mark_evaluated_all(store, evaluated, now)   # subjects clean only now: a kill before leaves them flagged
+    del evaluated
     if plugins is not None:
         for f in result.resolved:          # committed by the worker that resolved it
             plugins.finding_resolved(f)
@@ -110,10 +116,14 @@ def _merge(into: CheckResult, part: CheckResult) -> None:
 
 
 def _families(store: Any, rules: list[Any], plugins: Any | None, now: datetime, worker: int, workers: int,
-              chunk: int, keep_findings: bool) -> CheckResult:
+              chunk: int, keep_findings: bool) -> tuple[CheckResult, dict[str, datetime | None]]:
     """Worker ``worker`` of ``workers``: evaluate every ``workers``-th chunk of customers with their
-    conversations. ``finding_resolved`` is left to the caller (``result.resolved``)."""
+    conversations, committing findings chunk by chunk. Returns the result and every evaluated
+    subject's next due time (written by the caller in one pass: per chunk, scattered subject rows
+    would rewrite most of the table's pages every time). ``finding_resolved`` is left to the
+    caller (``result.resolved``)."""
     result = CheckResult(now=now)
+    due_times: dict[str, datetime | None] = {}
     ev = _Evaluator(rules, plugins, result)
     with _few_collections():
         for i, uids in enumerate(_chunks(bulk.iter_subjects(store, "customer"), chunk)):
@@ -121,10 +131,10 @@ def _families(store: Any, rules: list[Any], plugins: Any | None, now: datetime, 
                 continue
             histories = bulk.load_families(store, [key.partition(":")[2] for key in uids])
             batch = uids + [s for s in histories if not s.startswith("customer:")]
-            resolved = _run_batch(store, ev, batch, now, result, False, keep_findings, histories)
+            resolved = _run_batch(store, ev, batch, now, result, False, keep_findings, histories, due_times)
             if not keep_findings:           # kept anyway: the caller runs finding_resolved for each
                 result.resolved += resolved
-    return result
+    return result, due_times
 
 
 @contextmanager
@@ -144,7 +154,7 @@ def _few_collections(threshold: int = 200_000) -> Iterator[None]:
 
 
 def _in_processes(store: Any, rules: list[Any], plugins: Any | None, now: datetime, workers: int,
-                  chunk: int, keep_findings: bool) -> list[CheckResult]:
+                  chunk: int, keep_findings: bool) -> list[tuple[CheckResult, dict[str, datetime | None]]]:
     ctx = multiprocessing.get_context("fork")
     store.engine.dispose()                 # no open connection crosses the fork
     procs = []
@@ -155,7 +165,7 @@ def _in_processes(store: Any, rules: list[Any], plugins: Any | None, now: dateti
         proc.start()
         send.close()
         procs.append((proc, recv))
-    parts: list[CheckResult] = []
+    parts: list[tuple[CheckResult, dict[str, datetime | None]]] = []
     errors: list[str] = []
     for w, (proc, recv) in enumerate(procs):
         try:
@@ -179,6 +189,10 @@ def _child(send: Any, url: str, rules: list[Any], plugins: Any | None, now: date
 
     try:
         store = Store(url)
+        if store.dialect == "sqlite":
+            # checkpoint every ~400 MiB instead of ~40: a page rewritten by many chunks is copied
+            # to the database once per window, not once per chunk
+            event.listen(store.engine, "connect", _long_checkpoint_window)
         try:
             part = _families(store, rules, plugins, now, worker, workers, chunk, keep_findings)
         finally:
@@ -189,3 +203,9 @@ def _child(send: Any, url: str, rules: list[Any], plugins: Any | None, now: date
         send.send((False, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
     finally:
         send.close()
+
+
+def _long_checkpoint_window(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA wal_autocheckpoint=100000")
+    cur.close()

@@ -89,6 +89,7 @@ def stage_offsets(stages: list[StageOptions], target: timedelta,
     for s in stages:
         offset = target * s.at if s.at is not None else max(target - s.before, timedelta(0))  # type: ignore[operator]
         out.append(StageTime(s.name, s.severity, offset))
-    out.sort(key=lambda st: st.offset)
+    if len(out) > 1:
+        out.sort(key=lambda st: st.offset)
     out.append(StageTime(BREACH, breach_severity, target))
     return out
