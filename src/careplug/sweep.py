@@ -7,7 +7,8 @@ every core.
    conversations as subjects of their own* (``store.bulk.load_families``): the customer's history
    and each conversation's history are built from the same decoded records, so every record is
    decoded once. ``workers`` processes (forked; each with its own store connection) take every
-   ``workers``-th chunk and commit their chunk's findings and due times themselves.
+   ``workers``-th chunk, commit their chunk's findings, and their subjects' due times at the end
+   (``store.due_buffer``).
 3. What is still dirty afterwards (conversations with no known customer, accounts, subjects whose
    records are gone) goes through the incremental run (``check.evaluate_store``).
 
@@ -34,6 +35,7 @@ from sqlalchemy import event
 from .check import CheckResult, _Evaluator, _run_batch, evaluate_store
 from .errors import CareplugError
 from .store import bulk
+from .store.due_buffer import DueBuffer
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +90,8 @@ def sweep_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any | N
     else:
         parts = _in_processes(store, rules, plugins, now, workers, chunk, keep_findings)
     result = CheckResult(now=now)
-    evaluated: dict[str, datetime | None] = {}
-    for part, due_times in parts:
+    for part in parts:
         _merge(result, part)
-        evaluated.update(due_times)
-    bulk.mark_evaluated_all(store, evaluated, now)   # subjects clean only now: a kill before leaves them flagged
-    del evaluated
     if plugins is not None:
         for f in result.resolved:          # committed by the worker that resolved it
             plugins.finding_resolved(f)
@@ -116,25 +114,26 @@ def _merge(into: CheckResult, part: CheckResult) -> None:
 
 
 def _families(store: Any, rules: list[Any], plugins: Any | None, now: datetime, worker: int, workers: int,
-              chunk: int, keep_findings: bool) -> tuple[CheckResult, dict[str, datetime | None]]:
+              chunk: int, keep_findings: bool) -> CheckResult:
     """Worker ``worker`` of ``workers``: evaluate every ``workers``-th chunk of customers with their
-    conversations, committing findings chunk by chunk. Returns the result and every evaluated
-    subject's next due time (written by the caller in one pass: per chunk, scattered subject rows
-    would rewrite most of the table's pages every time). ``finding_resolved`` is left to the
-    caller (``result.resolved``)."""
+    conversations, committing findings chunk by chunk and the subjects' due times at the end
+    (``DueBuffer``). ``finding_resolved`` is left to the caller (``result.resolved``)."""
     result = CheckResult(now=now)
-    due_times: dict[str, datetime | None] = {}
     ev = _Evaluator(rules, plugins, result)
+    due = DueBuffer(store)
     with _few_collections():
         for i, uids in enumerate(_chunks(bulk.iter_subjects(store, "customer"), chunk)):
             if i % workers != worker:
                 continue
             histories = bulk.load_families(store, [key.partition(":")[2] for key in uids])
             batch = uids + [s for s in histories if not s.startswith("customer:")]
-            resolved = _run_batch(store, ev, batch, now, result, False, keep_findings, histories, due_times)
+            evaluated: dict[str, datetime | None] = {}
+            resolved = _run_batch(store, ev, batch, now, result, False, keep_findings, histories, evaluated)
+            due.add(evaluated)
             if not keep_findings:           # kept anyway: the caller runs finding_resolved for each
                 result.resolved += resolved
-    return result, due_times
+    due.flush(now)
+    return result
 
 
 @contextmanager
@@ -154,7 +153,7 @@ def _few_collections(threshold: int = 200_000) -> Iterator[None]:
 
 
 def _in_processes(store: Any, rules: list[Any], plugins: Any | None, now: datetime, workers: int,
-                  chunk: int, keep_findings: bool) -> list[tuple[CheckResult, dict[str, datetime | None]]]:
+                  chunk: int, keep_findings: bool) -> list[CheckResult]:
     ctx = multiprocessing.get_context("fork")
     store.engine.dispose()                 # no open connection crosses the fork
     procs = []
@@ -165,7 +164,7 @@ def _in_processes(store: Any, rules: list[Any], plugins: Any | None, now: dateti
         proc.start()
         send.close()
         procs.append((proc, recv))
-    parts: list[tuple[CheckResult, dict[str, datetime | None]]] = []
+    parts: list[CheckResult] = []
     errors: list[str] = []
     for w, (proc, recv) in enumerate(procs):
         try:

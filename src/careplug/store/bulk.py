@@ -18,7 +18,6 @@ conversations never holds them all in one list).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, literal_column, or_, select
@@ -33,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from . import Store
 
-__all__ = ["iter_subjects", "load_families", "load_histories", "mark_all_dirty", "mark_evaluated_all"]
+__all__ = ["iter_subjects", "load_families", "load_histories", "mark_all_dirty"]
 
 IN_CHUNK = 5000                     # ids per query (one bound list: see idlist)
 
@@ -262,15 +261,3 @@ def mark_all_dirty(store: "Store") -> int:
     with store.engine.begin() as conn:
         return conn.execute(schema.subjects.update().where(s.dirty.is_(False)).values(dirty=True)).rowcount
 
-
-def mark_evaluated_all(store: "Store", evaluated: dict[str, Any], now: datetime) -> None:
-    """``Store.mark_evaluated`` for a whole sweep at once: one transaction, driver-level
-    ``executemany`` (a million subjects in seconds, each page of the table written once)."""
-    if not evaluated:
-        return
-    at = now.timestamp()
-    rows = [(None if due is None else due.timestamp(), at, key) for key, due in sorted(evaluated.items())]
-    with store.engine.begin() as conn:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(f"UPDATE subjects SET dirty = {'0' if store.dialect == 'sqlite' else 'false'}, "
-                             f"next_due_at = {mark}, evaluated_at = {mark} WHERE key = {mark}", rows)
