@@ -7,7 +7,8 @@ For each size: generate the synthetic history (``careplug.testing.generator``) i
 evaluation's own:
 
 - *full*: every subject, every built-in rule enabled with its defaults and a Mon-Fri 09-17 US
-  calendar (``run_check(full=True)`` path: ``evaluate_store``), findings written to the store;
+  calendar, findings written to the store: the ``careplug check --full`` path (``careplug.sweep``,
+  ``--workers`` processes, default one per CPU); peak RSS is the parent's and the largest worker's;
 - *incremental*: ``--changed`` conversations re-synced with a change (marked dirty by
   ``commit_batch``), then the normal run (dirty ∪ due subjects).
 
@@ -73,7 +74,8 @@ def run_full(path: str, workers: int | None = None) -> dict:
     result = sweep_store(store, rs, NOW, workers=workers, keep_findings=False)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "evaluated": result.evaluated, "new": result.n_new, "workers": workers,
-            "failures": len(result.failures), "peak_rss_mb": _peak_mb()}
+            "failures": len(result.failures), "peak_rss_mb": _peak_mb(),
+            "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def run_incremental(path: str, changed: int) -> dict:
@@ -113,11 +115,12 @@ def main() -> None:
     parser.add_argument("--changed", type=int, default=1000)
     parser.add_argument("--workdir", default="/tmp/careplug-bench")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs" / "benchmarks-rules.md"))
+    parser.add_argument("--workers", type=int, default=None, help="sweep processes (default: one per CPU)")
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
         kind, path, *rest = args.child
-        print(json.dumps(run_full(path) if kind == "full" else run_incremental(path, int(rest[0]))))
+        print(json.dumps(run_full(path, args.workers) if kind == "full" else run_incremental(path, int(rest[0]))))
         return
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     rows = []
@@ -131,7 +134,7 @@ def main() -> None:
         subprocess.run(["cp", str(fresh), str(path)], check=True)
         for suffix in ("-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-        full = _child(["--child", "full", str(path)])
+        full = _child(["--child", "full", str(path)] + (["--workers", str(args.workers)] if args.workers else []))
         incr = _child(["--child", "incremental", str(path), str(args.changed)])
         row = {"conversations": size, **info, "full": full, "incremental": incr}
         print(json.dumps(row), flush=True)
@@ -140,16 +143,21 @@ def main() -> None:
 
 
 def write_report(out: Path, rows: list[dict], changed: int) -> None:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = ["# Care rules benchmark", "",
-             f"`python benchmarks/bench_rules.py --sizes {' '.join(str(r['conversations']) for r in rows)} "
-             f"--changed {changed}` on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-             f"Python {platform.python_version()}, SQLite store; all seven built-in rules enabled with defaults.",
-             "", "| conversations | records | full evaluation | subjects | peak RSS | incremental "
-             f"({changed} changed) | subjects evaluated | peak RSS |", "|---|---|---|---|---|---|---|---|"]
+             f"{when}: `python benchmarks/bench_rules.py --sizes {' '.join(str(r['conversations']) for r in rows)} "
+             f"--changed {changed}` on {platform.machine()}, {os.cpu_count()} CPUs, Python "
+             f"{platform.python_version()}, SQLite store; all seven built-in rules enabled with defaults. "
+             "Load average before the run: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + ".",
+             "", "| conversations | records | subjects | full evaluation | workers | findings | peak RSS parent / "
+             f"largest worker | incremental ({changed} changed) | subjects evaluated | peak RSS |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         f, i = r["full"], r["incremental"]
-        lines.append(f"| {r['conversations']:,} | {r['records']:,} | {f['seconds']:.1f} s | {f['evaluated']:,} | "
-                     f"{f['peak_rss_mb']:.0f} MB | {i['seconds']:.2f} s | {i['evaluated']:,} | {i['peak_rss_mb']:.0f} MB |")
+        lines.append(f"| {r['conversations']:,} | {r['records']:,} | {f['evaluated']:,} | {f['seconds']:.1f} s | "
+                     f"{f.get('workers') or 'auto'} | {f['new']:,} | {f['peak_rss_mb']:.0f} / "
+                     f"{f.get('worker_peak_rss_mb', 0):.0f} MB | {i['seconds']:.2f} s | {i['evaluated']:,} | "
+                     f"{i['peak_rss_mb']:.0f} MB |")
     lines += ["", "Store build (generate + `commit_batch`) is not part of the timings: "
               + ", ".join(f"{r['conversations']:,}: {r['load_seconds']:.0f} s" for r in rows) + ".", ""]
     out.parent.mkdir(parents=True, exist_ok=True)

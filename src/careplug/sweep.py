@@ -155,7 +155,7 @@ def _few_collections(threshold: int = 200_000) -> Iterator[None]:
 def _in_processes(store: Any, rules: list[Any], plugins: Any | None, now: datetime, workers: int,
                   chunk: int, keep_findings: bool) -> list[CheckResult]:
     ctx = multiprocessing.get_context("fork")
-    store.engine.dispose()                 # no open connection crosses the fork
+    store.settle()                         # no open connection or running checkpoint crosses the fork
     procs = []
     for w in range(workers):
         recv, send = ctx.Pipe(duplex=False)
