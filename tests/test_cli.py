@@ -117,3 +117,15 @@ def test_history_lists_the_customers_findings_open_and_resolved(project):
     data = json.loads(careplug("--json", "history", finding["customer_uid"], cwd=project).stdout)
     assert finding["key"] in {f["key"] for f in data["findings"]}
     assert "outcomes" not in data    # nudges come through the timeline items, per customer
+
+
+def test_a_full_check_on_two_processes_finds_what_the_normal_run_found(project):
+    assert careplug("sync", cwd=project).returncode == 0
+    env = {"CAREPLUG_NOW": "2026-11-23T15:00:00+00:00"}
+    normal = json.loads(careplug("--json", "check", cwd=project, env=env).stdout)
+    full = careplug("--json", "check", "--full", "--workers", "2", cwd=project, env=env)
+    assert full.returncode in (0, 1), full.stderr
+    swept = json.loads(full.stdout)
+    assert sorted(f["key"] for f in swept["findings"]) == sorted(f["key"] for f in normal["findings"])
+    assert swept["new"] == 0 and swept["resolved"] == 0          # the same findings, nothing changed
+    assert careplug("check", "--full", "--workers", "0", cwd=project).returncode == 2   # usage error
