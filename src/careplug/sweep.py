@@ -84,6 +84,9 @@ def sweep_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any | N
     customers = sum(1 for _ in bulk.iter_subjects(store, "customer"))
     if workers is None:
         workers = default_workers(store, customers)
+    elif workers > 1 and not _shareable(store):
+        log.info("this store cannot be opened by other processes (in memory, or no fork here): one process")
+        workers = 1
     workers = max(1, min(workers, -(-customers // chunk) or 1))
     if workers == 1:
         parts = [_families(store, rules, plugins, now, 0, 1, chunk, keep_findings)]

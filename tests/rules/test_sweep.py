@@ -152,7 +152,7 @@ def test_workers_default_to_one_per_cpu_on_large_file_stores_and_obey_the_enviro
 def test_an_in_memory_store_is_swept_in_this_process():
     store = Store("sqlite://")
     store.commit_batch("gen", "all", list(generate(60, seed=1, now=NOW)), cursor=None)
-    result = sweep_store(store, all_rules(), NOW)                  # workers: 1 (nothing to share)
+    result = sweep_store(store, all_rules(), NOW, workers=2)       # one process: nothing to share
     assert result.n_new > 0 and store.dirty_subjects() == []
     again = evaluate_store(store, all_rules(), NOW, full=True)
     assert (again.n_new, again.n_updated, again.n_resolved) == (0, 0, 0)
