@@ -252,11 +252,20 @@ def _family_batches(store: Any, subjects: list[str], chunk: int) -> Iterator[tup
     covered: set[str] = set()
     customers = [s for s in subjects if s.startswith("customer:")]
     for part in _chunks(customers, chunk):
-        family = bulk.load_families(store, [key.partition(":")[2] for key in part])
-        batch = part + [key for key in family if key in wanted and not key.startswith("customer:")]
+        batch, histories = family_batch(store, part, wanted)
         covered.update(batch)
-        yield batch, {key: family[key] for key in batch if key in family}
+        yield batch, histories
     yield from ((batch, None) for batch in _chunks((s for s in subjects if s not in covered), chunk))
+
+
+def family_batch(store: Any, customers: list[str], wanted: set[str] | None = None
+                 ) -> tuple[list[str], dict[str, History]]:
+    """The customer subjects ``customers`` and their conversations (those in ``wanted``; every one
+    when None) as one batch, with their histories from one load (``bulk.load_families``)."""
+    family = bulk.load_families(store, [key.partition(":")[2] for key in customers])
+    batch = customers + [key for key in family
+                         if not key.startswith("customer:") and (wanted is None or key in wanted)]
+    return batch, family if wanted is None else {key: family[key] for key in batch if key in family}
 
 
 def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, result: CheckResult,

@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from .check import CheckResult, _Evaluator, _run_batch, evaluate_store
+from .check import CheckResult, _Evaluator, _run_batch, evaluate_store, family_batch
 from .errors import CareplugError
 from .store import bulk
 from .store.due_buffer import DueBuffer
@@ -128,8 +128,7 @@ def _families(store: Any, rules: list[Any], plugins: Any | None, now: datetime, 
         for i, uids in enumerate(_chunks(bulk.iter_subjects(store, "customer"), chunk)):
             if i % workers != worker:
                 continue
-            histories = bulk.load_families(store, [key.partition(":")[2] for key in uids])
-            batch = uids + [s for s in histories if not s.startswith("customer:")]
+            batch, histories = family_batch(store, uids)
             evaluated: dict[str, datetime | None] = {}
             resolved = _run_batch(store, ev, batch, now, result, False, keep_findings, histories, evaluated)
             due.add(evaluated)
