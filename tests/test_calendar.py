@@ -111,6 +111,16 @@ def test_a_later_query_before_the_first_one_is_still_exact():
     assert cal.elapsed(ny(2020, 1, 6, 9), ny(2020, 1, 7, 9)) == 8 * H
 
 
+def test_a_span_that_starts_before_every_earlier_query_is_exact():
+    # the end is already covered by the running totals and the start is not: the totals are rebuilt
+    # from an earlier day, and the end's position must not be the one from before the rebuild
+    cal = calendar()
+    cal.elapsed(ny(2026, 3, 4, 9), ny(2026, 3, 4, 10))
+    assert cal.elapsed(ny(2025, 12, 5, 9), ny(2026, 3, 4, 10)) == calendar().elapsed(
+        ny(2025, 12, 5, 9), ny(2026, 3, 4, 10))
+    assert cal.elapsed(ny(2025, 12, 5, 9), ny(2025, 12, 8, 9)) == 8 * H
+
+
 def test_always_open_calendar_counts_wall_time():
     cal = BusinessCalendar.always()
     start = datetime(2026, 3, 7, 23, tzinfo=timezone.utc)

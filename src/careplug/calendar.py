@@ -288,7 +288,8 @@ class BusinessCalendar:
             return 0.0
         if self._always:
             return b - a
-        return self._position(b) - self._position(a)
+        start = self._position(a)      # first: reaching back before the table rebuilds it, which
+        return self._position(b) - start   # would make an earlier-computed position meaningless
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The earliest instant with ``duration`` of open time since ``start``."""
