@@ -55,9 +55,15 @@ def make_rule_context(app: Any) -> RuleContext:
 def assess(rule: Any, history: History, now: datetime) -> Assessment:
     """A rule's findings and next check time; rules without ``assess`` are revisited at their
     findings' ``next_check_at``."""
+    return _assessor(rule)(history, now)
+
+
+def _assessor(rule: Any) -> Any:
     fn = getattr(rule, "assess", None)
-    if fn is not None:
-        return fn(history, now)
+    return fn if fn is not None else lambda history, now: _from_evaluate(rule, history, now)
+
+
+def _from_evaluate(rule: Any, history: History, now: datetime) -> Assessment:
     findings = list(rule.evaluate(history, now) or [])
     out = Assessment(findings)
     for f in findings:
@@ -143,6 +149,8 @@ class _Evaluator:
         for rule in rules:
             for kind in getattr(rule, "subjects", ("conversation",)):
                 self.by_kind.setdefault(kind, []).append(rule)
+        # (rule, its assess) per subject kind, looked up once rather than per subject
+        self._assessors = {kind: [(rule, _assessor(rule)) for rule in group] for kind, group in self.by_kind.items()}
 
     def kinds(self) -> set[str]:
         return set(self.by_kind)
@@ -151,9 +159,9 @@ class _Evaluator:
         found: dict[str, Finding] = {}
         failed: set[str] = set()
         wake: datetime | None = None
-        for rule in self.by_kind.get(subject_kind(subject), ()):
+        for rule, assess_ in self._assessors.get(subject_kind(subject), ()):
             try:
-                a = assess(rule, history, now)
+                a = assess_(history, now)
             except Exception as exc:  # one broken rule must not stop the others
                 failed.add(rule.name)
                 self.result.failures.append(f"rule {rule.name!r} failed on {subject}: {type(exc).__name__}: {exc}")

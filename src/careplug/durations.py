@@ -53,11 +53,10 @@ def format_duration(delta: timedelta | float | None) -> str:
         return "0m"
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
-    out = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            out.append(f"{seconds // size}{unit}")
-            seconds %= size
-    if seconds and not out:
-        out.append(f"{seconds}s")
-    return sign + "".join(out)
+    if seconds < 60:
+        return f"{sign}{seconds}s"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    return (sign + (f"{days}d" if days else "") + (f"{hours}h" if hours else "")
+            + (f"{minutes}m" if minutes else ""))

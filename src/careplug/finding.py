@@ -32,7 +32,7 @@ def subject_key(kind: str, *parts: str) -> str:
 
 
 def subject_kind(key: str) -> str:
-    return key.split(":", 1)[0]
+    return key.partition(":")[0]
 
 
 @dataclass(slots=True)

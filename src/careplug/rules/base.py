@@ -22,7 +22,7 @@ from ..rule import Rule
 from .clock import Clock
 from .context import calendar_of
 from .options import format_duration
-from .stages import BREACH, StageTime
+from .stages import BREACH, StageTime, stage_offsets
 
 __all__ = ["Assessment", "CareRule", "iso"]
 
@@ -73,6 +73,19 @@ class CareRule(Rule):
 
     # --- helpers ------------------------------------------------------------------------------
 
+    def stage_times(self, stages: list, target: timedelta, breach_severity: Severity = Severity.BREACH
+                    ) -> list[StageTime]:
+        """``stage_offsets(stages, target, breach_severity)``, computed once per rule and target
+        (the list is shared: do not modify it)."""
+        key = (id(stages), target, breach_severity)
+        cache = self.__dict__.setdefault("_stage_cache", {})
+        hit = cache.get(key)
+        if hit is None or hit[0] is not stages:
+            if len(cache) > 4096:
+                cache.clear()
+            hit = cache[key] = (stages, stage_offsets(stages, target, breach_severity))
+        return hit[1]
+
     def clock(self, pauses: list | None = None) -> Clock:
         return Clock(self.calendar, pauses or [])
 
@@ -121,12 +134,15 @@ class CareRule(Rule):
     def clock_math(self, start: float, target: timedelta, clock: Clock, now: float, due: float | None,
                    times: list[tuple[StageTime, float | None]]) -> dict[str, Any]:
         cal = clock.calendar
-        pauses = [{"status": p.status, "from": iso(p.start), "to": iso(p.end),
-                   "clock_time": format_duration(cal.elapsed_seconds(max(p.start, start),
-                                                                     now if p.end is None else min(p.end, now)))}
-                  for p in clock.pauses if (p.end is None or p.end > start) and p.start < now] if clock.pauses else []
-        active = clock.active(start, now)
         business = cal.elapsed_seconds(start, now)
+        pauses: list[dict[str, Any]] = []
+        paused = 0.0
+        for p, seconds in clock.pause_seconds(start, now) if clock.pauses else ():
+            paused += seconds
+            if (p.end is None or p.end > start) and p.start < now:
+                pauses.append({"status": p.status, "from": iso(p.start), "to": iso(p.end),
+                               "clock_time": format_duration(seconds)})
+        active = max(business - paused, 0.0)           # = clock.active(start, now)
         return {
             "target": format_duration(target),
             "calendar": cal.name or cal.tz.key,

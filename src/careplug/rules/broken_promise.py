@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from pydantic import field_validator
@@ -34,7 +34,7 @@ from .base import Assessment, CareRule, iso
 from .clock import Clock, conversation_pauses
 from .context import ALWAYS, calendar_of
 from .options import CareRuleOptions, Duration, format_duration, in_scope
-from .stages import StageOptions, Stages, StageTime, stage_offsets
+from .stages import StageOptions, Stages, StageTime
 from .touches import is_reply, touch_times
 
 
@@ -76,29 +76,46 @@ class BrokenPromise(CareRule):
     subjects = ("conversation",)
     description = "A commitment an agent made to a customer with no follow-up by its due time."
 
+    @cached_property
+    def _end_of_day(self) -> time:
+        hh, mm = (int(x) for x in self.options.end_of_day.split(":"))
+        return time(hh, mm)
+
     def assess(self, history: History, now: datetime) -> Assessment:
         o: BrokenPromiseOptions = self.options  # type: ignore[assignment]
         out = Assessment()
-        hh, mm = (int(x) for x in o.end_of_day.split(":"))
-        eod = time(hh, mm)
+        eod = self._end_of_day
         ts_now = now.timestamp()
+        messages = history.grouped("messages")
         for conv in history.conversations:
             if not in_scope(o.scope, conv, history):
                 continue
-            replies = [m for m in history.grouped("messages").get((conv.source, conv.external_id), ())
-                       if m.created_at is not None and m.body and is_reply(m)]
-            if not replies:
-                continue
-            touches = touch_times(history, {(conv.source, conv.external_id)})
-            clock = self.clock(conversation_pauses(history, conv, o.pause_on))
-            for m in replies:
-                sent = m.created_at.timestamp()  # type: ignore[union-attr]
-                if sent > ts_now or any(t > sent for t in touches):
-                    continue                        # kept (or not yet made at ``now``)
+            key = (conv.source, conv.external_id)
+            touches = touch_times(history, {key})
+            if not touches:
+                continue                            # a reply is a touch: no touch, no reply
+            last_touch = touches[-1]
+            # a reply with a touch after it was kept; every reply is a touch, so only the replies
+            # sent at the last touch (newest first: undated messages sort first) can be open
+            pending = []
+            for m in reversed(messages.get(key, ())):
+                if m.created_at is None:
+                    break
+                sent = m.created_at.timestamp()
+                if sent < last_touch:
+                    break
+                if m.body and is_reply(m):
+                    pending.append((sent, m))
+            clock = None
+            for sent, m in reversed(pending):
+                if sent > ts_now:
+                    continue                        # not yet made at ``now``
                 zone = o.time_zone or self._agent_zone(history, conv, m.author) or self.calendar.tz.key
                 found = _commitments(m.body, m.created_at, zone, self.calendar, eod)
                 if not found:
                     continue
+                if clock is None:
+                    clock = self.clock(conversation_pauses(history, conv, o.pause_on))
                 dated = [c for c in found if c.due_at is not None]
                 promise = min(dated, key=lambda c: c.due_at) if dated else found[0]
                 if promise.due_at is not None:
@@ -111,7 +128,7 @@ class BrokenPromise(CareRule):
                 due += paused
                 span = due - sent
                 times: list[tuple[StageTime, float | None]] = []
-                for st in stage_offsets(o.stages, timedelta(seconds=span), o.breach_severity):
+                for st in self.stage_times(o.stages, timedelta(seconds=span), o.breach_severity):
                     times.append((st, sent + st.offset.total_seconds()))
                 self.staged_at(
                     out, history=history, occurrence=m.external_id, start=sent, target=timedelta(seconds=span),

@@ -36,12 +36,17 @@ class Clock:
 
     def active(self, start: float, now: float) -> float:
         total = self.calendar.elapsed_seconds(start, now)
-        for p in self.pauses:
-            a = max(p.start, start)
-            b = now if p.end is None else min(p.end, now)
-            if b > a:
-                total -= self.calendar.elapsed_seconds(a, b)
+        for _p, seconds in self.pause_seconds(start, now):
+            total -= seconds
         return max(total, 0.0)
+
+    def pause_seconds(self, start: float, now: float) -> list[tuple[Pause, float]]:
+        """Each pause with the clock time it took between ``start`` and ``now`` (often zero)."""
+        out = []
+        elapsed = self.calendar.elapsed_seconds
+        for p in self.pauses:
+            out.append((p, elapsed(max(p.start, start), now if p.end is None else min(p.end, now))))
+        return out
 
     def paused(self, start: float, now: float) -> float:
         """Clock time the pauses took between ``start`` and ``now``."""

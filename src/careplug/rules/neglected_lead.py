@@ -22,7 +22,7 @@ from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
 from .options import CareRuleOptions, Duration, format_duration
-from .stages import StageOptions, Stages, stage_offsets
+from .stages import StageOptions, Stages
 from .touches import is_inquiry, touch_times
 
 
@@ -73,7 +73,7 @@ class NeglectedLead(CareRule):
         clock = self.clock()
         owner = next((c.owner for c in history.customers if c.owner), None)
         f = self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target,
-                        stages=stage_offsets(o.stages, o.target, o.breach_severity), clock=clock, now=ts_now,
+                        stages=self.stage_times(o.stages, o.target, o.breach_severity), clock=clock, now=ts_now,
                         summary=f"{what}: no response for {format_duration(clock.active(start, ts_now))}",
                         explain={"lead": what}, owner=owner)
         if f is not None:

@@ -8,6 +8,7 @@ with a 9-to-5 calendar a ``"4h"`` target is four open hours.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, field_validator
@@ -58,8 +59,9 @@ class Scope(BaseModel):
     def _listify(cls, v: Any) -> Any:
         return _lower_list(v)
 
-    @property
+    @cached_property
     def is_everything(self) -> bool:
+        """No filter set (read once: rule options do not change after validation)."""
         return not any((self.sources, self.channels, self.priorities, self.groups, self.tags,
                         self.exclude_tags, self.tiers))
 

@@ -24,7 +24,7 @@ from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
 from .options import CareRuleOptions, Duration, format_duration, subject_tags
-from .stages import StageOptions, Stages, stage_offsets
+from .stages import StageOptions, Stages
 from .touches import touch_times
 
 
@@ -85,7 +85,7 @@ class QuietCustomer(CareRule):
             (c.name for c in history.customers if c.name), history.subject)
         f = self.staged(
             out, history=history, occurrence=f"quiet-since-{int(start)}", start=start, target=o.after,
-            stages=stage_offsets(o.stages, o.after, o.breach_severity), clock=self.clock(), now=ts_now,
+            stages=self.stage_times(o.stages, o.after, o.breach_severity), clock=self.clock(), now=ts_now,
             summary=f"{name}: no touch for {format_duration(ts_now - start)} ({since})",
             explain={"quiet_since": since, "tier": tier, "value": value}, owner=owner)
         if f is not None:

@@ -27,7 +27,7 @@ from ..model import Channel, Priority
 from .base import Assessment, CareRule
 from .options import CareRuleOptions, Duration, format_duration, in_scope
 from .clock import conversation_pauses
-from .stages import StageOptions, Stages, stage_offsets
+from .stages import StageOptions, Stages
 from .touches import answered_on_the_spot, is_inquiry, touch_times
 
 
@@ -96,7 +96,7 @@ class Unanswered(CareRule):
             active = clock.active(start, ts_now)
             self.staged(
                 out, history=history, occurrence=msg.external_id, start=start, target=target,
-                stages=stage_offsets(o.stages, target, o.breach_severity), clock=clock, now=ts_now,
+                stages=self.stage_times(o.stages, target, o.breach_severity), clock=clock, now=ts_now,
                 summary=(f"{msg.channel.value} inquiry waiting for a {which} for {format_duration(active)} "
                          f"of {format_duration(target)}"),
                 conversation=conv, explain={"reply": which, "inquiry_channel": msg.channel.value,

@@ -30,7 +30,7 @@ from ..model import Status
 from .base import Assessment, CareRule
 from .clock import conversation_pauses
 from .options import CareRuleOptions, Duration, format_duration, in_scope
-from .stages import StageOptions, Stages, stage_offsets
+from .stages import StageOptions, Stages
 from .touches import is_inquiry, touch_times
 
 DEFAULT_KEYWORDS = ["complaint", "complain", "unacceptable", "disappointed", "disgusted", "furious",
@@ -57,7 +57,7 @@ class Unhappy(CareRule):
     @cached_property
     def _complaint(self) -> re.Pattern[str] | None:
         words = [re.escape(w.lower()) for w in self.options.complaint_keywords if w.strip()]
-        return re.compile(r"\b(" + "|".join(words) + r")\b") if words else None
+        return re.compile(r"\b(" + "|".join(words) + r")\b", re.IGNORECASE) if words else None
 
     def _bad(self, rating) -> bool:
         o: UnhappyOptions = self.options  # type: ignore[assignment]
@@ -67,39 +67,47 @@ class Unhappy(CareRule):
         o: UnhappyOptions = self.options  # type: ignore[assignment]
         out = Assessment()
         ts_now = now.timestamp()
-        stages = stage_offsets(o.stages, o.target, o.breach_severity)
         if history.subject.startswith("customer:"):
-            touches = touch_times(history)
-            for r in history.ratings:
-                if r.conversation_id or r.created_at is None or not self._bad(r):
-                    continue
-                self._occurrence(out, history, f"rating:{r.source}:{r.external_id}", r.created_at.timestamp(),
-                                 touches, stages, ts_now, None, f"bad rating ({_score(r)}) {r.comment!r}".strip())
+            bad = [r for r in history.ratings
+                   if not r.conversation_id and r.created_at is not None and self._bad(r)]
+            if bad:
+                stages = self.stage_times(o.stages, o.target, o.breach_severity)
+                touches = touch_times(history)
+                for r in bad:
+                    self._occurrence(out, history, f"rating:{r.source}:{r.external_id}", r.created_at.timestamp(),
+                                     touches, stages, ts_now, None, f"bad rating ({_score(r)}) {r.comment!r}".strip())
             return out
+        complaint = self._complaint
+        ratings = history.grouped("ratings")
+        messages = history.grouped("messages")
         for conv in history.conversations:
             if not in_scope(o.scope, conv, history):
                 continue
-            touches = touch_times(history, {(conv.source, conv.external_id)})
-            clock = self.clock(conversation_pauses(history, conv, o.pause_on))
-            for r in history.ratings:
-                if r.conversation_id != conv.external_id or r.source != conv.source or r.created_at is None:
-                    continue
-                if self._bad(r):
-                    self._occurrence(out, history, f"rating:{r.source}:{r.external_id}", r.created_at.timestamp(),
-                                     touches, stages, ts_now, conv, f"bad rating ({_score(r)})", clock)
-            messages = history.messages_of(conv)
-            if self._complaint is not None:
-                for m in messages:
-                    if m.created_at is not None and is_inquiry(m) and self._complaint.search(m.body.lower()):
-                        self._occurrence(out, history, f"complaint:{m.external_id}", m.created_at.timestamp(),
-                                         touches, stages, ts_now, conv, "complaint", clock)
+            key = (conv.source, conv.external_id)
+            # the occurrences first: most conversations have none, and then no clock is needed
+            found: list[tuple[str, float, str]] = []
+            for r in ratings.get(key, ()):
+                if r.created_at is not None and self._bad(r):
+                    found.append((f"rating:{r.source}:{r.external_id}", r.created_at.timestamp(),
+                                  f"bad rating ({_score(r)})"))
+            conv_messages = messages.get(key, ())
+            if complaint is not None:
+                for m in conv_messages:
+                    if m.created_at is not None and is_inquiry(m) and complaint.search(m.body):
+                        found.append((f"complaint:{m.external_id}", m.created_at.timestamp(), "complaint"))
                         break
             if o.complaint_tags and set(conv.tags).intersection(o.complaint_tags):
-                first = next((m for m in messages if m.created_at is not None and is_inquiry(m)), None)
+                first = next((m for m in conv_messages if m.created_at is not None and is_inquiry(m)), None)
                 at = first.created_at if first is not None else conv.created_at
                 if at is not None:
-                    self._occurrence(out, history, "complaint-tag", at.timestamp(), touches, stages, ts_now, conv,
-                                     "conversation tagged as a complaint", clock)
+                    found.append(("complaint-tag", at.timestamp(), "conversation tagged as a complaint"))
+            if not found:
+                continue
+            touches = touch_times(history, {key})
+            clock = self.clock(conversation_pauses(history, conv, o.pause_on))
+            stages = self.stage_times(o.stages, o.target, o.breach_severity)
+            for occurrence, start, what in found:
+                self._occurrence(out, history, occurrence, start, touches, stages, ts_now, conv, what, clock)
         return out
 
     def _occurrence(self, out, history, occurrence, start, touches, stages, now, conv, what, clock=None) -> None:
