@@ -143,7 +143,7 @@ def test_only_one_run_holds_the_lock(store):
 def test_bulk_histories_and_a_parallel_sweep_work_on_every_backend(store):
     from careplug.check import evaluate_store
     from careplug.plugins import Plugins
-    from careplug.store import bulk
+    from careplug.store.families import load_families
     from careplug.sweep import sweep_store
     from careplug.testing.generator import generate
 
@@ -151,7 +151,7 @@ def test_bulk_histories_and_a_parallel_sweep_work_on_every_backend(store):
     records = list(generate(120, seed=3, now=now))
     store.commit_batch("gen", "all", records, cursor=None)
     uids = [k.split(":", 1)[1] for k in store.all_subjects("customer")]
-    families = bulk.load_families(store, uids)
+    families = load_families(store, uids)
     assert len([k for k in families if k.startswith("conversation:")]) == 120
     for subject in list(families)[:60]:
         assert families[subject].messages == store.load_history(subject).messages

@@ -38,6 +38,7 @@ from .history import History
 from .rules.base import Assessment
 from .rules.context import RuleContext
 from .store import bulk
+from .store.families import load_families
 from .store import findings as store_findings
 
 log = logging.getLogger(__name__)
@@ -269,8 +270,8 @@ def _family_batches(store: Any, subjects: list[str], chunk: int) -> Iterator[tup
 def family_batch(store: Any, customers: list[str], wanted: set[str] | None = None
                  ) -> tuple[list[str], dict[str, History]]:
     """The customer subjects ``customers`` and their conversations (those in ``wanted``; every one
-    when None) as one batch, with their histories from one load (``bulk.load_families``)."""
-    family = bulk.load_families(store, [key.partition(":")[2] for key in customers])
+    when None) as one batch, with their histories from one load (``families.load_families``)."""
+    family = load_families(store, [key.partition(":")[2] for key in customers])
     batch = customers + [key for key in family
                          if not key.startswith("customer:") and (wanted is None or key in wanted)]
     return batch, family if wanted is None else {key: family[key] for key in batch if key in family}

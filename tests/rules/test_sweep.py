@@ -15,8 +15,11 @@ from careplug.check import evaluate_store
 from careplug.errors import CareplugError
 from careplug.plugins import Plugins
 from careplug.store import Store, bulk, schema
+from careplug.store.families import load_families
 from careplug.sweep import default_workers, sweep_store
 from careplug.testing.generator import generate
+
+from careplug.history import History
 
 from conftest import context, ny
 
@@ -125,7 +128,7 @@ def test_conversations_without_a_customer_and_accounts_are_evaluated_too(journey
 def test_families_are_the_histories_the_store_builds_one_at_a_time(generated, tmp_path):
     store = copy_of(generated, tmp_path, "store.db")
     uids = [k.split(":", 1)[1] for k in store.all_subjects("customer")][:40]
-    families = bulk.load_families(store, uids)
+    families = load_families(store, uids)
     conversations = [k for k in families if k.startswith("conversation:")]
     assert len(conversations) >= 40
     for subject in [f"customer:{u}" for u in uids] + conversations:
@@ -134,6 +137,38 @@ def test_families_are_the_histories_the_store_builds_one_at_a_time(generated, tm
         for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings",
                      "tasks", "agents"):
             assert getattr(got, name) == getattr(want, name), (subject, name)
+
+
+def test_a_customer_in_two_sources_with_customer_level_ratings_and_tasks_loads_like_one_by_one(journey, store):
+    # the family loader streams records in time order and merges customer-level ratings and tasks
+    # (no conversation) into the customer's lists: ties at one instant keep the store's order
+    ada = journey.customer("zendesk", "z1", email="ada@example.com")
+    journey.customer("hubspot", "h1", email="ada@example.com")            # the same person
+    at = ny(2026, 3, 2, 10)
+    t1 = journey.conversation(ada, at)
+    journey.inbound(t1, at)
+    journey.rating(t1, ny(2026, 3, 2, 12))
+    journey.rating(None, ny(2026, 3, 2, 12), customer=ada)                # the same instant, no conversation
+    journey.task(source="zendesk", at=ny(2026, 3, 2, 11), conv=t1)
+    journey.task(source="zendesk", at=ny(2026, 3, 2, 11), customer=ada)   # a tie again
+    journey.task(source="zendesk", at=ny(2026, 3, 1, 9), customer=ada)    # earliest of all
+    undated = journey.conversation(ada, at, id="t-undated")
+    undated.created_at = None
+    journey.inbound(undated, ny(2026, 3, 2, 9))
+    journey.load()
+    [uid] = [k.split(":", 1)[1] for k in store.all_subjects("customer")]
+    families = load_families(store, [uid])
+    assert set(families) == {f"customer:{uid}", "conversation:zendesk:t-undated", f"conversation:zendesk:{t1.external_id}"}
+    for subject, got in families.items():
+        want = store.load_history(subject)
+        for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings",
+                     "tasks", "agents"):
+            assert getattr(got, name) == getattr(want, name), (subject, name)
+        for name in ("messages", "ratings", "tasks"):
+            assert got.grouped(name) == History.grouped(want, name), (subject, name)
+    customer = families[f"customer:{uid}"]
+    assert len(customer.ratings) == 2 and len(customer.tasks) == 3 and len(customer.customers) == 2
+    assert customer.tasks[0].created_at == ny(2026, 3, 1, 9)
 
 
 def test_workers_default_to_one_per_cpu_on_large_file_stores_and_obey_the_environment(monkeypatch, tmp_path):

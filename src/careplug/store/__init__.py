@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, create_engine, delete, event, func, select, true, update
+from sqlalchemy import and_, bindparam, create_engine, delete, event, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -510,8 +510,12 @@ class Store:
         if convs:
             hist.conversations = self._records(conn, and_(r.kind == "conversation",
                                                           pairs_in(r.source, r.external_id, convs)))
-            children = self._records(conn, and_(r.kind.in_(CHILD_KINDS), pairs_in(r.source, r.parent_id, convs)))
-            for rec in children:
+            where = and_(r.kind.in_(CHILD_KINDS), pairs_in(r.source, r.parent_id, convs))
+            if uid and customer_links_ and subject.startswith("customer:"):
+                # with the ratings and tasks attached to the customer but to no conversation, in time order
+                where = or_(where, and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None),
+                                        pairs_in(r.source, r.customer_id, customer_links_)))
+            for rec in self._records(conn, where):
                 getattr(hist, rec.kind + "s").append(rec)
         if subject.startswith("conversation:") and not hist.conversations:
             return None
@@ -528,11 +532,11 @@ class Store:
         if customer_links_:
             hist.customers = self._records(conn, and_(r.kind == "customer",
                                                       pairs_in(r.source, r.external_id, customer_links_)))
-            if uid and subject.startswith("customer:"):
-                # ratings and tasks attached to the customer but to no conversation
-                extra = self._records(conn, and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None),
-                                                 pairs_in(r.source, r.customer_id, customer_links_)))
-                for rec in extra:
+            if uid and subject.startswith("customer:") and not convs:
+                # ratings and tasks attached to the customer but to no conversation (with conversations,
+                # read with their children above)
+                for rec in self._records(conn, and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None),
+                                                    pairs_in(r.source, r.customer_id, customer_links_))):
                     getattr(hist, rec.kind + "s").append(rec)
         accounts = {(c.source, c.account_id) for c in hist.customers if c.account_id}
         accounts |= {(c.source, c.account_id) for c in hist.conversations if c.account_id}

@@ -7,9 +7,7 @@ events, ratings and tasks at once, customer links, linked customers, customer-le
 tasks, accounts and agents. Every query is ``source = ? AND column IN (...)`` over an indexed
 column, with an *expanding* bind parameter so the statement compiles once.
 
-``load_families(store, uids)`` loads customers *with every one of their conversations as a subject of
-its own*: the customer histories and the conversation histories are built from the same decoded
-records, so a full evaluation decodes each record once (``careplug.sweep``).
+A full evaluation loads whole customer families instead (``store.families``).
 
 ``iter_subjects(store)`` streams every subject key in key order (a full evaluation of a million
 conversations never holds them all in one list).
@@ -32,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from . import Store
 
-__all__ = ["iter_subjects", "load_families", "load_histories", "mark_all_dirty"]
+__all__ = ["iter_subjects", "load_histories", "mark_all_dirty"]
 
 IN_CHUNK = 5000                     # ids per query (one bound list: see idlist)
 
@@ -142,15 +140,8 @@ def load_histories(store: "Store", subjects: Iterable[str]) -> dict[str, History
         return _load(_Loader(conn), conv_subjects, sorted(set(uids)), acct_subjects)
 
 
-def load_families(store: "Store", uids: Iterable[str]) -> dict[str, History]:
-    """Histories of the customers ``uids`` (``customer:<uid>``) and of every conversation of theirs
-    (``conversation:<source>:<id>``), each record decoded once."""
-    with store.engine.connect() as conn:
-        return _load(_Loader(conn), [], sorted(set(uids)), [], families=True)
-
-
 def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
-          acct_subjects: list[tuple[str, str]], *, families: bool = False) -> dict[str, History]:
+          acct_subjects: list[tuple[str, str]]) -> dict[str, History]:
     convs: dict[tuple[str, str], Any] = {}
     # customers: uid -> links -> their conversations
     links_by_uid: dict[str, list[tuple[str, str]]] = {}
@@ -161,8 +152,6 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     for c in ld.fetch(Q_BY_CUSTOMER, customer_refs, kind="conversation"):
         convs[(c.source, c.external_id)] = c
         convs_by_customer.setdefault((c.source, c.customer_id), []).append(c)
-    if families:
-        conv_subjects = list(convs)
     for c in ld.fetch(Q_BY_ID, [k for k in conv_subjects if k not in convs], kind="conversation"):
         convs[(c.source, c.external_id)] = c
     # accounts: their conversations and customers

@@ -105,6 +105,14 @@ def decode(kind: str, source: str, external_id: str, data: str | bytes) -> Recor
     return decode_tolerant(kind, source, external_id, data)
 
 
+def decode_doc(kind: str, source: str, external_id: str, doc: str | bytes) -> Record:
+    """``decode`` of the record's whole JSON, identity included (``store.record_doc``)."""
+    try:
+        return _DECODERS[kind].decode(doc)
+    except msgspec.ValidationError:
+        return decode_tolerant(kind, source, external_id, doc)
+
+
 def decode_tolerant(kind: str, source: str, external_id: str, data: str | bytes) -> Record:
     """Field by field: unknown keys are ignored, a missing key takes the field's default."""
     cls, plan = _PLANS[kind]
