@@ -11,8 +11,9 @@ again exactly when its next stage falls due and not before. Third-party rules ma
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from ..calendar import BusinessCalendar
 from ..finding import Finding, Severity
@@ -31,6 +32,22 @@ _UTC = timezone.utc
 
 def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, _UTC).isoformat()
+
+
+@lru_cache(maxsize=4096)
+def _format_delta(delta: timedelta) -> str:
+    """``format_duration`` of a target or a stage offset: the same few values over and over."""
+    return format_duration(delta)
+
+
+_NOW: list = [None, None]
+
+
+def _iso_now(ts: float) -> str | None:
+    """``iso`` of the evaluation time, which a run passes to every rule and subject."""
+    if _NOW[0] != ts:
+        _NOW[:] = [ts, iso(ts)]
+    return _NOW[1]
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -90,11 +107,14 @@ class CareRule(Rule):
         return Clock(self.calendar, pauses or [])
 
     def staged(self, out: Assessment, *, history: History, occurrence: str, start: float,
-               target: timedelta, stages: list[StageTime], clock: Clock, now: float, summary: str,
-               conversation: Conversation | None = None, explain: dict[str, Any] | None = None,
+               target: timedelta, stages: list[StageTime], clock: Clock, now: float,
+               summary: str | Callable[[], str], conversation: Conversation | None = None,
+               explain: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
                owner: str | None = None) -> Finding | None:
         """Add the finding of a clock started at ``start`` toward ``target`` to ``out`` when a
-        stage is reached, and wake the subject at the next stage. Returns the finding or None."""
+        stage is reached, and wake the subject at the next stage. Returns the finding or None.
+        ``summary`` and ``explain`` may be functions that return them: they are called only when
+        there is a finding (most clocks checked have not reached a stage yet)."""
         times = [(st, clock.at(start, st.offset.total_seconds())) for st in stages]
         return self.staged_at(out, history=history, occurrence=occurrence, start=start, target=target,
                               times=times, clock=clock, now=now, summary=summary, conversation=conversation,
@@ -102,8 +122,9 @@ class CareRule(Rule):
 
     def staged_at(self, out: Assessment, *, history: History, occurrence: str, start: float,
                   target: timedelta, times: list[tuple[StageTime, float | None]], clock: Clock, now: float,
-                  summary: str, conversation: Conversation | None = None,
-                  explain: dict[str, Any] | None = None, owner: str | None = None) -> Finding | None:
+                  summary: str | Callable[[], str], conversation: Conversation | None = None,
+                  explain: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
+                  owner: str | None = None) -> Finding | None:
         """``staged`` with the stage instants already computed (the breach last)."""
         reached = [(st, t) for st, t in times if t is not None and t <= now]
         upcoming = [t for _st, t in times if t is not None and t > now]
@@ -114,8 +135,12 @@ class CareRule(Rule):
         stage, _t = reached[-1]
         due = times[-1][1]
         detail = self.clock_math(start, target, clock, now, due, times)
+        if callable(explain):
+            explain = explain()
         if explain:
             detail.update(explain)
+        if callable(summary):
+            summary = summary()
         finding = Finding(
             rule=self.name, subject=history.subject, occurrence=occurrence, stage=stage.name,
             severity=stage.severity, summary=summary, started_at=_dt(start),  # type: ignore[arg-type]
@@ -144,11 +169,11 @@ class CareRule(Rule):
                                "clock_time": format_duration(seconds)})
         active = max(business - paused, 0.0)           # = clock.active(start, now)
         return {
-            "target": format_duration(target),
+            "target": _format_delta(target),
             "calendar": cal.name or cal.tz.key,
             "time_zone": cal.tz.key,
             "started_at": iso(start),
-            "evaluated_at": iso(now),
+            "evaluated_at": _iso_now(now),
             "wall_time_elapsed": format_duration(max(now - start, 0)),
             "business_time_elapsed": format_duration(business),
             "paused": format_duration(business - active if now > start else 0.0),   # = clock.paused
@@ -156,8 +181,8 @@ class CareRule(Rule):
             "remaining": format_duration(target.total_seconds() - active),
             "due_at": iso(due),
             "pauses": pauses,
-            "stages": [{"stage": st.name, "severity": Severity(st.severity).value,
-                        "after": format_duration(st.offset), "at": iso(t)} for st, t in times],
+            "stages": [{"stage": st.name, "severity": getattr(st.severity, "value", st.severity),
+                        "after": _format_delta(st.offset), "at": iso(t)} for st, t in times],
         }
 
 

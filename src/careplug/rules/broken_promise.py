@@ -133,11 +133,13 @@ class BrokenPromise(CareRule):
                 self.staged_at(
                     out, history=history, occurrence=m.external_id, start=sent, target=timedelta(seconds=span),
                     times=times, clock=Clock(calendar_of(None, ALWAYS), clock.pauses), now=ts_now,
-                    summary=f'promise "{_short(promise.sentence)}" due {iso(due)} not kept',
+                    summary=lambda: f'promise "{_short(promise.sentence)}" due {iso(due)} not kept',
                     conversation=conv, owner=m.author or conv.assignee,
-                    explain={"promise": promise.sentence, "due_phrase": promise.phrase or f"undated: default {format_duration(o.undated_due)}",
-                             "read_in_zone": zone, "promised_at": iso(sent), "due_at": iso(due),
-                             "stage_clock": "wall time between the promise and its due time"})
+                    explain=lambda: {
+                        "promise": promise.sentence,
+                        "due_phrase": promise.phrase or f"undated: default {format_duration(o.undated_due)}",
+                        "read_in_zone": zone, "promised_at": iso(sent), "due_at": iso(due),
+                        "stage_clock": "wall time between the promise and its due time"})
         return out
 
     def _agent_zone(self, history: History, conv, author: str | None) -> str | None:

@@ -74,7 +74,7 @@ class NeglectedLead(CareRule):
         owner = next((c.owner for c in history.customers if c.owner), None)
         f = self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target,
                         stages=self.stage_times(o.stages, o.target, o.breach_severity), clock=clock, now=ts_now,
-                        summary=f"{what}: no response for {format_duration(clock.active(start, ts_now))}",
+                        summary=lambda: f"{what}: no response for {format_duration(clock.active(start, ts_now))}",
                         explain={"lead": what}, owner=owner)
         if f is not None:
             f.source = occurrence.split(":")[1]

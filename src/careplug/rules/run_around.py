@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pydantic import Field
@@ -38,6 +39,7 @@ _STOP = frozenset("a an the and or of to for in on at my our your is are was wit
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+@lru_cache(maxsize=65536)
 def subject_words(subject: str) -> frozenset[str]:
     """The meaningful words of a conversation subject ("Re: Cannot log in!" -> {"log", "cannot"...})."""
     return frozenset(w for w in _WORD.findall(subject.lower()) if w not in _STOP and len(w) > 1)
@@ -94,18 +96,19 @@ class RunAround(CareRule):
                 continue
             seen: list[str] = []
             reached: datetime | None = None
-            trail = []
-            for e in history.events_of(conv):
+            changes = []
+            for e in history.grouped("events").get((conv.source, conv.external_id), ()):
                 if e.type is not kind or e.created_at is None or e.created_at > now:
                     continue
                 for value in (e.from_value, e.to_value):
                     if value and value not in seen:
                         seen.append(value)
-                trail.append({"at": iso(e.created_at.timestamp()), "from": e.from_value, "to": e.to_value})
+                changes.append(e)
                 if reached is None and len(seen) >= limit:
                     reached = e.created_at
             if reached is None:
                 continue
+            trail = [{"at": iso(e.created_at.timestamp()), "from": e.from_value, "to": e.to_value} for e in changes]
             out.findings.append(self._finding(
                 history, label, reached, f"passed through {len(seen)} {label}: {' -> '.join(seen)}", now, conv,
                 {"threshold": f"{limit} {label}", "seen": seen, "changes": trail}))

@@ -93,12 +93,12 @@ class Unanswered(CareRule):
             clock = self.clock(conversation_pauses(history, conv, o.pause_on))
             start = msg.created_at.timestamp()
             which = "first reply" if first else "next reply"
-            active = clock.active(start, ts_now)
             self.staged(
                 out, history=history, occurrence=msg.external_id, start=start, target=target,
                 stages=self.stage_times(o.stages, target, o.breach_severity), clock=clock, now=ts_now,
-                summary=(f"{msg.channel.value} inquiry waiting for a {which} for {format_duration(active)} "
-                         f"of {format_duration(target)}"),
+                summary=lambda msg=msg, which=which, clock=clock, start=start, target=target: (
+                    f"{msg.channel.value} inquiry waiting for a {which} for "
+                    f"{format_duration(clock.active(start, ts_now))} of {format_duration(target)}"),
                 conversation=conv, explain={"reply": which, "inquiry_channel": msg.channel.value,
                                             "priority": conv.priority.value})
         return out

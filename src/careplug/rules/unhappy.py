@@ -56,8 +56,22 @@ class Unhappy(CareRule):
 
     @cached_property
     def _complaint(self) -> re.Pattern[str] | None:
+        """The keywords, matched in lowercased text; the word boundary before a match is checked
+        by ``_is_complaint`` (a leading ``\\b`` would keep ``re`` from skipping ahead by first letter)."""
         words = [re.escape(w.lower()) for w in self.options.complaint_keywords if w.strip()]
-        return re.compile(r"\b(" + "|".join(words) + r")\b", re.IGNORECASE) if words else None
+        return re.compile(r"(?:" + "|".join(words) + r")\b") if words else None
+
+    def _is_complaint(self, text: str) -> bool:
+        """Whether ``text`` holds a complaint keyword as a whole word (any case)."""
+        low = text.lower()
+        search = self._complaint.search  # type: ignore[union-attr]
+        m = search(low)
+        while m is not None:
+            start = m.start()
+            if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
+                return True
+            m = search(low, start + 1)
+        return False
 
     def _bad(self, rating) -> bool:
         o: UnhappyOptions = self.options  # type: ignore[assignment]
@@ -93,7 +107,7 @@ class Unhappy(CareRule):
             conv_messages = messages.get(key, ())
             if complaint is not None:
                 for m in conv_messages:
-                    if m.created_at is not None and is_inquiry(m) and complaint.search(m.body):
+                    if m.created_at is not None and is_inquiry(m) and self._is_complaint(m.body):
                         found.append((f"complaint:{m.external_id}", m.created_at.timestamp(), "complaint"))
                         break
             if o.complaint_tags and set(conv.tags).intersection(o.complaint_tags):
@@ -117,7 +131,7 @@ class Unhappy(CareRule):
         clock = clock or self.clock()
         self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target, stages=stages,
                     clock=clock, now=now, conversation=conv,
-                    summary=f"{what}: no follow-up from a person for {format_duration(clock.active(start, now))}",
+                    summary=lambda: f"{what}: no follow-up from a person for {format_duration(clock.active(start, now))}",
                     explain={"occurrence": what})
 
 
