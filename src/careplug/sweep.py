@@ -6,9 +6,9 @@ every core.
 2. Customer subjects are taken ``chunk`` at a time, in key order, and loaded *with all their
    conversations as subjects of their own* (``store.bulk.load_families``): the customer's history
    and each conversation's history are built from the same decoded records, so every record is
-   decoded once. ``workers`` processes (forked; each with its own store connection) take every
-   ``workers``-th chunk, commit their chunk's findings, and their subjects' due times at the end
-   (``store.due_buffer``).
+   decoded once. ``workers`` processes (forked; each with its own store connection) take the
+   chunks in turn, each the next one nobody has taken (a shared counter), commit their chunk's
+   findings, and their subjects' due times at the end (``store.due_buffer``).
 3. What is still dirty afterwards (conversations with no known customer, accounts, subjects whose
    records are gone) goes through the incremental run (``check.evaluate_store``).
 
@@ -89,7 +89,7 @@ def sweep_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any | N
         workers = 1
     workers = max(1, min(workers, -(-customers // chunk) or 1))
     if workers == 1:
-        parts = [_families(store, rules, plugins, now, 0, 1, chunk, keep_findings)]
+        parts = [_families(store, rules, plugins, now, _Claims(None), chunk, keep_findings)]
     else:
         parts = _in_processes(store, rules, plugins, now, workers, chunk, keep_findings)
     result = CheckResult(now=now)
@@ -116,17 +116,37 @@ def _merge(into: CheckResult, part: CheckResult) -> None:
     into.failures += part.failures
 
 
-def _families(store: Any, rules: list[Any], plugins: Any | None, now: datetime, worker: int, workers: int,
+class _Claims:
+    """Which chunks this process takes: with a shared counter, the next one no process has taken
+    yet (a process that is ahead takes more: none waits for a slow one); without, every one."""
+
+    def __init__(self, counter: Any | None):
+        self.counter = counter
+        self.next = 0                           # this process's next claim (chunks are numbered in key order)
+
+    def take(self, i: int) -> bool:
+        if self.counter is None:
+            return True
+        if i < self.next:
+            return False
+        with self.counter.get_lock():
+            self.next = self.counter.value
+            if self.next == i:
+                self.counter.value = i + 1
+        return self.next == i
+
+
+def _families(store: Any, rules: list[Any], plugins: Any | None, now: datetime, claims: _Claims,
               chunk: int, keep_findings: bool) -> CheckResult:
-    """Worker ``worker`` of ``workers``: evaluate every ``workers``-th chunk of customers with their
-    conversations, committing findings chunk by chunk and the subjects' due times at the end
+    """Evaluate the chunks of customers with their conversations that ``claims`` gives this
+    process, committing findings chunk by chunk and the subjects' due times at the end
     (``DueBuffer``). ``finding_resolved`` is left to the caller (``result.resolved``)."""
     result = CheckResult(now=now)
     ev = _Evaluator(rules, plugins, result)
     due = DueBuffer(store)
     with _few_collections():
         for i, uids in enumerate(_chunks(bulk.iter_subjects(store, "customer"), chunk)):
-            if i % workers != worker:
+            if not claims.take(i):
                 continue
             batch, histories = family_batch(store, uids)
             evaluated: dict[str, datetime | None] = {}
@@ -158,10 +178,11 @@ def _in_processes(store: Any, rules: list[Any], plugins: Any | None, now: dateti
                   chunk: int, keep_findings: bool) -> list[CheckResult]:
     ctx = multiprocessing.get_context("fork")
     store.settle()                         # no open connection or running checkpoint crosses the fork
+    counter = ctx.Value("q", 0)            # the next chunk nobody has taken
     procs = []
     for w in range(workers):
         recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(send, store.url, rules, plugins, now, w, workers, chunk,
+        proc = ctx.Process(target=_child, args=(send, store.url, rules, plugins, now, w, counter, chunk,
                                                  keep_findings), name=f"careplug-sweep-{w}", daemon=True)
         proc.start()
         send.close()
@@ -184,7 +205,7 @@ def _in_processes(store: Any, rules: list[Any], plugins: Any | None, now: dateti
     return parts
 
 
-def _child(send: Any, url: str, rules: list[Any], plugins: Any | None, now: datetime, worker: int, workers: int,
+def _child(send: Any, url: str, rules: list[Any], plugins: Any | None, now: datetime, worker: int, counter: Any,
            chunk: int, keep_findings: bool) -> None:
     from .store import Store
 
@@ -195,7 +216,7 @@ def _child(send: Any, url: str, rules: list[Any], plugins: Any | None, now: date
             # to the database once per window, not once per chunk
             event.listen(store.engine, "connect", _long_checkpoint_window)
         try:
-            part = _families(store, rules, plugins, now, worker, workers, chunk, keep_findings)
+            part = _families(store, rules, plugins, now, _Claims(counter), chunk, keep_findings)
         finally:
             store.close()
         send.send((True, part))
