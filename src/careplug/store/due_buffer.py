@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from . import driver_sql
+
 if TYPE_CHECKING:  # pragma: no cover
     from . import Store
 
@@ -27,7 +29,7 @@ class DueBuffer:
     def __init__(self, store: "Store"):
         self.store = store
         self.conn = store.engine.connect()
-        self.mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        self.mark = driver_sql.mark(self.conn)
         self.conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_TABLE} (key TEXT NOT NULL, due FLOAT)")
         self.conn.exec_driver_sql(f"DELETE FROM {_TABLE}")
         self.conn.commit()

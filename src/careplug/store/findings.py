@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, literal_column, select, update
 from sqlalchemy.engine import Connection
 
 from ..finding import Finding, Severity
-from . import codec, schema
+from . import codec, driver_sql, schema
 from .idlist import ids_param, in_ids
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,17 +69,23 @@ def decode(text: str) -> Finding:
     return Finding(**{k: v for k, v in raw.items() if k in known})
 
 
-def _row(f: Finding) -> dict[str, Any]:
-    return {
-        "key": f.key, "rule": f.rule, "subject": f.subject, "occurrence": f.occurrence,
-        "stage": f.stage, "severity": Severity(f.severity).value,
-        "status": "open" if f.resolved_at is None else "resolved",
-        "started_at": f.started_at.timestamp(),
-        "due_at": codec.epoch(f.due_at),
-        "detected_at": (f.detected_at or f.started_at).timestamp(),
-        "resolved_at": codec.epoch(f.resolved_at),
-        "data": encode(f),
-    }
+_COLUMNS = ("key", "rule", "subject", "occurrence", "stage", "severity", "status", "started_at", "due_at",
+            "detected_at", "resolved_at", "data")
+_REPLACED = ("stage", "severity", "status", "started_at", "due_at", "detected_at", "resolved_at", "data")
+
+
+def _row(f: Finding) -> tuple:
+    """The values of ``_COLUMNS`` for ``f``."""
+    return (f.key, f.rule, f.subject, f.occurrence, f.stage, Severity(f.severity).value,
+            "open" if f.resolved_at is None else "resolved", f.started_at.timestamp(), codec.epoch(f.due_at),
+            (f.detected_at or f.started_at).timestamp(), codec.epoch(f.resolved_at), encode(f))
+
+
+def _upsert_sql(mark: str) -> str:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE``, the same text on SQLite and PostgreSQL, run with
+    plain tuples (a full evaluation writes hundreds of thousands of findings)."""
+    return (f"INSERT INTO findings ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))}) "
+            f"ON CONFLICT (key) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _REPLACED)}")
 
 
 @contextmanager
@@ -105,14 +111,10 @@ def save(store: "Store", findings: Iterable[Finding], *, conn: Connection | None
     rows = [_row(f) for f in findings]
     if not rows:
         return 0
-    stmt = store._insert(schema.findings)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["key"],
-        set_={c: stmt.excluded[c] for c in ("stage", "severity", "status", "started_at", "due_at",
-                                             "detected_at", "resolved_at", "data")})
     with _begin(store, conn) as c:
+        sql = _upsert_sql(driver_sql.mark(c))
         for i in range(0, len(rows), CHUNK):
-            c.execute(stmt, rows[i:i + CHUNK])
+            c.exec_driver_sql(sql, rows[i:i + CHUNK])
     return len(rows)
 
 
