@@ -89,28 +89,23 @@ def encode(record: Record) -> str:
 
 
 _DECODERS = {kind: msgspec.json.Decoder(type=cls) for kind, cls in RECORD_TYPES.items()}
-_json_str = orjson.dumps
+_HEADS: dict[str, str] = {}                 # '{"source":"<source>","external_id":' by source
 
 
-def decode(kind: str, source: str, external_id: str, data: str | bytes) -> Record:
+def decode(kind: str, source: str, external_id: str, data: str | bytes,
+           _heads: dict[str, str] = _HEADS, _decoders: dict = _DECODERS, _dumps: Any = orjson.dumps) -> Record:
     """The record stored as ``data`` (``encode``'s JSON) with its identity columns."""
-    if isinstance(data, str):
-        data = data.encode()
-    if data[:1] == b"{" and data[1:2] != b"}":
+    if data.__class__ is not str:
+        data = data.decode()  # type: ignore[union-attr]
+    if data[:1] == "{" and data[1:2] != "}":   # a JSON object with fields (encode's output)
+        head = _heads.get(source)
+        if head is None:
+            head = _heads[source] = '{"source":' + _dumps(source).decode() + ',"external_id":'
         try:
-            return _DECODERS[kind].decode(b'{"source":' + _json_str(source) + b',"external_id":'
-                                          + _json_str(external_id) + b"," + data[1:])
+            return _decoders[kind].decode(f"{head}{_dumps(external_id).decode()},{data[1:]}")
         except msgspec.ValidationError:
             pass
     return decode_tolerant(kind, source, external_id, data)
-
-
-def decode_doc(kind: str, source: str, external_id: str, doc: str | bytes) -> Record:
-    """``decode`` of the record's whole JSON, identity included (``store.record_doc``)."""
-    try:
-        return _DECODERS[kind].decode(doc)
-    except msgspec.ValidationError:
-        return decode_tolerant(kind, source, external_id, doc)
 
 
 def decode_tolerant(kind: str, source: str, external_id: str, data: str | bytes) -> Record:

@@ -11,8 +11,6 @@ is kept to a minimum:
   store's time order (``created_at``, undated first, then row id): every record is appended, in
   stream order, to its conversation's list and to its customer's, and the lists need no sorting;
   only the rare customer with customer-level ratings or tasks gets those two lists re-sorted;
-- SQLite and PostgreSQL put the record's identity into its JSON (``record_doc``), so a record is
-  decoded by msgspec in one call;
 - the histories share the per-conversation lists, and ``History.grouped`` starts out filled.
 """
 
@@ -28,7 +26,6 @@ from ..model import Conversation, Event, Message, Rating, Task
 from . import codec, schema
 from .bulk import IN_CHUNK, Q_BY_ID, Q_LINKS_BY_UID, _by_source, _Loader
 from .idlist import ids_param, in_ids
-from .record_doc import has_identity, record_doc
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.engine import Connection
@@ -54,8 +51,8 @@ def _ordered(where_kind: Any, column: Any, sources: int) -> Any:
     """Records (of ``where_kind``) whose ``column`` is in a per-source id list, in time order: one
     ``source = :srcN AND column IN :idsN`` branch per source, each on its (source, column) index,
     merged by the database (``UNION ALL ... ORDER BY``)."""
-    cols = (_r.id, _r.created_at, _r.kind, _r.source, _r.external_id,
-            record_doc(_r.source, _r.external_id, _r.data).label("doc"), _r.created_at.is_not(None).label("dated"))
+    cols = (_r.id, _r.created_at, _r.kind, _r.source, _r.external_id, _r.data,
+            _r.created_at.is_not(None).label("dated"))
     branches = []
     for i in range(sources):
         branch = select(*cols).where(_r.source == bindparam(f"src{i}"), in_ids(column, f"ids{i}"))
@@ -73,7 +70,6 @@ class _Families:
     def __init__(self, conn: "Connection"):
         self.conn = conn
         self.dialect = conn.dialect.name
-        self.full_doc = has_identity(self.dialect)
         self.loader = _Loader(conn)
         self.queries: dict[tuple[str, int], Any] = {}
 
@@ -81,7 +77,7 @@ class _Families:
                **params: Any) -> Iterable[Any]:
         """``(row id, created_at, record)`` in time order, ``IN_CHUNK`` ids of each source per query."""
         by_source = list(_by_source(refs).items())
-        decode = codec.decode_doc if self.full_doc else codec.decode
+        decode = codec.decode
         for i in range(0, max((len(ids) for _src, ids in by_source), default=0), IN_CHUNK):
             part = [(src, ids[i:i + IN_CHUNK]) for src, ids in by_source if ids[i:i + IN_CHUNK]]
             query = self.queries.get((name, len(part)))
@@ -94,8 +90,8 @@ class _Families:
             result = self.conn.execute(query, bound)
             rows = result.cursor.fetchall()     # plain tuples: these columns need no result processing
             result.close()
-            for rid, created, kind, source, ext, doc, _dated in rows:
-                yield rid, created, decode(kind, source, ext, doc)
+            for rid, created, kind, source, ext, data, _dated in rows:
+                yield rid, created, decode(kind, source, ext, data)
 
     def load(self, uids: list[str]) -> dict[str, History]:
         ld = self.loader
