@@ -260,18 +260,20 @@ def _family_batches(store: Any, subjects: list[str], chunk: int) -> Iterator[tup
     wanted = set(subjects)
     covered: set[str] = set()
     customers = [s for s in subjects if s.startswith("customer:")]
+    agents: dict = {}
     for part in _chunks(customers, chunk):
-        batch, histories = family_batch(store, part, wanted)
+        batch, histories = family_batch(store, part, wanted, agents=agents)
         covered.update(batch)
         yield batch, histories
     yield from ((batch, None) for batch in _chunks((s for s in subjects if s not in covered), chunk))
 
 
-def family_batch(store: Any, customers: list[str], wanted: set[str] | None = None
-                 ) -> tuple[list[str], dict[str, History]]:
+def family_batch(store: Any, customers: list[str], wanted: set[str] | None = None, *,
+                 agents: dict | None = None) -> tuple[list[str], dict[str, History]]:
     """The customer subjects ``customers`` and their conversations (those in ``wanted``; every one
-    when None) as one batch, with their histories from one load (``families.load_families``)."""
-    family = load_families(store, [key.partition(":")[2] for key in customers])
+    when None) as one batch, with their histories from one load (``families.load_families``, which
+    keeps the agents it reads in ``agents`` for the next batch)."""
+    family = load_families(store, [key.partition(":")[2] for key in customers], agents=agents)
     batch = customers + [key for key in family
                          if not key.startswith("customer:") and (wanted is None or key in wanted)]
     return batch, family if wanted is None else {key: family[key] for key in batch if key in family}

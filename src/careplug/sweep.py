@@ -144,11 +144,12 @@ def _families(store: Any, rules: list[Any], plugins: Any | None, now: datetime, 
     result = CheckResult(now=now)
     ev = _Evaluator(rules, plugins, result)
     due = DueBuffer(store)
+    agents: dict = {}                       # read once per process, shared by every chunk
     with _few_collections():
         for i, uids in enumerate(_chunks(bulk.iter_subjects(store, "customer"), chunk)):
             if not claims.take(i):
                 continue
-            batch, histories = family_batch(store, uids)
+            batch, histories = family_batch(store, uids, agents=agents)
             evaluated: dict[str, datetime | None] = {}
             resolved = _run_batch(store, ev, batch, now, result, False, keep_findings, histories, evaluated)
             due.add(evaluated)

@@ -40,11 +40,12 @@ _CHILD_TYPES = (Message, Event, Rating, Task)
 _LIST_NAMES = {Message: "messages", Event: "events", Rating: "ratings", Task: "tasks"}
 
 
-def load_families(store: "Store", uids: Iterable[str]) -> dict[str, History]:
+def load_families(store: "Store", uids: Iterable[str], *, agents: dict | None = None) -> dict[str, History]:
     """Histories of the customers ``uids`` and of every conversation of theirs; see the module
-    docstring."""
+    docstring. ``agents``, kept by the caller from one call to the next, holds the agent records
+    already read (a few hundred agents serve every customer: a sweep reads each once)."""
     with store.engine.connect() as conn:
-        return _Families(conn).load(sorted(set(uids)))
+        return _Families(conn, {} if agents is None else agents).load(sorted(set(uids)))
 
 
 def _ordered(where_kind: Any, column: Any, sources: int) -> Any:
@@ -67,8 +68,9 @@ _BY_CUSTOMER = or_(_KIND == "conversation", or_(_KIND == "rating", _KIND == "tas
 
 
 class _Families:
-    def __init__(self, conn: "Connection"):
+    def __init__(self, conn: "Connection", agents: dict):
         self.conn = conn
+        self.agents = agents
         self.dialect = conn.dialect.name
         self.loader = _Loader(conn)
         self.queries: dict[tuple[str, int], Any] = {}
@@ -143,45 +145,53 @@ class _Families:
                 continue
             linked = ld.sort([customers[k] for k in links if k in customers])
             conv_list = convs_of[uid]
+            # the account: the first (in store order) of the linked customers' and conversations'
+            own = {(c.source, c.account_id) for c in linked if c.account_id}
+            own_account = self._first(own, accounts)
             for conv in conv_list:
                 key = (conv.source, conv.external_id)
-                h = self._history(f"conversation:{key[0]}:{key[1]}", uid, linked, [conv], conv_lists[key],
-                                  accounts, agents)
-                h.memo.update(_grouped({key: conv_lists[key]}))
+                lists = conv_lists[key]
+                ref = (conv.source, conv.account_id) if conv.account_id else None
+                h = History(subject=f"conversation:{key[0]}:{key[1]}", customer_uid=uid, customers=linked,
+                            conversations=[conv], messages=lists[0], events=lists[1], ratings=lists[2],
+                            tasks=lists[3],
+                            account=own_account if ref is None or ref in own else self._first(own | {ref}, accounts))
+                agent = agents.get((conv.source, conv.assignee)) if conv.assignee else None
+                if agent is not None:
+                    h.agents[f"{agent.source}:{agent.external_id}"] = agent
+                h.memo.update(_grouped({key: lists}))
                 out[h.subject] = h
             lists = cust_lists[uid]
             extras = extra_of.get(uid)
             if extras:
                 lists = _with_extras(lists, extras, order)
-            h = self._history(f"customer:{uid}", uid, linked, conv_list, lists, accounts, agents)
+            refs = own | {(c.source, c.account_id) for c in conv_list if c.account_id}
+            h = History(subject=f"customer:{uid}", customer_uid=uid, customers=linked, conversations=conv_list,
+                        messages=lists[0], events=lists[1], ratings=lists[2], tasks=lists[3],
+                        account=own_account if len(refs) == len(own) else self._first(refs, accounts))
+            for c in conv_list:
+                agent = agents.get((c.source, c.assignee)) if c.assignee else None
+                if agent is not None:
+                    h.agents[f"{agent.source}:{agent.external_id}"] = agent
             if not extras:
                 h.memo.update(_grouped({(c.source, c.external_id): conv_lists[(c.source, c.external_id)]
                                         for c in conv_list}))
             out[h.subject] = h
         return out
 
+    def _first(self, refs: set, accounts: dict) -> Any:
+        found = [accounts[k] for k in refs if k in accounts]
+        return self.loader.sort(found)[0] if found else None
+
     def _accounts_and_agents(self, customers: dict, convs: dict) -> tuple[dict, dict]:
         acc_refs = {(c.source, c.account_id) for c in customers.values() if c.account_id}
         acc_refs |= {(c.source, c.account_id) for c in convs.values() if c.account_id}
         accounts = {(a.source, a.external_id): a for a in self.loader.fetch(Q_BY_ID, acc_refs, kind="account")}
-        agent_refs = {(c.source, c.assignee) for c in convs.values() if c.assignee}
-        agents = {(a.source, a.external_id): a for a in self.loader.fetch(Q_BY_ID, agent_refs, kind="agent")}
+        agents = self.agents
+        wanted = {(c.source, c.assignee) for c in convs.values() if c.assignee} - agents.keys()
+        for a in self.loader.fetch(Q_BY_ID, wanted, kind="agent"):
+            agents[(a.source, a.external_id)] = a
         return accounts, agents
-
-    def _history(self, subject: str, uid: str, linked: list, conv_list: list, lists: tuple,
-                 accounts: dict, agents: dict) -> History:
-        h = History(subject=subject, customer_uid=uid, customers=linked, conversations=conv_list,
-                    messages=lists[0], events=lists[1], ratings=lists[2], tasks=lists[3])
-        refs = {(c.source, c.account_id) for c in linked if c.account_id}
-        refs |= {(c.source, c.account_id) for c in conv_list if c.account_id}
-        if refs:
-            found = [accounts[k] for k in refs if k in accounts]
-            h.account = self.loader.sort(found)[0] if found else None
-        for c in conv_list:
-            agent = agents.get((c.source, c.assignee)) if c.assignee else None
-            if agent is not None:
-                h.agents[f"{agent.source}:{agent.external_id}"] = agent
-        return h
 
 
 def _grouped(per_conversation: dict[tuple[str, str], tuple]) -> dict[tuple[str, str], dict]:
