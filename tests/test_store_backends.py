@@ -47,6 +47,30 @@ def test_the_schema_is_at_the_latest_migration(store):
         assert current_version(conn) == LATEST
 
 
+def test_a_v2_store_gets_partial_subject_indexes_and_keeps_its_dirty_and_due_subjects(tmp_path):
+    from sqlalchemy import text
+
+    path = str(tmp_path / "v2.db")
+    old = Store(path)
+    old.commit_batch("zd", "tickets", [Conversation("zd", "1", created_at=T), Conversation("zd", "2", created_at=T)],
+                     cursor=None)
+    old.mark_evaluated({"conversation:zd:1": T}, T)
+    with old.engine.begin() as conn:                 # the v2 shape: whole-column indexes
+        conn.execute(text("DROP INDEX ix_subjects_dirty"))
+        conn.execute(text("DROP INDEX ix_subjects_due"))
+        conn.execute(text("CREATE INDEX ix_subjects_dirty ON subjects (dirty)"))
+        conn.execute(text("CREATE INDEX ix_subjects_due ON subjects (next_due_at)"))
+        conn.execute(text("UPDATE careplug_meta SET value = '2' WHERE key = 'schema_version'"))
+    old.close()
+    store = Store(path)
+    with store.engine.connect() as conn:
+        sql = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE name LIKE 'ix_subjects%'")).all())
+    assert sql["ix_subjects_dirty"].endswith("WHERE dirty IS 1")
+    assert sql["ix_subjects_due"].endswith("WHERE next_due_at IS NOT NULL")
+    assert store.dirty_subjects() == ["conversation:zd:2"]
+    assert store.due_subjects(T) == ["conversation:zd:1"]
+
+
 def test_a_batch_and_its_cursor_are_one_transaction_and_replays_change_nothing(store):
     batch = [Conversation("zd", "1", customer_id="u1", created_at=T),
              Message("zd", "m1", conversation_id="1", created_at=T, body="hello"),

@@ -38,9 +38,18 @@ def _partial_record_indexes(conn: Connection) -> None:
         index.create(conn)
 
 
+def _partial_subject_indexes(conn: Connection) -> None:
+    """v3: the dirty and due-time indexes of subjects cover only dirty subjects, and subjects with a
+    due time."""
+    for index in schema.SUBJECT_INDEXES:
+        conn.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
+        index.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial),
     (2, "partial indexes on records", _partial_record_indexes),
+    (3, "partial indexes on subjects", _partial_subject_indexes),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -7,6 +7,8 @@ queries filter on.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -46,11 +48,15 @@ records = Table(
 )
 
 
+def partial_index(name: str, *columns: Any, where: Any) -> Index:
+    """An index over the rows that match ``where`` only (on SQLite and PostgreSQL)."""
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
 def _partial(name: str, column: str) -> Index:
     """An index on (source, column) over the rows that have the column: most records leave
     customer_id/account_id empty, and indexing their NULLs would slow every insert."""
-    condition = records.c[column].isnot(None)
-    return Index(name, records.c.source, records.c[column], sqlite_where=condition, postgresql_where=condition)
+    return partial_index(name, records.c.source, records.c[column], where=records.c[column].isnot(None))
 
 
 RECORD_INDEXES = (
@@ -106,8 +112,16 @@ subjects = Table(
     Column("dirty", Boolean, nullable=False, default=True),
     Column("next_due_at", Float),
     Column("evaluated_at", Float),
-    Index("ix_subjects_dirty", "dirty"),
-    Index("ix_subjects_due", "next_due_at"),
+)
+
+
+# Partial: only the subjects waiting to be evaluated, only those with something pending. A full run
+# clears a million dirty flags, and most subjects have no due time: neither is an index entry.
+# The conditions are written as the queries write them (``dirty IS 1``, ``next_due_at IS NOT NULL``),
+# which is what lets SQLite use the index.
+SUBJECT_INDEXES = (
+    partial_index("ix_subjects_dirty", subjects.c.dirty, where=subjects.c.dirty.is_(True)),
+    partial_index("ix_subjects_due", subjects.c.next_due_at, where=subjects.c.next_due_at.isnot(None)),
 )
 
 findings = Table(
