@@ -35,7 +35,7 @@ from .clock import Clock, conversation_pauses
 from .context import ALWAYS, calendar_of
 from .options import CareRuleOptions, Duration, format_duration, in_scope
 from .stages import StageOptions, Stages, StageTime
-from .touches import is_reply, touch_times
+from .touches import conversation_touches, is_reply
 
 
 class BrokenPromiseOptions(CareRuleOptions):
@@ -91,7 +91,7 @@ class BrokenPromise(CareRule):
             if not in_scope(o.scope, conv, history):
                 continue
             key = (conv.source, conv.external_id)
-            touches = touch_times(history, {key})
+            touches = conversation_touches(history, key)
             if not touches:
                 continue                            # a reply is a touch: no touch, no reply
             last_touch = touches[-1]

@@ -26,7 +26,7 @@ from ..model import EventKind, Status
 from .base import Assessment, CareRule
 from .options import CareRuleOptions, Duration, in_scope
 from .stages import StageTime
-from .touches import touch_times
+from .touches import conversation_touches
 
 
 class CheckInOptions(CareRuleOptions):
@@ -62,7 +62,7 @@ class CheckIn(CareRule):
             if o.max_age is not None and now - solved > o.max_age:
                 continue
             start = solved.timestamp()
-            touches = touch_times(history, {(conv.source, conv.external_id)})
+            touches = conversation_touches(history, (conv.source, conv.external_id))
             if any(t >= start + o.counts_after.total_seconds() for t in touches):
                 continue
             target = o.after + o.within

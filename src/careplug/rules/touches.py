@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..history import History
 from ..model import AuthorRole, Channel, Direction, Message, Task
 
-__all__ = ["is_reply", "is_inquiry", "answered_on_the_spot", "touch_times", "task_time"]
+__all__ = ["is_reply", "is_inquiry", "answered_on_the_spot", "touch_times", "conversation_touches", "task_time"]
 
 
 def is_reply(m: Message) -> bool:
@@ -41,21 +41,36 @@ def touch_times(history: History, conversation_keys: set[tuple[str, str]] | None
     """Epoch seconds of every touch in ``history`` (of the given ``(source, conversation id)``s
     when set; customer-level tasks always count), sorted. Computed once per history and set of
     conversations: the list is shared, do not modify it."""
-    key = ("touches", None if conversation_keys is None else frozenset(conversation_keys))
-    return history.memoized(key, lambda: _touch_times(history, conversation_keys))
+    if conversation_keys is not None and len(conversation_keys) == 1:
+        [key] = conversation_keys
+        return conversation_touches(history, key)
+    memo_key = ("touches", None if conversation_keys is None else frozenset(conversation_keys))
+    return history.memoized(memo_key, lambda: _touch_times(history, conversation_keys))
+
+
+def conversation_touches(history: History, key: tuple[str, str]) -> list[float]:
+    """``touch_times(history, {key})``: the touches of one conversation (and customer-level tasks)."""
+    memo = history.memo
+    memo_key = ("touches", key)
+    found = memo.get(memo_key)
+    if found is None:
+        found = memo[memo_key] = _touch_times(history, {key})
+    return found
 
 
 def _touch_times(history: History, conversation_keys: set[tuple[str, str]] | None) -> list[float]:
     out: list[float] = []
     messages: list[Message] | tuple = history.messages
+    check_key = conversation_keys is not None
     if conversation_keys is not None and len(conversation_keys) == 1:
         [key] = conversation_keys
         messages = history.grouped("messages").get(key, ())
+        check_key = False                   # they are that conversation's
     agent, outbound, phone = AuthorRole.AGENT, Direction.OUTBOUND, Channel.PHONE
     for m in messages:
         if m.created_at is None:
             continue
-        if conversation_keys is not None and (m.source, m.conversation_id) not in conversation_keys:
+        if check_key and (m.source, m.conversation_id) not in conversation_keys:  # type: ignore[operator]
             continue
         if (m.author_role is agent and ((m.public and m.direction is outbound) or m.channel is phone)) or (
                 m.answered_call is True and m.channel is phone and is_inquiry(m)):

@@ -28,7 +28,7 @@ from .base import Assessment, CareRule
 from .options import CareRuleOptions, Duration, format_duration, in_scope
 from .clock import conversation_pauses
 from .stages import StageOptions, Stages
-from .touches import answered_on_the_spot, is_inquiry, touch_times
+from .touches import answered_on_the_spot, conversation_touches, is_inquiry
 
 
 class UnansweredOptions(CareRuleOptions):
@@ -64,27 +64,26 @@ class Unanswered(CareRule):
     def assess(self, history: History, now: datetime) -> Assessment:
         o: UnansweredOptions = self.options  # type: ignore[assignment]
         out = Assessment()
+        messages = history.grouped("messages")
         for conv in history.conversations:
             if not in_scope(o.scope, conv, history):
                 continue
             if o.stop_when_solved and conv.status.is_done:
                 continue
             key = (conv.source, conv.external_id)
-            timeline: list[tuple[float, int, object]] = [(t, 1, None) for t in touch_times(history, {key})]
-            for m in history.messages_of(conv):
-                if m.created_at is not None and is_inquiry(m) and not answered_on_the_spot(m):
-                    timeline.append((m.created_at.timestamp(), 0, m))
-            timeline.sort(key=lambda x: (x[0], x[1]))
-            waiting = None
-            replied = False
-            for _ts, kind, m in timeline:
-                if kind == 1:
-                    waiting, replied = None, True
-                elif waiting is None:
-                    waiting = (m, replied)
-            if waiting is None:
+            touches = conversation_touches(history, key)
+            last_touch = touches[-1] if touches else None
+            # the clock runs from the first inquiry after the last touch (at the same instant, the
+            # touch answered it); newest first, undated messages sort first
+            msg = None
+            for m in reversed(messages.get(key, ())):
+                if m.created_at is None or (last_touch is not None and m.created_at.timestamp() <= last_touch):
+                    break
+                if is_inquiry(m) and not answered_on_the_spot(m):
+                    msg = m
+            if msg is None:
                 continue
-            msg, replied_before = waiting
+            replied_before = bool(touches)          # every touch came before it
             first = not replied_before
             target = self.target_for(msg.channel, conv.priority, first)
             if target is None:

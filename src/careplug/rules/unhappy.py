@@ -31,7 +31,7 @@ from .base import Assessment, CareRule
 from .clock import conversation_pauses
 from .options import CareRuleOptions, Duration, format_duration, in_scope
 from .stages import StageOptions, Stages
-from .touches import is_inquiry, touch_times
+from .touches import conversation_touches, is_inquiry, touch_times
 
 DEFAULT_KEYWORDS = ["complaint", "complain", "unacceptable", "disappointed", "disgusted", "furious",
                     "terrible service", "worst service", "speak to a manager", "speak to your manager"]
@@ -117,7 +117,7 @@ class Unhappy(CareRule):
                     found.append(("complaint-tag", at.timestamp(), "conversation tagged as a complaint"))
             if not found:
                 continue
-            touches = touch_times(history, {key})
+            touches = conversation_touches(history, key)
             clock = self.clock(conversation_pauses(history, conv, o.pause_on))
             stages = self.stage_times(o.stages, o.target, o.breach_severity)
             for occurrence, start, what in found:
