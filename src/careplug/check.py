@@ -28,18 +28,19 @@ from __future__ import annotations
 import logging
 import time as _time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .errors import CareplugError
 from .finding import Finding, subject_kind
 from .history import History
+from .model import EventKind, Priority, Status
 from .rules.base import Assessment
 from .rules.context import RuleContext
 from .store import bulk
-from .store.families import load_families
 from .store import findings as store_findings
+from .store.families import load_families
 
 log = logging.getLogger(__name__)
 
@@ -435,28 +436,33 @@ def _replay_subject(ev: _Evaluator, subject: str, history: History, start: datet
 
 
 def history_at(history: History, t: datetime) -> History:
-    """``history`` as it stood at ``t``: records created by then, statuses as of then."""
-    from dataclasses import replace
-
-    from .model import EventKind, Status
-
+    """``history`` as it stood at ``t``: records created by then; each conversation's status,
+    priority, group and assignee as of then (the ``from`` value of its first change after ``t``).
+    Tags have no change events: they are today's."""
     def before(items: list) -> list:
         return [r for r in items if getattr(r, "created_at", None) is None or r.created_at <= t]
 
     events = before(history.events)
-    later = [e for e in history.events if e.created_at is not None and e.created_at > t]
+    later = [e for e in history.events if e.created_at is not None and e.created_at > t and e.type in _AS_OF]
     convs = []
     for c in before(history.conversations):
-        own_later = [e for e in later if e.type is EventKind.STATUS and e.source == c.source
-                     and e.conversation_id == c.external_id]
-        if own_later:
-            first = min(own_later, key=lambda e: e.created_at)
+        firsts: dict[EventKind, Any] = {}
+        for e in later:
+            if e.source == c.source and e.conversation_id == c.external_id:
+                if e.type not in firsts or e.created_at < firsts[e.type].created_at:
+                    firsts[e.type] = e
+        changes = {}
+        for kind, e in firsts.items():
+            field_name, convert = _AS_OF[kind]
             try:
-                status = Status(first.from_value) if first.from_value else c.status
-            except ValueError:
-                status = c.status
-            c = replace(c, status=status, solved_at=c.solved_at if status.is_done and c.solved_at
-                        and c.solved_at <= t else None)
+                changes[field_name] = convert(e.from_value, getattr(c, field_name))
+            except ValueError:                  # a value this careplug does not know: today's
+                pass
+        if changes:
+            c = replace(c, **changes)
+            if "status" in changes:
+                c = replace(c, solved_at=c.solved_at if c.status.is_done and c.solved_at and c.solved_at <= t
+                            else None)
         convs.append(c)
     tasks = []
     for task in before(history.tasks):
@@ -467,6 +473,16 @@ def history_at(history: History, t: datetime) -> History:
                    customers=before(history.customers), account=history.account, conversations=convs,
                    messages=before(history.messages), events=events, ratings=before(history.ratings),
                    tasks=tasks, agents=history.agents)
+
+
+# a conversation field as of a change event's ``from`` value (None or "": status and priority stay,
+# group and assignee were unset)
+_AS_OF: dict[EventKind, tuple[str, Any]] = {
+    EventKind.STATUS: ("status", lambda v, now: Status(v) if v else now),
+    EventKind.PRIORITY: ("priority", lambda v, now: Priority(v) if v else now),
+    EventKind.GROUP: ("group", lambda v, now: v or None),
+    EventKind.ASSIGNEE: ("assignee", lambda v, now: v or None),
+}
 
 
 # --- explain -----------------------------------------------------------------------------------

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 import careplug
-from careplug.check import evaluate_store, explain_store, replay_store
+from careplug.check import evaluate_store, explain_store, history_at, replay_store
 from careplug.errors import CareplugError
-from careplug.model import Status
+from careplug.model import EventKind, Priority, Status
 from careplug.plugins import Plugins
 from careplug.rules.unanswered import Unanswered, UnansweredOptions
 from careplug.store import bulk
@@ -130,6 +130,30 @@ def test_a_replay_shows_what_would_have_fired_in_the_window_including_what_clear
     [f] = result.findings
     assert f.resolved_at == ny(2026, 3, 2, 14)
     assert store_findings.open_findings(store) == []
+
+
+def test_a_replay_sees_priority_group_and_assignee_as_they_were_then(journey, store):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), priority=Priority.NORMAL, group="billing", assignee="a1")
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.event(conv, ny(2026, 3, 2, 11), EventKind.PRIORITY, "normal", "urgent")   # escalated at 11:00
+    conv.priority = Priority.URGENT
+    journey.event(conv, ny(2026, 3, 2, 11), EventKind.GROUP, "billing", "technical")
+    journey.event(conv, ny(2026, 3, 2, 11), EventKind.ASSIGNEE, "a1", "a2")
+    journey.load()
+    rule = Unanswered(UnansweredOptions(first_reply="4h", priority_targets={"urgent": "1h"}), context())
+    result = replay_store(store, [rule], ny(2026, 3, 2, 16), timedelta(hours=8))
+    # normal until 11:00 (a 4h target: the warning would come at 12:00); urgent from then, an hour
+    # over its 1h target at once. With today's priority the breach would show at 10:00.
+    assert [(x["stage"], datetime.fromisoformat(x["at"])) for x in result.fired] == [("breach", ny(2026, 3, 2, 11))]
+    [f] = result.findings
+    assert (f.group, f.owner) == ("technical", "a2")
+    early = replay_store(store, [rule], ny(2026, 3, 2, 10, 30), timedelta(hours=2))
+    [f] = early.findings if early.findings else [None]
+    assert f is None                                       # at 10:30 it was normal and within 4h
+    before = history_at(store.load_history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 2, 10))
+    assert (before.conversation.priority, before.conversation.group, before.conversation.assignee) == (
+        Priority.NORMAL, "billing", "a1")
 
 
 def test_explain_prints_the_timeline_and_the_clock_math(journey, store, plugins):
