@@ -71,6 +71,35 @@ def test_a_v2_store_gets_partial_subject_indexes_and_keeps_its_dirty_and_due_sub
     assert store.due_subjects(T) == ["conversation:zd:1"]
 
 
+def test_undated_records_come_first_and_rules_see_the_same_history_either_way(store):
+    from datetime import timedelta
+
+    from careplug.model import AuthorRole, Direction
+    from careplug.rules.unanswered import Unanswered
+    from careplug.store.families import load_families
+
+    h = timedelta(hours=1)
+    store.commit_batch("zd", "all", [
+        Customer("zd", "u1", emails=["ada@example.com"]),
+        Conversation("zd", "1", customer_id="u1", created_at=T),
+        Message("zd", "m-undated", conversation_id="1", body="imported without a date"),
+        Message("zd", "m1", conversation_id="1", created_at=T, body="help", direction=Direction.INBOUND,
+                author_role=AuthorRole.CUSTOMER),
+        Message("zd", "m2", conversation_id="1", created_at=T + h, body="on it", direction=Direction.OUTBOUND,
+                author_role=AuthorRole.AGENT),
+        Message("zd", "m3", conversation_id="1", created_at=T + 2 * h, body="still broken",
+                direction=Direction.INBOUND, author_role=AuthorRole.CUSTOMER),
+    ], cursor=None)
+    [customer] = store.all_subjects("customer")
+    one = store.load_history("conversation:zd:1")
+    family = load_families(store, [customer.split(":", 1)[1]])["conversation:zd:1"]
+    assert [m.external_id for m in one.messages] == [m.external_id for m in family.messages] == [
+        "m-undated", "m1", "m2", "m3"]
+    rule = Unanswered(Unanswered.Options())
+    assert [f.occurrence for f in rule.assess(one, T + 30 * h).findings] == ["m3"]
+    assert [f.occurrence for f in rule.assess(family, T + 30 * h).findings] == ["m3"]
+
+
 def test_a_batch_and_its_cursor_are_one_transaction_and_replays_change_nothing(store):
     batch = [Conversation("zd", "1", customer_id="u1", created_at=T),
              Message("zd", "m1", conversation_id="1", created_at=T, body="hello"),

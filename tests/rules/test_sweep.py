@@ -171,6 +171,23 @@ def test_a_customer_in_two_sources_with_customer_level_ratings_and_tasks_loads_l
     assert customer.tasks[0].created_at == ny(2026, 3, 1, 9)
 
 
+def test_a_customer_with_thousands_of_conversations_keeps_its_records_in_time_order(journey, store):
+    # more conversation ids than any one id list used to hold: the customer's lists still come
+    # out of one time-ordered stream (two inquiries at one instant: the store's order decides)
+    ada = journey.customer("zendesk", "c1")
+    at = ny(2026, 3, 2, 10)
+    convs = [journey.conversation(ada, ny(2026, 3, 1, 10), id=f"t{i:05d}") for i in range(5001)]
+    journey.inbound(convs[-1], at, id="m-stored-first")
+    journey.inbound(convs[0], at, id="m-stored-second")
+    journey.load()
+    [subject] = store.all_subjects("customer")
+    got = load_families(store, [subject.split(":", 1)[1]])[subject]
+    want = store.load_history(subject)
+    assert [m.external_id for m in got.messages] == [m.external_id for m in want.messages] == [
+        "m-stored-first", "m-stored-second"]
+    assert got.conversations == want.conversations
+
+
 def test_workers_default_to_one_per_cpu_on_large_file_stores_and_obey_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("CAREPLUG_WORKERS", raising=False)
     on_disk = Store(str(tmp_path / "a.db"))

@@ -55,3 +55,16 @@ def test_a_rating_given_to_the_customer_is_recovered_by_a_touch_in_any_source(jo
     assert f.subject == f"customer:{uid}"
     journey.task(source="hubspot", at=ny(2026, 3, 3, 13), customer=hs, type="call")
     assert rule().evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 3, 14)) == []
+
+
+def test_complaint_keywords_match_as_whole_words_in_any_case_as_a_word_boundary_regex_would():
+    rule = Unhappy(UnhappyOptions(complaint_keywords=["unacceptable", "speak to a manager", "@support", " refund"]),
+                   context())
+    assert rule._is_complaint("This is UNACCEPTABLE.")
+    assert rule._is_complaint("can I speak to a manager?")
+    assert not rule._is_complaint("an unacceptablement")             # part of a longer word
+    assert not rule._is_complaint("xunacceptable")
+    assert rule._is_complaint("xunacceptable and unacceptable")       # the second one counts
+    # a keyword that starts with a non-word character: \b before it needs a word character there
+    assert rule._is_complaint("hey@support now") and not rule._is_complaint("ask @support now")
+    assert rule._is_complaint("a refund please") and not rule._is_complaint(" refund at the start")

@@ -40,14 +40,17 @@ def _format_delta(delta: timedelta) -> str:
     return format_duration(delta)
 
 
-_NOW: list = [None, None]
+_NOW: tuple[float | None, str | None] = (None, None)
 
 
 def _iso_now(ts: float) -> str | None:
-    """``iso`` of the evaluation time, which a run passes to every rule and subject."""
-    if _NOW[0] != ts:
-        _NOW[:] = [ts, iso(ts)]
-    return _NOW[1]
+    """``iso`` of the evaluation time, which a run passes to every rule and subject (one tuple,
+    replaced whole: threads never see half of it)."""
+    global _NOW
+    last = _NOW
+    if last[0] != ts:
+        last = _NOW = (ts, iso(ts))
+    return last[1]
 
 
 def _dt(ts: float | None) -> datetime | None:

@@ -96,11 +96,11 @@ class BrokenPromise(CareRule):
                 continue                            # a reply is a touch: no touch, no reply
             last_touch = touches[-1]
             # a reply with a touch after it was kept; every reply is a touch, so only the replies
-            # sent at the last touch (newest first: undated messages sort first) can be open
+            # sent at the last touch can be open (newest first; undated messages are skipped)
             pending = []
             for m in reversed(messages.get(key, ())):
                 if m.created_at is None:
-                    break
+                    continue
                 sent = m.created_at.timestamp()
                 if sent < last_touch:
                     break

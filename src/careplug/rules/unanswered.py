@@ -74,10 +74,12 @@ class Unanswered(CareRule):
             touches = conversation_touches(history, key)
             last_touch = touches[-1] if touches else None
             # the clock runs from the first inquiry after the last touch (at the same instant, the
-            # touch answered it); newest first, undated messages sort first
+            # touch answered it); newest first (undated messages have no place in time: skipped)
             msg = None
             for m in reversed(messages.get(key, ())):
-                if m.created_at is None or (last_touch is not None and m.created_at.timestamp() <= last_touch):
+                if m.created_at is None:
+                    continue
+                if last_touch is not None and m.created_at.timestamp() <= last_touch:
                     break
                 if is_inquiry(m) and not answered_on_the_spot(m):
                     msg = m

@@ -62,14 +62,17 @@ class Unhappy(CareRule):
         return re.compile(r"(?:" + "|".join(words) + r")\b") if words else None
 
     def _is_complaint(self, text: str) -> bool:
-        """Whether ``text`` holds a complaint keyword as a whole word (any case)."""
+        """Whether ``text`` holds a complaint keyword as a whole word (any case): what
+        ``\\b(keyword)\\b`` matches in the lowercased text."""
         low = text.lower()
         search = self._complaint.search  # type: ignore[union-attr]
         m = search(low)
         while m is not None:
             start = m.start()
-            if start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
-                return True
+            # ``\\b`` before the match: a word character on exactly one side
+            if start == 0 or _is_word(low[start - 1]) != _is_word(low[start]):
+                if start != 0 or _is_word(low[0]):
+                    return True
             m = search(low, start + 1)
         return False
 
@@ -133,6 +136,11 @@ class Unhappy(CareRule):
                     clock=clock, now=now, conversation=conv,
                     summary=lambda: f"{what}: no follow-up from a person for {format_duration(clock.active(start, now))}",
                     explain={"occurrence": what})
+
+
+def _is_word(ch: str) -> bool:
+    """A character ``re``'s ``\\w`` matches in a str pattern."""
+    return ch.isalnum() or ch == "_"
 
 
 def _score(rating) -> str:

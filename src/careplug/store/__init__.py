@@ -497,10 +497,12 @@ class Store:
         raise ValueError(f"unknown subject kind in {subject!r}")
 
     def _records(self, conn: Connection, where) -> list[Record]:
+        """Records in the store's time order: undated first (on every database), then by
+        ``created_at``, ties by row id."""
         r = schema.records.c
         return [codec.decode(row.kind, row.source, row.external_id, row.data)
                 for row in conn.execute(select(r.source, r.kind, r.external_id, r.data).where(where)
-                                        .order_by(r.created_at, r.id))]
+                                        .order_by(r.created_at.is_not(None), r.created_at, r.id))]
 
     def _conversation_history(self, conn: Connection, subject: str, convs: list[tuple[str, str]],
                               customer_links_: list[tuple[str, str]] | None = None,

@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, literal_column, or_, select, union_all
 from ..history import History
 from ..model import Conversation, Event, Message, Rating, Task
 from . import codec, schema
-from .bulk import IN_CHUNK, Q_BY_ID, Q_LINKS_BY_UID, _by_source, _Loader
+from .bulk import Q_BY_ID, Q_LINKS_BY_UID, _by_source, _Loader
 from .idlist import ids_param, in_ids
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,23 +77,25 @@ class _Families:
 
     def stream(self, name: str, where_kind: Any, column: Any, refs: Iterable[tuple[str, str]],
                **params: Any) -> Iterable[Any]:
-        """``(row id, created_at, record)`` in time order, ``IN_CHUNK`` ids of each source per query."""
+        """``(row id, created_at, record)`` in time order, from one query: every id of a source is
+        one bound list (``idlist``), so no id list is ever split, which would break the order of a
+        customer whose conversations fell into different parts."""
         by_source = list(_by_source(refs).items())
+        if not by_source:
+            return
         decode = codec.decode
-        for i in range(0, max((len(ids) for _src, ids in by_source), default=0), IN_CHUNK):
-            part = [(src, ids[i:i + IN_CHUNK]) for src, ids in by_source if ids[i:i + IN_CHUNK]]
-            query = self.queries.get((name, len(part)))
-            if query is None:
-                query = self.queries[(name, len(part))] = _ordered(where_kind, column, len(part))
-            bound = dict(params)
-            for n, (src, ids) in enumerate(part):
-                bound[f"src{n}"] = src
-                bound[f"ids{n}"] = ids_param(self.dialect, ids)
-            result = self.conn.execute(query, bound)
-            rows = result.cursor.fetchall()     # plain tuples: these columns need no result processing
-            result.close()
-            for rid, created, kind, source, ext, data, _dated in rows:
-                yield rid, created, decode(kind, source, ext, data)
+        query = self.queries.get((name, len(by_source)))
+        if query is None:
+            query = self.queries[(name, len(by_source))] = _ordered(where_kind, column, len(by_source))
+        bound = dict(params)
+        for n, (src, ids) in enumerate(by_source):
+            bound[f"src{n}"] = src
+            bound[f"ids{n}"] = ids_param(self.dialect, ids)
+        result = self.conn.execute(query, bound)
+        rows = result.cursor.fetchall()         # plain tuples: these columns need no result processing
+        result.close()
+        for rid, created, kind, source, ext, data, _dated in rows:
+            yield rid, created, decode(kind, source, ext, data)
 
     def load(self, uids: list[str]) -> dict[str, History]:
         ld = self.loader
