@@ -19,18 +19,18 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, create_engine, delete, event, func, or_, select, true, update
+from sqlalchemy import and_, bindparam, create_engine, delete, event, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from ..finding import subject_key
 from ..history import History
 from ..model import RECORD_KINDS_BY_TYPE, Deletion, Quarantined, Record
-from . import codec, identities, migrations, schema
+from . import codec, driver_sql, identities, migrations, schema
 from .pairs import pairs_in
 from .lock import RunLock
 
@@ -450,17 +450,13 @@ class Store:
         """Clear the dirty flag and index the next due time of each evaluated subject."""
         if not evaluated:
             return
-        s = schema.subjects
-        params = [{"k": k, "due": codec.epoch(v), "at": now.timestamp()} for k, v in evaluated.items()]
-        from sqlalchemy import bindparam
-
-        stmt = update(s).where(s.c.key == bindparam("k")).values(
-            dirty=False, next_due_at=bindparam("due"), evaluated_at=bindparam("at"))
-        if conn is not None:
-            conn.execute(stmt, params)
-        else:
-            with self.engine.begin() as c:
-                c.execute(stmt, params)
+        at = now.timestamp()
+        rows = [(None if v is None else v.timestamp(), at, k) for k, v in evaluated.items()]
+        with (nullcontext(conn) if conn is not None else self.engine.begin()) as c:
+            mark = driver_sql.mark(c)
+            # one plain statement, the same on SQLite and PostgreSQL, run with tuples
+            c.exec_driver_sql(f"UPDATE subjects SET dirty = {driver_sql.false(c)}, "
+                              f"next_due_at = {mark}, evaluated_at = {mark} WHERE key = {mark}", rows)
 
     def load_history(self, subject: str) -> History | None:
         """The history of one subject, or None when the subject no longer exists."""

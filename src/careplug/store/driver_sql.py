@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["mark"]
+__all__ = ["mark", "false"]
 
 
 def mark(conn: Any) -> str:
     """The positional parameter marker of ``conn``'s driver."""
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def false(conn: Any) -> str:
+    """The literal for a false boolean column value (SQLite stores booleans as integers)."""
+    return "0" if conn.dialect.name == "sqlite" else "false"

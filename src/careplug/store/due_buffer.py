@@ -46,11 +46,10 @@ class DueBuffer:
 
     def flush(self, now: datetime) -> int:
         """Mark every parked subject evaluated at ``now`` (clean, with its due time); returns how many."""
-        false = "0" if self.store.dialect == "sqlite" else "false"
         try:
             if self.count:
                 self.conn.exec_driver_sql(
-                    f"UPDATE subjects SET dirty = {false}, next_due_at = d.due, evaluated_at = {self.mark} "
+                    f"UPDATE subjects SET dirty = {driver_sql.false(self.conn)}, next_due_at = d.due, evaluated_at = {self.mark} "
                     f"FROM {_TABLE} AS d WHERE subjects.key = d.key", (now.timestamp(),))
             self.conn.exec_driver_sql(f"DROP TABLE {_TABLE}")
             self.conn.commit()

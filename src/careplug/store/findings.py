@@ -184,7 +184,6 @@ def mark_resolved(store: "Store", keys: Iterable[str], at: datetime, *,
     keys = sorted(set(keys))
     if not keys:
         return []
-    t = schema.findings.c
     done: list[Finding] = []
     with _begin(store, conn) as c:
         for i in range(0, len(keys), IDS_CHUNK):
