@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["load_families"]
 
 _r = schema.records.c
-_TIME_ORDER = (_r.created_at.is_not(None), _r.created_at, _r.id)
 _CHILD_TYPES = (Message, Event, Rating, Task)
 _LIST_NAMES = {Message: "messages", Event: "events", Rating: "ratings", Task: "tasks"}
 
@@ -75,8 +74,7 @@ class _Families:
         self.loader = _Loader(conn)
         self.queries: dict[tuple[str, int], Any] = {}
 
-    def stream(self, name: str, where_kind: Any, column: Any, refs: Iterable[tuple[str, str]],
-               **params: Any) -> Iterable[Any]:
+    def stream(self, name: str, where_kind: Any, column: Any, refs: Iterable[tuple[str, str]]) -> Iterable[Any]:
         """``(row id, created_at, record)`` in time order, from one query: every id of a source is
         one bound list (``idlist``), so no id list is ever split, which would break the order of a
         customer whose conversations fell into different parts."""
@@ -87,7 +85,7 @@ class _Families:
         query = self.queries.get((name, len(by_source)))
         if query is None:
             query = self.queries[(name, len(by_source))] = _ordered(where_kind, column, len(by_source))
-        bound = dict(params)
+        bound: dict[str, Any] = {}
         for n, (src, ids) in enumerate(by_source):
             bound[f"src{n}"] = src
             bound[f"ids{n}"] = ids_param(self.dialect, ids)
