@@ -17,14 +17,6 @@ from careplug_salesforce.harness import SalesforceHarness
 from careplug_salesforce.source import SalesforceOptions
 
 
-@pytest.fixture
-def org():
-    h = SalesforceHarness()
-    with h:
-        h.seed(10)
-        yield h
-
-
 def items(source, stream, cursor=None):
     return list(source.fetch(stream, cursor))
 

@@ -5,18 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from careplug.nudges.model import Action, Nudge, nudge_key
 
 from careplug_salesforce.harness import SalesforceHarness
-
-
-@pytest.fixture
-def org():
-    h = SalesforceHarness()
-    with h:
-        h.seed(10)
-        yield h
 
 
 def nudges(org: SalesforceHarness, n: int, *, action: Action = Action.TASK) -> list[Nudge]:

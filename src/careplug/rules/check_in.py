@@ -69,8 +69,8 @@ class CheckIn(CareRule):
             stages = [StageTime("due", o.due_severity, o.after), StageTime("breach", o.breach_severity, target)]
             self.staged(out, history=history, occurrence=f"solved-{int(start)}", start=start, target=target,
                         stages=stages, clock=self.clock(), now=ts_now, conversation=conv,
-                        summary=lambda conv=conv, solved=solved: f'check in on "{conv.subject}" (solved {solved:%Y-%m-%d})',
-                        explain=lambda solved=solved: {"solved_at": solved.isoformat()})
+                        summary=lambda: f'check in on "{conv.subject}" (solved {solved:%Y-%m-%d})',
+                        explain=lambda: {"solved_at": solved.isoformat()})
         return out
 
 

@@ -97,7 +97,7 @@ class Unanswered(CareRule):
             self.staged(
                 out, history=history, occurrence=msg.external_id, start=start, target=target,
                 stages=self.stage_times(o.stages, target, o.breach_severity), clock=clock, now=ts_now,
-                summary=lambda msg=msg, which=which, clock=clock, start=start, target=target: (
+                summary=lambda: (
                     f"{msg.channel.value} inquiry waiting for a {which} for "
                     f"{format_duration(clock.active(start, ts_now))} of {format_duration(target)}"),
                 conversation=conv, explain={"reply": which, "inquiry_channel": msg.channel.value,

@@ -1,41 +1,24 @@
 """Proactive pacing: never send more than ``requests`` in any ``per_seconds`` window.
 
 Freshdesk limits requests per minute per account (by plan); waiting before the limit is cheaper
-than being told to wait after it. Thread-safe; ``clock`` and ``sleep`` are injectable for tests.
+than being told to wait after it. The window itself is the SDK's ``careplug.pacing.SlidingWindow``
+(thread-safe; ``clock`` and ``sleep`` are injectable for tests); this module adds the one window per
+account that every source instance in the process shares.
 """
 
 from __future__ import annotations
 
-import collections
 import threading
-import time
-from collections.abc import Callable
+
+from careplug.pacing import SlidingWindow
 
 
-class Pacer:
-    def __init__(self, requests: int, per_seconds: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        if requests < 1 or per_seconds <= 0:
-            raise ValueError("a pacer needs requests >= 1 and per_seconds > 0")
-        self.requests, self.per_seconds = requests, per_seconds
-        self.clock, self.sleep = clock, sleep
-        self._sent: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
-
+class Pacer(SlidingWindow):
     def wait(self) -> float:
         """Block until one more request fits in the window; return the seconds waited."""
-        waited = 0.0
-        with self._lock:
-            while True:
-                now = self.clock()
-                while self._sent and now - self._sent[0] >= self.per_seconds:
-                    self._sent.popleft()
-                if len(self._sent) < self.requests:
-                    self._sent.append(now)
-                    return waited
-                pause = self.per_seconds - (now - self._sent[0])
-                self.sleep(pause)
-                waited += pause
+        before = self.waited
+        self.acquire()
+        return self.waited - before
 
 
 _shared: dict[tuple[str, int, float], Pacer] = {}
