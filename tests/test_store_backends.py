@@ -71,6 +71,30 @@ def test_a_v2_store_gets_partial_subject_indexes_and_keeps_its_dirty_and_due_sub
     assert store.due_subjects(T) == ["conversation:zd:1"]
 
 
+def test_a_v3_store_gets_its_records_json_with_their_identity_and_reads_the_same(store):
+    from careplug.store import codec
+    from careplug.store.migrations import migrate
+
+    records = [Conversation("zd", "1", customer_id="u1", created_at=T, subject='say "hi" \\ ünïcode'),
+               Message("zd", 'm "1"', conversation_id="1", created_at=T, body="hello"),
+               Customer("hs", "ü-2", emails=["ada@example.com"])]
+    store.commit_batch("zd", "all", records, cursor=None)
+    before = store.snapshot()
+    with store.engine.begin() as conn:               # the v3 shape: the JSON without the identity
+        for r in records:
+            old = "{" + codec.encode(r).split(",", 2)[2]
+            conn.execute(text("UPDATE records SET data = :d WHERE source = :s AND external_id = :e"),
+                         {"d": old, "s": r.source, "e": r.external_id})
+        conn.execute(text("UPDATE careplug_meta SET value = '3' WHERE key = 'schema_version'"))
+    assert store.get("zd", "message", 'm "1"') == records[1]         # the old form still reads
+    assert migrate(store.engine) == 3
+    with store.engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT external_id, data FROM records")).all())
+    assert stored == {r.external_id: codec.encode(r) for r in records}  # byte for byte what a sync writes
+    assert store.snapshot() == before
+    assert store.commit_batch("zd", "all", records, cursor=None).counts == {}   # nothing looks changed
+
+
 def test_undated_records_come_first_and_rules_see_the_same_history_either_way(store):
     from datetime import timedelta
 

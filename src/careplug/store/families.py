@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, literal_column, or_, select, union_all
 
 from ..history import History
-from ..model import Conversation, Event, Message, Rating, Task
+from ..model import Event, Message, Rating, Task
 from . import codec, schema
 from .bulk import Q_BY_ID, Q_LINKS_BY_UID, _by_source, _Loader
 from .idlist import ids_param, in_ids
@@ -36,6 +36,7 @@ __all__ = ["load_families"]
 
 _r = schema.records.c
 _CHILD_TYPES = (Message, Event, Rating, Task)
+_SLOT = {"message": 0, "event": 1, "rating": 2, "task": 3}
 _LIST_NAMES = {Message: "messages", Event: "events", Rating: "ratings", Task: "tasks"}
 
 
@@ -50,14 +51,13 @@ def load_families(store: "Store", uids: Iterable[str], *, agents: dict | None = 
 def _ordered(where_kind: Any, column: Any, sources: int) -> Any:
     """Records (of ``where_kind``) whose ``column`` is in a per-source id list, in time order: one
     ``source = :srcN AND column IN :idsN`` branch per source, each on its (source, column) index,
-    merged by the database (``UNION ALL ... ORDER BY``)."""
-    cols = (_r.id, _r.created_at, _r.kind, _r.source, _r.external_id, _r.data,
-            _r.created_at.is_not(None).label("dated"))
+    merged by the database (``UNION ALL ... ORDER BY``; undated records first, as everywhere)."""
+    cols = (_r.id, _r.created_at, _r.kind, _r.source, column.label("ref"), _r.data)
     branches = []
     for i in range(sources):
         branch = select(*cols).where(_r.source == bindparam(f"src{i}"), in_ids(column, f"ids{i}"))
         branches.append(branch if where_kind is None else branch.where(where_kind))
-    order = (literal_column("dated"), literal_column("created_at"), literal_column("id"))
+    order = (literal_column("created_at").nulls_first(), literal_column("id"))
     return (union_all(*branches) if sources > 1 else branches[0]).order_by(*order)
 
 
@@ -74,14 +74,16 @@ class _Families:
         self.loader = _Loader(conn)
         self.queries: dict[tuple[str, int], Any] = {}
 
-    def stream(self, name: str, where_kind: Any, column: Any, refs: Iterable[tuple[str, str]]) -> Iterable[Any]:
-        """``(row id, created_at, record)`` in time order, from one query: every id of a source is
-        one bound list (``idlist``), so no id list is ever split, which would break the order of a
-        customer whose conversations fell into different parts."""
+    def stream(self, name: str, where_kind: Any, column: Any, refs: Iterable[tuple[str, str]]
+               ) -> dict[str, tuple[list, list]]:
+        """The records of one query, by kind: ``(rows, records)``, both in time order, where a row
+        is ``(row id, created_at, kind, source, ref, data)`` (``ref``: the ``column`` it was found
+        by) and ``records[i]`` is ``rows[i]`` decoded. Every id of a source is one bound list
+        (``idlist``): a split list would break the order of a customer whose conversations fell
+        into different parts. Each kind's records are decoded as one JSON array, in one call."""
         by_source = list(_by_source(refs).items())
         if not by_source:
-            return
-        decode = codec.decode
+            return {}
         query = self.queries.get((name, len(by_source)))
         if query is None:
             query = self.queries[(name, len(by_source))] = _ordered(where_kind, column, len(by_source))
@@ -92,8 +94,15 @@ class _Families:
         result = self.conn.execute(query, bound)
         rows = result.cursor.fetchall()         # plain tuples: these columns need no result processing
         result.close()
-        for rid, created, kind, source, ext, data, _dated in rows:
-            yield rid, created, decode(kind, source, ext, data)
+        by_kind: dict[str, list] = {}
+        for row in rows:
+            kind_rows = by_kind.get(row[2])
+            if kind_rows is None:
+                kind_rows = by_kind[row[2]] = []
+            kind_rows.append(row)
+        decode_list = codec.decode_list
+        return {kind: (kind_rows, decode_list(kind, [r[5] for r in kind_rows], kind_rows))
+                for kind, kind_rows in by_kind.items()}
 
     def load(self, uids: list[str]) -> dict[str, History]:
         ld = self.loader
@@ -111,31 +120,33 @@ class _Families:
         conv_uid: dict[tuple[str, str], str] = {}
         extra_of: dict[str, list] = {}
         order: dict[int, tuple] = {}            # ratings and tasks: their sort key, for merging extras
-        for rid, created, rec in self.stream("by customer", _BY_CUSTOMER, _r.customer_id, refs):
-            uid = uid_of[(rec.source, rec.customer_id)]
-            if type(rec) is Conversation:
-                key = (rec.source, rec.external_id)
-                convs[key] = rec
-                conv_uid[key] = uid
-                convs_of[uid].append(rec)
-            else:
-                extra_of.setdefault(uid, []).append(rec)
-                order[id(rec)] = (created is not None, created or 0.0, rid)
+        for kind, (rows, recs) in self.stream("by customer", _BY_CUSTOMER, _r.customer_id, refs).items():
+            for (rid, created, _kind, source, ref, _data), rec in zip(rows, recs):
+                uid = uid_of[(source, ref)]
+                if kind == "conversation":
+                    key = (source, rec.external_id)
+                    convs[key] = rec
+                    conv_uid[key] = uid
+                    convs_of[uid].append(rec)
+                else:
+                    extra_of.setdefault(uid, []).append(rec)
+                    order[id(rec)] = (created is not None, created or 0.0, rid)
 
         # their children, in time order: each to its conversation's list and to its customer's
         conv_lists: dict[tuple[str, str], tuple[list, list, list, list]] = {k: ([], [], [], []) for k in convs}
         cust_lists: dict[str, tuple[list, list, list, list]] = {uid: ([], [], [], []) for uid in links_by_uid}
-        slot = {cls: n for n, cls in enumerate(_CHILD_TYPES)}
-        for rid, created, rec in self.stream("children", None, _r.parent_id, convs):  # only children have one
-            key = (rec.source, rec.conversation_id)
-            n = slot[type(rec)]
-            lists = conv_lists.get(key)
-            if lists is None:                   # a child filed under another conversation's id
-                continue
-            lists[n].append(rec)
-            cust_lists[conv_uid[key]][n].append(rec)
-            if n >= 2:
-                order[id(rec)] = (created is not None, created or 0.0, rid)
+        for kind, (rows, recs) in self.stream("children", None, _r.parent_id, convs).items():
+            n = _SLOT[kind]
+            keyed = n >= 2                      # ratings and tasks: their sort keys are kept
+            for row, rec in zip(rows, recs):
+                key = (row[3], row[4])
+                lists = conv_lists.get(key)
+                if lists is None:               # not a conversation of these customers
+                    continue
+                lists[n].append(rec)
+                cust_lists[conv_uid[key]][n].append(rec)
+                if keyed:
+                    order[id(rec)] = (row[1] is not None, row[1] or 0.0, row[0])
 
         accounts, agents = self._accounts_and_agents(customers, convs)
         out: dict[str, History] = {}
@@ -155,11 +166,11 @@ class _Families:
                 h = History(subject=f"conversation:{key[0]}:{key[1]}", customer_uid=uid, customers=linked,
                             conversations=[conv], messages=lists[0], events=lists[1], ratings=lists[2],
                             tasks=lists[3],
-                            account=own_account if ref is None or ref in own else self._first(own | {ref}, accounts))
+                            account=own_account if ref is None or ref in own else self._first(own | {ref}, accounts),
+                            memo=_grouped({key: lists}))
                 agent = agents.get((conv.source, conv.assignee)) if conv.assignee else None
                 if agent is not None:
                     h.agents[f"{agent.source}:{agent.external_id}"] = agent
-                h.memo.update(_grouped({key: lists}))
                 out[h.subject] = h
             lists = cust_lists[uid]
             extras = extra_of.get(uid)
@@ -168,14 +179,13 @@ class _Families:
             refs = own | {(c.source, c.account_id) for c in conv_list if c.account_id}
             h = History(subject=f"customer:{uid}", customer_uid=uid, customers=linked, conversations=conv_list,
                         messages=lists[0], events=lists[1], ratings=lists[2], tasks=lists[3],
-                        account=own_account if len(refs) == len(own) else self._first(refs, accounts))
+                        account=own_account if len(refs) == len(own) else self._first(refs, accounts),
+                        memo={} if extras else _grouped({(c.source, c.external_id): conv_lists[(c.source, c.external_id)]
+                                                         for c in conv_list}))
             for c in conv_list:
                 agent = agents.get((c.source, c.assignee)) if c.assignee else None
                 if agent is not None:
                     h.agents[f"{agent.source}:{agent.external_id}"] = agent
-            if not extras:
-                h.memo.update(_grouped({(c.source, c.external_id): conv_lists[(c.source, c.external_id)]
-                                        for c in conv_list}))
             out[h.subject] = h
         return out
 
@@ -194,12 +204,26 @@ class _Families:
         return accounts, agents
 
 
+_MEMO_KEYS = tuple(("grouped", _LIST_NAMES[cls]) for cls in _CHILD_TYPES)
+
+
 def _grouped(per_conversation: dict[tuple[str, str], tuple]) -> dict[tuple[str, str], dict]:
     """``History.grouped``'s memo for histories made of whole conversations."""
-    memo: dict[Any, dict] = {}
-    for n, cls in enumerate(_CHILD_TYPES):
-        memo[("grouped", _LIST_NAMES[cls])] = {key: lists[n] for key, lists in per_conversation.items() if lists[n]}
-    return memo
+    m: dict = {}
+    e: dict = {}
+    r: dict = {}
+    t: dict = {}
+    for key, (lm, le, lr, lt) in per_conversation.items():
+        if lm:
+            m[key] = lm
+        if le:
+            e[key] = le
+        if lr:
+            r[key] = lr
+        if lt:
+            t[key] = lt
+    km, ke, kr, kt = _MEMO_KEYS
+    return {km: m, ke: e, kr: r, kt: t}
 
 
 def _with_extras(lists: tuple, extras: list, order: dict[int, tuple]) -> tuple:

@@ -46,10 +46,23 @@ def _partial_subject_indexes(conn: Connection) -> None:
         index.create(conn)
 
 
+def _identity_in_data(conn: Connection) -> None:
+    """v4: each record's JSON starts with its identity (``codec.encode``), so the rules' loader
+    decodes it as it is stored. Rows already in that form are left alone; the rest are rewritten
+    in SQL (an id with characters JSON escapes may come out escaped differently from careplug's
+    encoder: that record is then rewritten once more by its next sync, nothing else)."""
+    quote = "json_quote({})" if conn.dialect.name == "sqlite" else "to_json({}::text)::text"
+    conn.execute(text(
+        "UPDATE records SET data = '{\"source\":' || " + quote.format("source") + " || ',\"external_id\":' || "
+        + quote.format("external_id") + " || CASE WHEN data = '{}' THEN '}' ELSE ',' || substr(data, 2) END "
+        "WHERE substr(data, 1, 10) <> '{\"source\":'"))
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", _initial),
     (2, "partial indexes on records", _partial_record_indexes),
     (3, "partial indexes on subjects", _partial_subject_indexes),
+    (4, "record JSON with its identity", _identity_in_data),
 ]
 
 LATEST = MIGRATIONS[-1][0]
