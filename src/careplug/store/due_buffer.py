@@ -5,10 +5,12 @@ chunk by chunk, those updates land on subject rows scattered over the whole tabl
 conversations were stored at different times), so every chunk would rewrite most of the table's
 pages; held in memory until the end, a million of them cost hundreds of megabytes. ``DueBuffer``
 appends them to a temporary table (its own connection's scratch space, nothing shared, nothing
-locked) and ``flush`` applies them in one ``UPDATE ... FROM``, in key order (the key index is then walked
-from one end to the other: about a quarter faster than in evaluation order): each page of
-``subjects`` written once, memory flat. A worker killed before ``flush`` leaves its subjects flagged dirty, so the next
-run evaluates them again: nothing is lost, some work is repeated.
+locked) and ``flush`` applies them in one ``UPDATE ... FROM``, in key order (the key index is
+then walked from one end to the other: about a quarter faster than in evaluation order): each
+page of ``subjects`` written once, memory flat. A worker killed before ``flush`` leaves its
+subjects flagged dirty, so the next run evaluates them again: nothing is lost, some work is
+repeated. (Applying every 200,000 subjects instead, while the other workers compute, was tried:
+the 1M sweep got no faster, each page being rewritten several times.)
 """
 
 from __future__ import annotations
