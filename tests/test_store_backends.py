@@ -95,6 +95,23 @@ def test_a_v3_store_gets_its_records_json_with_their_identity_and_reads_the_same
     assert store.commit_batch("zd", "all", records, cursor=None).counts == {}   # nothing looks changed
 
 
+def test_a_migration_that_rewrote_records_gives_the_log_space_back(tmp_path):
+    from careplug.store.migrations import migrate
+
+    path = tmp_path / "v3.db"
+    store = Store(str(path))
+    store.commit_batch("zd", "all", [Message("zd", f"m{i}", conversation_id="1", body="x" * 500) for i in range(2000)],
+                       cursor=None)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE careplug_meta SET value = '3' WHERE key = 'schema_version'"))
+        conn.execute(text("UPDATE records SET data = '{' || substr(data, 27 + length(json_quote(source)) "
+                          "+ length(json_quote(external_id)))"))
+    assert migrate(store.engine) == 3
+    wal = tmp_path / "v3.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert store.get("zd", "message", "m7").body == "x" * 500
+
+
 def test_undated_records_come_first_and_rules_see_the_same_history_either_way(store):
     from datetime import timedelta
 
