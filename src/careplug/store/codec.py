@@ -93,7 +93,8 @@ def encode(record: Record) -> str:
 
 HEAD = '{"source":'                         # how ``encode``'s JSON starts
 _DECODERS = {kind: msgspec.json.Decoder(type=cls) for kind, cls in RECORD_TYPES.items()}
-_LIST_DECODERS = {kind: msgspec.json.Decoder(type=list[cls]) for kind, cls in RECORD_TYPES.items()}  # type: ignore[valid-type]
+_LIST_DECODERS = {kind: msgspec.json.Decoder(type=list[cls])  # type: ignore[valid-type]
+                  for kind, cls in RECORD_TYPES.items()}
 
 
 def decode(kind: str, source: str, external_id: str, data: str | bytes, _decoders: dict = _DECODERS) -> Record:
@@ -106,14 +107,14 @@ def decode(kind: str, source: str, external_id: str, data: str | bytes, _decoder
     return decode_tolerant(kind, source, external_id, data)
 
 
-def decode_list(kind: str, items: list[str], rows: list[tuple[str, str]]) -> list[Record]:
+def decode_list(kind: str, items: list[str], identities: Callable[[], list[tuple[str, str]]]) -> list[Record]:
     """The records of ``kind`` stored as ``items`` (``encode``'s JSON texts), decoded as one JSON
-    array in one call; ``rows`` are their rows' ``(source, external_id)``, for the records that
-    need the tolerant decode (then each is decoded on its own)."""
+    array in one call. When one of them needs the tolerant decode, each is decoded on its own,
+    with its row's ``(source, external_id)`` from ``identities()`` (called only then)."""
     try:
         return _LIST_DECODERS[kind].decode("[" + ",".join(items) + "]")
     except (msgspec.ValidationError, msgspec.DecodeError):
-        return [decode(kind, src, ext, data) for (src, ext), data in zip(rows, items)]
+        return [decode(kind, src, ext, data) for (src, ext), data in zip(identities(), items)]
 
 
 def decode_tolerant(kind: str, source: str, external_id: str, data: str | bytes) -> Record:

@@ -101,8 +101,18 @@ class _Families:
                 kind_rows = by_kind[row[2]] = []
             kind_rows.append(row)
         decode_list = codec.decode_list
-        return {kind: (kind_rows, decode_list(kind, [r[5] for r in kind_rows], kind_rows))
-                for kind, kind_rows in by_kind.items()}
+        out = {}
+        for kind, kind_rows in by_kind.items():
+            identities = lambda rows=kind_rows: self._identities(rows)     # noqa: E731
+            out[kind] = (kind_rows, decode_list(kind, [r[5] for r in kind_rows], identities))
+        return out
+
+    def _identities(self, rows: list) -> list[tuple[str, str]]:
+        """``(source, external_id)`` of each row, read again by row id: only a record stored in an
+        older form needs them (``codec.decode_list``), so the stream does not fetch them."""
+        ext = dict(self.conn.execute(select(_r.id, _r.external_id).where(in_ids(_r.id)),
+                                     {"ids": ids_param(self.dialect, [r[0] for r in rows])}).all())
+        return [(r[3], ext[r[0]]) for r in rows]
 
     def load(self, uids: list[str]) -> dict[str, History]:
         ld = self.loader
