@@ -107,12 +107,16 @@ def decode(kind: str, source: str, external_id: str, data: str | bytes, _decoder
     return decode_tolerant(kind, source, external_id, data)
 
 
-def decode_list(kind: str, items: list[str], identities: Callable[[], list[tuple[str, str]]]) -> list[Record]:
-    """The records of ``kind`` stored as ``items`` (``encode``'s JSON texts), decoded as one JSON
-    array in one call. When one of them needs the tolerant decode, each is decoded on its own,
-    with its row's ``(source, external_id)`` from ``identities()`` (called only then)."""
+def decode_list(kind: str, items: list[str] | list[bytes], identities: Callable[[], list[tuple[str, str]]]
+                ) -> list[Record]:
+    """The records of ``kind`` stored as ``items`` (``encode``'s JSON texts, as ``str`` or as UTF-8
+    ``bytes``), decoded as one JSON array in one call. When one of them needs the tolerant decode,
+    each is decoded on its own, with its row's ``(source, external_id)`` from ``identities()``
+    (called only then)."""
     try:
-        return _LIST_DECODERS[kind].decode("[" + ",".join(items) + "]")
+        if items and items[0].__class__ is bytes:
+            return _LIST_DECODERS[kind].decode(b"[" + b",".join(items) + b"]")  # type: ignore[arg-type]
+        return _LIST_DECODERS[kind].decode("[" + ",".join(items) + "]")  # type: ignore[arg-type]
     except (msgspec.ValidationError, msgspec.DecodeError):
         return [decode(kind, src, ext, data) for (src, ext), data in zip(identities(), items)]
 

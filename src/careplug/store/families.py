@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, literal_column, or_, select, union_all
+from sqlalchemy import LargeBinary, bindparam, cast, literal_column, or_, select, union_all
 
 from ..history import History
 from ..model import Event, Message, Rating, Task
@@ -48,11 +48,14 @@ def load_families(store: "Store", uids: Iterable[str], *, agents: dict | None = 
         return _Families(conn, {} if agents is None else agents).load(sorted(set(uids)))
 
 
-def _ordered(where_kind: Any, column: Any, sources: int) -> Any:
+def _ordered(where_kind: Any, column: Any, sources: int, dialect: str) -> Any:
     """Records (of ``where_kind``) whose ``column`` is in a per-source id list, in time order: one
     ``source = :srcN AND column IN :idsN`` branch per source, each on its (source, column) index,
-    merged by the database (``UNION ALL ... ORDER BY``; undated records first, as everywhere)."""
-    cols = (_r.id, _r.created_at, _r.kind, _r.source, column.label("ref"), _r.data)
+    merged by the database (``UNION ALL ... ORDER BY``; undated records first, as everywhere).
+    On SQLite the JSON comes as bytes (``CAST ... AS BLOB``): no ``str`` is built for each record,
+    and msgspec reads the bytes as they are."""
+    data = cast(_r.data, LargeBinary).label("data") if dialect == "sqlite" else _r.data
+    cols = (_r.id, _r.created_at, _r.kind, _r.source, column.label("ref"), data)
     branches = []
     for i in range(sources):
         branch = select(*cols).where(_r.source == bindparam(f"src{i}"), in_ids(column, f"ids{i}"))
@@ -86,7 +89,7 @@ class _Families:
             return {}
         query = self.queries.get((name, len(by_source)))
         if query is None:
-            query = self.queries[(name, len(by_source))] = _ordered(where_kind, column, len(by_source))
+            query = self.queries[(name, len(by_source))] = _ordered(where_kind, column, len(by_source), self.dialect)
         bound: dict[str, Any] = {}
         for n, (src, ids) in enumerate(by_source):
             bound[f"src{n}"] = src
