@@ -188,32 +188,6 @@ def test_a_customer_with_thousands_of_conversations_keeps_its_records_in_time_or
     assert got.conversations == want.conversations
 
 
-def test_records_stored_in_an_older_form_load_like_one_by_one_beside_current_ones(journey, store):
-    # the loader decodes each kind of a chunk as one JSON array; a record stored before v4 (no
-    # identity in its JSON) or with a value this model's types refuse makes that kind fall back
-    # to the record-by-record tolerant decode, with the same result as load_history
-    ada = journey.customer("zendesk", "c1")
-    conv = journey.conversation(ada, ny(2026, 3, 2, 10))
-    journey.inbound(conv, ny(2026, 3, 2, 10), id="m-old-form")
-    journey.inbound(conv, ny(2026, 3, 2, 11), id="m-refused-value")
-    journey.inbound(conv, ny(2026, 3, 2, 12), id="m-current")
-    journey.load()
-    r = schema.records.c
-    with store.engine.begin() as conn:
-        old = conn.execute(select(r.data).where(r.external_id == "m-old-form")).scalar_one()
-        conn.execute(schema.records.update().where(r.external_id == "m-old-form").values(
-            data="{" + old.split(",", 2)[2]))                               # without source, external_id
-        refused = conn.execute(select(r.data).where(r.external_id == "m-refused-value")).scalar_one()
-        conn.execute(schema.records.update().where(r.external_id == "m-refused-value").values(
-            data=refused.replace('"public":true', '"public":"yes"')))
-    [subject] = store.all_subjects("customer")
-    families = load_families(store, [subject.split(":", 1)[1]])
-    for key in (subject, f"conversation:zendesk:{conv.external_id}"):
-        got, want = families[key].messages, store.load_history(key).messages
-        assert [(m.source, m.external_id, m.body) for m in got] == [(m.source, m.external_id, m.body) for m in want]
-        assert [m.external_id for m in got] == ["m-old-form", "m-refused-value", "m-current"]
-
-
 def test_workers_default_to_one_per_cpu_on_large_file_stores_and_obey_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("CAREPLUG_WORKERS", raising=False)
     on_disk = Store(str(tmp_path / "a.db"))

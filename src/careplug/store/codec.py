@@ -92,6 +92,7 @@ def encode(record: Record) -> str:
 
 
 HEAD = '{"source":'                         # how ``encode``'s JSON starts
+_HEAD_BYTES = HEAD.encode()
 _DECODERS = {kind: msgspec.json.Decoder(type=cls) for kind, cls in RECORD_TYPES.items()}
 _LIST_DECODERS = {kind: msgspec.json.Decoder(type=list[cls])  # type: ignore[valid-type]
                   for kind, cls in RECORD_TYPES.items()}
@@ -99,7 +100,7 @@ _LIST_DECODERS = {kind: msgspec.json.Decoder(type=list[cls])  # type: ignore[val
 
 def decode(kind: str, source: str, external_id: str, data: str | bytes, _decoders: dict = _DECODERS) -> Record:
     """The record stored as ``data`` (``encode``'s JSON) in the row with these identity columns."""
-    if data[:10] == HEAD or data[:10] == b'{"source":':   # the whole record (schema v4)
+    if data[:10] == HEAD or data[:10] == _HEAD_BYTES:   # the whole record (schema v4)
         try:
             return _decoders[kind].decode(data)
         except msgspec.ValidationError:
@@ -107,26 +108,38 @@ def decode(kind: str, source: str, external_id: str, data: str | bytes, _decoder
     return decode_tolerant(kind, source, external_id, data)
 
 
-def decode_list(kind: str, items: list[str] | list[bytes], identities: Callable[[], list[tuple[str, str]]]
-                ) -> list[Record]:
+def decode_list(kind: str, items: list[str] | list[bytes],
+                identities: Callable[[], list[tuple[str, str | None]]]) -> list[Record | None]:
     """The records of ``kind`` stored as ``items`` (``encode``'s JSON texts, as ``str`` or as UTF-8
     ``bytes``), decoded as one JSON array in one call. When one of them needs the tolerant decode,
-    each is decoded on its own, with its row's ``(source, external_id)`` from ``identities()``
-    (called only then)."""
+    each is decoded on its own; a record stored before v4 (no identity in its JSON) takes its
+    row's ``(source, external_id)`` from ``identities()``, called only then, and is None when its
+    external id is None (the row was deleted meanwhile)."""
     try:
         if items and items[0].__class__ is bytes:
             return _LIST_DECODERS[kind].decode(b"[" + b",".join(items) + b"]")  # type: ignore[arg-type]
         return _LIST_DECODERS[kind].decode("[" + ",".join(items) + "]")  # type: ignore[arg-type]
     except (msgspec.ValidationError, msgspec.DecodeError):
-        return [decode(kind, src, ext, data) for (src, ext), data in zip(identities(), items)]
+        pass
+    out: list[Record | None] = []
+    rows: list[tuple[str, str | None]] | None = None
+    for i, data in enumerate(items):
+        if data[:10] == HEAD or data[:10] == _HEAD_BYTES:
+            out.append(decode(kind, "", "", data))         # its identity is in its JSON
+            continue
+        if rows is None:
+            rows = identities()
+        src, ext = rows[i]
+        out.append(None if ext is None else decode(kind, src, ext, data))
+    return out
 
 
 def decode_tolerant(kind: str, source: str, external_id: str, data: str | bytes) -> Record:
     """Field by field: unknown keys are ignored, a missing key takes the field's default; the
-    identity is the row's (``source``, ``external_id``)."""
+    identity is the JSON's, else the row's (``source``, ``external_id``: JSON stored before v4)."""
     cls, plan = _PLANS[kind]
     raw = orjson.loads(data)
-    kwargs: dict[str, Any] = {"source": source, "external_id": external_id}
+    kwargs: dict[str, Any] = {"source": raw.get("source", source), "external_id": raw.get("external_id", external_id)}
     for name, convert in plan:
         if name in ("source", "external_id"):
             continue

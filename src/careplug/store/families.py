@@ -115,7 +115,7 @@ class _Families:
         older form needs them (``codec.decode_list``), so the stream does not fetch them."""
         ext = dict(self.conn.execute(select(_r.id, _r.external_id).where(in_ids(_r.id)),
                                      {"ids": ids_param(self.dialect, [r[0] for r in rows])}).all())
-        return [(r[3], ext[r[0]]) for r in rows]
+        return [(r[3], ext.get(r[0])) for r in rows]          # None: deleted since the stream read it
 
     def load(self, uids: list[str]) -> dict[str, History]:
         ld = self.loader
@@ -135,6 +135,8 @@ class _Families:
         order: dict[int, tuple] = {}            # ratings and tasks: their sort key, for merging extras
         for kind, (rows, recs) in self.stream("by customer", _BY_CUSTOMER, _r.customer_id, refs).items():
             for (rid, created, _kind, source, ref, _data), rec in zip(rows, recs):
+                if rec is None:                 # deleted since the stream read it
+                    continue
                 uid = uid_of[(source, ref)]
                 if kind == "conversation":
                     key = (source, rec.external_id)
@@ -154,7 +156,7 @@ class _Families:
             for row, rec in zip(rows, recs):
                 key = (row[3], row[4])
                 lists = conv_lists.get(key)
-                if lists is None:               # not a conversation of these customers
+                if lists is None or rec is None:    # not a conversation of these customers; deleted
                     continue
                 lists[n].append(rec)
                 cust_lists[conv_uid[key]][n].append(rec)

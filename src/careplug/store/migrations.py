@@ -92,13 +92,23 @@ def migrate(engine) -> int:
             conn.execute(schema.meta.delete().where(schema.meta.c.key == "schema_version"))
             conn.execute(schema.meta.insert().values(key="schema_version", value=str(version)))
     if start and start < LATEST and engine.dialect.name == "sqlite":
-        # a migration that rewrote rows (v4: every record) left a write-ahead log as big as what it
-        # rewrote: fold it into the database and give the disk space back now
-        # (retried while the store's background checkpoint holds the log)
-        for _attempt in range(100):
-            with engine.connect() as conn:
-                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()[0][0]
-            if not busy:
-                break
-            time.sleep(0.05)
+        _give_back_the_log(engine)
     return start
+
+
+def _give_back_the_log(engine, seconds: float = 5.0) -> None:
+    """After a migration that rewrote rows (v4: every record) the write-ahead log is as big as what
+    it rewrote: fold it into the database and truncate it. Tried for ``seconds`` at most, without
+    the connections' busy timeout (30 s a try): another process reading the store keeps the log
+    busy, and then the space comes back at a later checkpoint instead of opening the store late."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()[0][0]
+            finally:
+                conn.exec_driver_sql("PRAGMA busy_timeout=30000")     # the pool's setting, for the next user
+        if not busy or time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
