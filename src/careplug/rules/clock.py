@@ -14,6 +14,7 @@ Pauses come from the conversation's status events (``pauses_of``): time spent in
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from ..calendar import BusinessCalendar
@@ -68,7 +69,7 @@ class Clock:
         return self.calendar.add_seconds(t, remaining)
 
 
-def pauses_of(conversation: Conversation, events: list, paused: set[Status] | frozenset[Status]) -> list[Pause]:
+def pauses_of(conversation: Conversation, events: list, paused: Collection[Status]) -> list[Pause]:
     """Pauses of one conversation from its status events (sorted by time), reconciled with its
     current status: a conversation paused now without an event is paused since ``updated_at``."""
     if not paused:
@@ -103,7 +104,7 @@ def pauses_of(conversation: Conversation, events: list, paused: set[Status] | fr
     return out
 
 
-def conversation_pauses(history, conversation: Conversation, paused: set[Status] | frozenset[Status]) -> list[Pause]:
+def conversation_pauses(history, conversation: Conversation, paused: Collection[Status]) -> list[Pause]:
     """``pauses_of`` the conversation in ``history``, computed once per history and set of paused
     statuses (the list is shared: do not modify it)."""
     key = ("pauses", conversation.source, conversation.external_id, frozenset(paused))

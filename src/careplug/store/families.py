@@ -110,7 +110,7 @@ class _Families:
             out[kind] = (kind_rows, decode_list(kind, [r[5] for r in kind_rows], identities))
         return out
 
-    def _identities(self, rows: list) -> list[tuple[str, str]]:
+    def _identities(self, rows: list) -> list[tuple[str, str | None]]:
         """``(source, external_id)`` of each row, read again by row id: only a record stored in an
         older form needs them (``codec.decode_list``), so the stream does not fetch them."""
         ext = dict(self.conn.execute(select(_r.id, _r.external_id).where(in_ids(_r.id)),
@@ -191,10 +191,11 @@ class _Families:
             extras = extra_of.get(uid)
             if extras:
                 lists = _with_extras(lists, extras, order)
-            refs = own | {(c.source, c.account_id) for c in conv_list if c.account_id}
+            account_refs = own | {(c.source, c.account_id) for c in conv_list if c.account_id}
             h = History(subject=f"customer:{uid}", customer_uid=uid, customers=linked, conversations=conv_list,
                         messages=lists[0], events=lists[1], ratings=lists[2], tasks=lists[3],
-                        account=own_account if len(refs) == len(own) else self._first(refs, accounts),
+                        account=(own_account if len(account_refs) == len(own)
+                                 else self._first(account_refs, accounts)),
                         memo={} if extras else _grouped({(c.source, c.external_id): conv_lists[(c.source, c.external_id)]
                                                          for c in conv_list}))
             for c in conv_list:
