@@ -139,7 +139,8 @@ def decode_tolerant(kind: str, source: str, external_id: str, data: str | bytes)
     identity is the JSON's, else the row's (``source``, ``external_id``: JSON stored before v4)."""
     cls, plan = _PLANS[kind]
     raw = orjson.loads(data)
-    kwargs: dict[str, Any] = {"source": raw.get("source", source), "external_id": raw.get("external_id", external_id)}
+    kwargs: dict[str, Any] = {"source": raw.get("source", source),
+                              "external_id": raw.get("external_id", external_id)}
     for name, convert in plan:
         if name in ("source", "external_id"):
             continue

@@ -16,13 +16,14 @@ is kept to a minimum:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import LargeBinary, bindparam, cast, literal_column, or_, select, union_all
 
 from ..history import History
-from ..model import Event, Message, Rating, Task
+from ..model import RECORD_KINDS_BY_TYPE, Event, Message, Rating, Task
 from . import codec, schema
 from .bulk import Q_BY_ID, Q_LINKS_BY_UID, _by_source, _Loader
 from .idlist import ids_param, in_ids
@@ -36,7 +37,7 @@ __all__ = ["load_families"]
 
 _r = schema.records.c
 _CHILD_TYPES = (Message, Event, Rating, Task)
-_SLOT = {"message": 0, "event": 1, "rating": 2, "task": 3}
+_SLOT = {RECORD_KINDS_BY_TYPE[cls]: n for n, cls in enumerate(_CHILD_TYPES)}   # "message": 0, ...
 _LIST_NAMES = {Message: "messages", Event: "events", Rating: "ratings", Task: "tasks"}
 
 
@@ -106,7 +107,7 @@ class _Families:
         decode_list = codec.decode_list
         out = {}
         for kind, kind_rows in by_kind.items():
-            identities = lambda rows=kind_rows: self._identities(rows)     # noqa: E731
+            identities = functools.partial(self._identities, kind_rows)
             out[kind] = (kind_rows, decode_list(kind, [r[5] for r in kind_rows], identities))
         return out
 
