@@ -4,7 +4,7 @@ every core.
 1. Every subject is flagged dirty (one UPDATE). A sweep that is killed part-way leaves the rest
    flagged, and the next run, full or not, evaluates them: nothing is skipped.
 2. Customer subjects are taken ``chunk`` at a time, in key order, and loaded *with all their
-   conversations as subjects of their own* (``store.bulk.load_families``): the customer's history
+   conversations as subjects of their own* (``store.families.load_families``): the customer's history
    and each conversation's history are built from the same decoded records, so every record is
    decoded once. ``workers`` processes (forked; each with its own store connection) take the
    chunks in turn, each the next one nobody has taken (a shared counter), commit their chunk's

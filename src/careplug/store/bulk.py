@@ -5,7 +5,7 @@ subjects, the same ``History`` objects ``Store.load_history`` builds one at a ti
 queries per chunk of subjects: conversations (by id, by customer, by account), all their messages,
 events, ratings and tasks at once, customer links, linked customers, customer-level ratings and
 tasks, accounts and agents. Every query is ``source = ? AND column IN (...)`` over an indexed
-column, with an *expanding* bind parameter so the statement compiles once.
+column, each id list bound as one parameter (``idlist``) so the statement compiles once.
 
 A full evaluation loads whole customer families instead (``store.families``).
 
