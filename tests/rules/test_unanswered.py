@@ -7,7 +7,7 @@ from datetime import timezone
 import pytest
 from pydantic import ValidationError
 
-from careplug.model import AuthorRole, Channel, Priority, Status
+from careplug.model import AuthorRole, Channel, Direction, Message, Priority, Status
 from careplug.rules.unanswered import Unanswered, UnansweredOptions
 
 from conftest import context, ny
@@ -74,6 +74,21 @@ def test_a_missed_call_counts_as_much_as_an_email_and_an_answered_call_is_answer
     [f] = r.evaluate(journey.history(f"conversation:zendesk:{missed.external_id}"), ny(2026, 3, 2, 11))
     assert f.channel == "phone" and f.due_at == utc(ny(2026, 3, 2, 10))
     assert r.evaluate(journey.history(f"conversation:zendesk:{answered.external_id}"), ny(2026, 3, 2, 11)) == []
+
+
+def test_an_internal_note_on_a_phone_conversation_is_not_a_call_back_but_a_call_is(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), channel=Channel.PHONE)
+    journey.inbound(conv, ny(2026, 3, 2, 9), "voicemail: please call me", answered_call=False)
+    journey.reply(conv, ny(2026, 3, 2, 9, 30), "customer sounded upset", public=False)   # phone channel, a note
+    subject = f"conversation:zendesk:{conv.external_id}"
+    [f] = rule().evaluate(journey.history(subject), ny(2026, 3, 2, 14))
+    assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 2, 13))
+    journey.records.append(Message("zendesk", "call-back", conversation_id=conv.external_id,
+                                   direction=Direction.OUTBOUND, public=False, author="agent-7",
+                                   author_role=AuthorRole.AGENT, channel=Channel.PHONE,
+                                   created_at=ny(2026, 3, 2, 14, 30), answered_call=False))  # no answer: still a call
+    assert rule().evaluate(journey.history(subject), ny(2026, 3, 2, 15)) == []
 
 
 def test_a_social_comment_with_an_urgent_priority_gets_the_tightest_target(journey):

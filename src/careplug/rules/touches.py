@@ -2,8 +2,9 @@
 
 - a *reply* is a public outbound message from a person (``AuthorRole.AGENT``): bots, macros sent by
   automation and internal notes do not count;
-- a *touch* is a reply, an outbound call, an answered inbound call, or a completed task (a logged
-  call, email or meeting, a done follow-up);
+- a *touch* is a reply, a call an agent made or took (``is_call``: a phone message that says whether
+  it was answered; an internal note on a phone conversation is not one), an answered inbound call,
+  or a completed task (a logged call, email or meeting, a done follow-up);
 - an *inquiry* is a public inbound message from the customer; an inbound call that was answered is
   an inquiry answered on the spot, a missed call or voicemail (``answered_call=False``) waits for a
   call back like any email.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from ..history import History
 from ..model import AuthorRole, Channel, Direction, Message, Task
 
-__all__ = ["is_reply", "is_inquiry", "answered_on_the_spot", "touch_times", "conversation_touches", "task_time"]
+__all__ = ["is_reply", "is_inquiry", "is_call", "answered_on_the_spot", "touch_times", "conversation_touches", "task_time"]
 
 
 def is_reply(m: Message) -> bool:
@@ -23,6 +24,13 @@ def is_reply(m: Message) -> bool:
 
 def is_inquiry(m: Message) -> bool:
     return m.direction is Direction.INBOUND and m.public and m.author_role is AuthorRole.CUSTOMER
+
+
+def is_call(m: Message) -> bool:
+    """A call, answered or not: a phone-channel message that says whether it was answered. An
+    agent's note on a phone conversation (``answered_call`` None) is a note, not a call, even when
+    the CRM gives it the conversation's channel (a Zendesk comment on a voice ticket)."""
+    return m.channel is Channel.PHONE and m.answered_call is not None
 
 
 def answered_on_the_spot(m: Message) -> bool:
@@ -72,7 +80,7 @@ def _touch_times(history: History, conversation_keys: set[tuple[str, str]] | Non
             continue
         if check_key and (m.source, m.conversation_id) not in conversation_keys:  # type: ignore[operator]
             continue
-        if (m.author_role is agent and ((m.public and m.direction is outbound) or m.channel is phone)) or (
+        if (m.author_role is agent and ((m.public and m.direction is outbound) or is_call(m))) or (
                 m.answered_call is True and m.channel is phone and is_inquiry(m)):
             out.append(m.created_at.timestamp())
     for t in history.tasks:
