@@ -57,3 +57,18 @@ def test_repeats_outside_the_window_are_not_a_run_around(journey):
     journey.load()
     uid = journey.store.customer_uid("zendesk", ada.external_id)
     assert rule(repeat_window="7d").evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 23)) == []
+
+
+def test_a_fourth_contact_counts_with_the_two_before_it_even_when_the_first_three_were_solved(journey):
+    ada = journey.customer()
+    for day in (2, 5, 7):
+        c = journey.conversation(ada, ny(2026, 3, day, 9), subject="Cannot log in")
+        journey.status(c, ny(2026, 3, day, 10), Status.SOLVED)
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", ada.external_id)
+    assert rule().evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 10, 12)) == []   # all solved
+    fourth = journey.conversation(ada, ny(2026, 3, 11, 9), subject="Cannot log in")
+    [f] = rule().evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 11, 12))
+    # the 5th, the 7th and the 11th: three within 7 days, the last one still open
+    assert [c["opened"][:10] for c in f.explain["conversations"]] == ["2026-03-05", "2026-03-07", "2026-03-11"]
+    assert f.started_at == fourth.created_at and f.conversation_id == fourth.external_id

@@ -134,10 +134,10 @@ class RunAround(CareRule):
                     cluster.append(j)
             if len(cluster) < o.repeat_conversations:
                 continue
-            used.update(cluster)
             members = [convs[k] for k in cluster]
             if all(c.status.is_done for c in members):
-                continue
+                continue                # all solved: these may still count with a later contact
+            used.update(cluster)
             last = members[-1]
             out.findings.append(self._finding(
                 history, f"repeat:{first.source}:{first.external_id}",
