@@ -38,6 +38,19 @@ def test_a_complaint_in_an_inbound_message_is_unhappy(journey):
     assert f.occurrence.startswith("complaint:") and f.due_at == ny(2026, 3, 2, 11).astimezone(timezone.utc)
 
 
+def test_a_new_complaint_after_the_first_was_answered_needs_its_own_follow_up(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9), "This is unacceptable")
+    journey.reply(conv, ny(2026, 3, 2, 10), "Sorry! Fixed.")
+    again = journey.inbound(conv, ny(2026, 3, 3, 9), "Broken again. Disappointed, I want to complain")
+    journey.inbound(conv, ny(2026, 3, 3, 10), "Furious now")
+    [f] = rule(target="2h").evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 3, 12))
+    # the first complaint nobody followed up, not the first one ever (answered) nor the last
+    assert f.occurrence == f"complaint:{again.external_id}"
+    assert f.due_at == ny(2026, 3, 3, 11).astimezone(timezone.utc)
+
+
 def test_a_good_rating_is_not_unhappy(journey):
     ada = journey.customer()
     conv = journey.conversation(ada, ny(2026, 3, 2, 9))

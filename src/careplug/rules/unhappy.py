@@ -3,7 +3,8 @@
 An occurrence is a bad satisfaction rating (``Rating.bad``, or a score at or under ``bad_score``),
 an inbound message that reads as a complaint (``complaint_keywords``), or a conversation tagged as
 one (``complaint_tags``). It is recovered by a touch from a person after it: a public reply, a
-call, a completed task. Ratings given on a conversation are followed on that conversation; ratings
+call, a completed task. Of a conversation's complaint messages, the first one after its last touch
+is the occurrence (a complaint that was answered does not hide a new one). Ratings given on a conversation are followed on that conversation; ratings
 given to the customer directly (no conversation) on the customer, where a touch in any source
 counts. The clock is business time and ignores the conversation being solved (that is usually when
 the rating arrives).
@@ -109,10 +110,21 @@ class Unhappy(CareRule):
                                   f"bad rating ({_score(r)})"))
             conv_messages = messages.get(key, ())
             if complaint is not None:
-                for m in conv_messages:
-                    if m.created_at is not None and is_inquiry(m) and self._is_complaint(m.body):
-                        found.append((f"complaint:{m.external_id}", m.created_at.timestamp(), "complaint"))
+                # the first complaint nobody followed up: those before the last touch were (walking
+                # back from the newest message, undated ones skipped)
+                touches = conversation_touches(history, key)
+                last_touch = touches[-1] if touches else None
+                open_complaint = None
+                for m in reversed(conv_messages):
+                    if m.created_at is None:
+                        continue
+                    at = m.created_at.timestamp()
+                    if last_touch is not None and at < last_touch:
                         break
+                    if is_inquiry(m) and self._is_complaint(m.body):
+                        open_complaint = (f"complaint:{m.external_id}", at, "complaint")
+                if open_complaint is not None:
+                    found.append(open_complaint)
             if o.complaint_tags and set(conv.tags).intersection(o.complaint_tags):
                 first = next((m for m in conv_messages if m.created_at is not None and is_inquiry(m)), None)
                 at = first.created_at if first is not None else conv.created_at
