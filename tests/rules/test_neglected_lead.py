@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timezone
 
+from careplug.model import Channel
 from careplug.rules.neglected_lead import NeglectedLead, NeglectedLeadOptions
 
 from conftest import context, ny
@@ -53,3 +54,34 @@ def test_leads_older_than_the_lookback_are_left_alone(journey):
     journey.load()
     uid = journey.store.customer_uid("salesforce", "L1")
     assert rule(lookback="30d").evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 2)) == []
+
+
+def test_an_old_lead_nobody_answered_does_not_hide_a_fresh_first_inquiry(journey):
+    lead = journey.customer("zendesk", "L1", is_lead=True, created_at=ny(2026, 1, 20, 9))   # outside lookback
+    conv = journey.conversation(lead, ny(2026, 3, 2, 9))
+    inquiry = journey.inbound(conv, ny(2026, 3, 2, 9), "Do you ship to Canada?")
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", "L1")
+    [f] = rule(target="2h", lookback="30d").evaluate(journey.history(f"customer:{uid}"), ny(2026, 3, 2, 12))
+    assert f.occurrence == f"first-inquiry:zendesk:{inquiry.external_id}"
+    assert f.due_at == ny(2026, 3, 2, 11).astimezone(timezone.utc)
+
+
+def test_scope_picks_which_leads_and_inquiries_count(journey):
+    ada = journey.customer("zendesk", "Z1")
+    spam = journey.conversation(ada, ny(2026, 3, 2, 9), channel=Channel.WEB_FORM, tags=["spam"])
+    journey.inbound(spam, ny(2026, 3, 2, 9), "cheap watches")
+    chat = journey.conversation(ada, ny(2026, 3, 2, 10), channel=Channel.CHAT)
+    real = journey.inbound(chat, ny(2026, 3, 2, 10), "Do you ship to Canada?")
+    journey.customer("salesforce", "L1", is_lead=True, created_at=ny(2026, 3, 2, 8))     # the same person
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", "Z1")
+    hist = journey.history(f"customer:{uid}")
+    now = ny(2026, 3, 2, 15)
+    assert [f.occurrence for f in rule().evaluate(hist, now)] == ["lead:salesforce:L1"]
+    assert rule(scope={"sources": ["hubspot"]}).evaluate(hist, now) == []
+    # a lead record has no channel: with a channel filter only matching inquiries count
+    assert [f.occurrence for f in rule(scope={"channels": ["chat"]}).evaluate(hist, now)] == [
+        f"first-inquiry:zendesk:{real.external_id}"]
+    assert [f.occurrence for f in rule(scope={"sources": ["zendesk"], "exclude_tags": ["spam"]}).evaluate(hist, now)] == [
+        f"first-inquiry:zendesk:{real.external_id}"]

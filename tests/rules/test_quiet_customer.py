@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timezone
 
+import pytest
+from pydantic import ValidationError
+
 from careplug.rules.quiet_customer import QuietCustomer, QuietCustomerOptions
 
 from conftest import context, ny
@@ -48,3 +51,21 @@ def test_customers_outside_the_filter_are_ignored(journey):
     uid = journey.store.customer_uid("zendesk", ada.external_id)
     assert rule(tiers=["key"]).evaluate(journey.history(f"customer:{uid}"), ny(2026, 6, 1)) == []
     assert rule(level="account").evaluate(journey.history(f"customer:{uid}"), ny(2026, 6, 1)) == []
+
+
+def test_scope_filters_customers_by_source_tier_and_tags(journey):
+    ada = journey.customer(tier="key", tags=["vip"])
+    journey.conversation(ada, ny(2026, 1, 5, 9))
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", ada.external_id)
+    hist = journey.history(f"customer:{uid}")
+    assert len(rule().evaluate(hist, ny(2026, 6, 1))) == 1
+    assert len(rule(scope={"sources": ["zendesk"], "tiers": ["key"], "tags": ["vip"]}).evaluate(hist, ny(2026, 6, 1))) == 1
+    assert rule(scope={"sources": ["hubspot"]}).evaluate(hist, ny(2026, 6, 1)) == []
+    assert rule(scope={"tiers": ["enterprise"]}).evaluate(hist, ny(2026, 6, 1)) == []
+    assert rule(scope={"exclude_tags": ["vip"]}).evaluate(hist, ny(2026, 6, 1)) == []
+
+
+def test_a_conversation_filter_in_its_scope_is_refused_with_a_clear_message():
+    with pytest.raises(ValidationError, match="do not apply to quiet_customer"):
+        QuietCustomerOptions(scope={"channels": ["chat"]})

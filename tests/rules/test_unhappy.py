@@ -81,3 +81,15 @@ def test_complaint_keywords_match_as_whole_words_in_any_case_as_a_word_boundary_
     # a keyword that starts with a non-word character: \b before it needs a word character there
     assert rule._is_complaint("hey@support now") and not rule._is_complaint("ask @support now")
     assert rule._is_complaint("a refund please") and not rule._is_complaint(" refund at the start")
+
+
+def test_scope_applies_to_a_rating_given_to_the_customer(journey):
+    zd = journey.customer("zendesk", "z1", tier="smb")
+    journey.rating(None, ny(2026, 3, 2, 10), customer=zd)
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", "z1")
+    hist = journey.history(f"customer:{uid}")
+    assert len(rule().evaluate(hist, ny(2026, 3, 3, 12))) == 1
+    assert rule(scope={"tiers": ["enterprise"]}).evaluate(hist, ny(2026, 3, 3, 12)) == []
+    assert rule(scope={"sources": ["hubspot"]}).evaluate(hist, ny(2026, 3, 3, 12)) == []
+    assert rule(scope={"channels": ["email"]}).evaluate(hist, ny(2026, 3, 3, 12)) == []   # not a conversation

@@ -21,7 +21,7 @@ import careplug
 from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
-from .options import CareRuleOptions, Duration, format_duration
+from .options import CareRuleOptions, Duration, format_duration, in_scope, record_in_scope
 from .stages import StageOptions, Stages
 from .touches import is_inquiry, touch_times
 
@@ -48,14 +48,18 @@ class NeglectedLead(CareRule):
         if o.tiers and (history.tier() or "") not in o.tiers:
             return out
         ts_now = now.timestamp()
+        oldest = ts_now - o.lookback.total_seconds()
+        scope = o.scope
         candidates: list[tuple[float, str, str]] = []
         for c in history.customers:
-            if c.is_lead and c.created_at is not None:
+            if c.is_lead and c.created_at is not None and record_in_scope(scope, c.source, history):
                 candidates.append((c.created_at.timestamp(), f"lead:{c.source}:{c.external_id}",
                                    f"new lead {c.name or c.external_id} ({c.source})"))
         touches = touch_times(history)
         if o.first_inquiry:
-            inquiries = sorted((m for m in history.messages if m.created_at is not None and is_inquiry(m)),
+            convs = None if scope.is_everything else {(c.source, c.external_id): c for c in history.conversations}
+            inquiries = sorted((m for m in history.messages if m.created_at is not None and is_inquiry(m)
+                                and (convs is None or _conversation_in_scope(scope, convs, m, history))),
                                key=lambda m: m.created_at)
             if inquiries:
                 first = inquiries[0]
@@ -63,11 +67,12 @@ class NeglectedLead(CareRule):
                 if not any(t <= at for t in touches):
                     candidates.append((at, f"first-inquiry:{first.source}:{first.external_id}",
                                        f"first inquiry ({first.channel.value}, {first.source})"))
+        # the earliest lead within ``lookback`` (an old lead nobody answered does not hide a new
+        # first inquiry: it is left alone, the inquiry is not)
+        candidates = [c for c in candidates if oldest <= c[0] <= ts_now]
         if not candidates:
             return out
         start, occurrence, what = min(candidates)
-        if start > ts_now or start < ts_now - o.lookback.total_seconds():
-            return out
         if any(t >= start for t in touches):
             return out
         clock = self.clock()
@@ -79,6 +84,11 @@ class NeglectedLead(CareRule):
         if f is not None:
             f.source = occurrence.split(":")[1]
         return out
+
+
+def _conversation_in_scope(scope, convs: dict, m, history: History) -> bool:
+    conv = convs.get((m.source, m.conversation_id))
+    return conv is not None and in_scope(scope, conv, history)
 
 
 @careplug.hookimpl

@@ -7,6 +7,7 @@ with a 9-to-5 calendar a ``"4h"`` target is four open hours.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from ..model import Channel, Priority, Status
 from ..rule import RuleOptions
 
 __all__ = ["parse_duration", "format_duration", "Duration", "Scope", "CareRuleOptions", "in_scope",
-           "subject_tags"]
+           "record_in_scope", "subject_tags"]
 
 def _positive(v: Any) -> timedelta:
     td = parse_duration(v)
@@ -86,6 +87,30 @@ class Scope(BaseModel):
         return True
 
 
+    @cached_property
+    def needs_conversation(self) -> bool:
+        """A channel, priority or group filter is set: only conversations can match it."""
+        return bool(self.channels or self.priorities or self.groups)
+
+    def matches_record(self, source: str, tier: str | None = None, tags: Iterable[str] = ()) -> bool:
+        """Whether something that is not a conversation (a lead record, a rating given to the
+        customer, the customer or account itself) from ``source`` is in scope: ``sources``,
+        ``tags``/``exclude_tags`` (``tags`` of its customer and account), ``tiers``. With a
+        channel, priority or group filter set it is not: it has none of those."""
+        if self.needs_conversation:
+            return False
+        if self.sources and source not in self.sources:
+            return False
+        tag_set = set(tags)
+        if self.tags and not tag_set.intersection(self.tags):
+            return False
+        if self.exclude_tags and tag_set.intersection(self.exclude_tags):
+            return False
+        if self.tiers and (tier or "") not in self.tiers:
+            return False
+        return True
+
+
 def subject_tags(history: Any) -> list[str]:
     """Tags of the subject's customers and account (scope ``tags`` match these too)."""
     tags: list[str] = []
@@ -101,6 +126,13 @@ def in_scope(scope: Scope, conversation: Any, history: Any) -> bool:
     if scope.is_everything:
         return True
     return scope.matches(conversation, history.tier(), subject_tags(history))
+
+
+def record_in_scope(scope: Scope, source: str, history: Any) -> bool:
+    """``scope.matches_record`` with the tier and tags of the history's customer and account."""
+    if scope.is_everything:
+        return True
+    return scope.matches_record(source, history.tier(), subject_tags(history))
 
 
 class CareRuleOptions(RuleOptions):

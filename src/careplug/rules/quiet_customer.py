@@ -18,12 +18,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
+from pydantic import model_validator
+
 import careplug
 
 from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
-from .options import CareRuleOptions, Duration, format_duration, subject_tags
+from .options import CareRuleOptions, Duration, format_duration, record_in_scope, subject_tags
 from .stages import StageOptions, Stages
 from .touches import touch_times
 
@@ -38,6 +40,13 @@ class QuietCustomerOptions(CareRuleOptions):
     stages: Stages = [StageOptions(name="warning", at=0.8)]
     breach_severity: Severity = Severity.BREACH
     calendar: str | None = "always"
+
+    @model_validator(mode="after")
+    def _customer_scope(self) -> "QuietCustomerOptions":
+        if self.scope.needs_conversation:
+            raise ValueError("scope.channels, scope.priorities and scope.groups do not apply to quiet_customer: "
+                             "it watches customers and accounts, not conversations (use sources, tags, tiers)")
+        return self
 
 
 class QuietCustomer(CareRule):
@@ -69,6 +78,10 @@ class QuietCustomer(CareRule):
             return out
         if o.min_value is not None and (value is None or value < o.min_value):
             return out
+        if not o.scope.is_everything:
+            sources = [account.source] if o.level == "account" and account else [c.source for c in history.customers]
+            if not any(record_in_scope(o.scope, source, history) for source in sources):
+                return out
         ts_now = now.timestamp()
         touches = [t for t in touch_times(history) if t <= ts_now]
         if touches:

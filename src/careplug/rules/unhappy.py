@@ -30,7 +30,7 @@ from ..history import History
 from ..model import Status
 from .base import Assessment, CareRule
 from .clock import conversation_pauses
-from .options import CareRuleOptions, Duration, format_duration, in_scope
+from .options import CareRuleOptions, Duration, format_duration, in_scope, record_in_scope
 from .stages import StageOptions, Stages
 from .touches import conversation_touches, is_inquiry, touch_times
 
@@ -87,7 +87,8 @@ class Unhappy(CareRule):
         ts_now = now.timestamp()
         if history.subject.startswith("customer:"):
             bad = [r for r in history.ratings
-                   if not r.conversation_id and r.created_at is not None and self._bad(r)]
+                   if not r.conversation_id and r.created_at is not None and self._bad(r)
+                   and record_in_scope(o.scope, r.source, history)]
             if bad:
                 stages = self.stage_times(o.stages, o.target, o.breach_severity)
                 touches = touch_times(history)
