@@ -4,7 +4,9 @@
 finding: time to reach out); if nobody has reached out ``within`` more, it is breached. A touch
 from a person at least ``counts_after`` after solving — a public reply, a call, a completed task —
 is the check-in. Only conversations still solved count (a reopened one is live again), and only
-for ``max_age`` after solving. Choose the segments with ``scope`` (tiers, tags, channels,
+for ``max_age`` after solving: then an open finding expires. Solving is timed from the status
+events (the start of the current solved spell: closing a solved conversation later does not restart
+the clock), else from the conversation's ``solved_at``. Choose the segments with ``scope`` (tiers, tags, channels,
 priorities, groups, sources).
 
     [rules.check_in]
@@ -56,7 +58,7 @@ class CheckIn(CareRule):
         for conv in history.conversations:
             if not conv.status.is_done or not in_scope(o.scope, conv, history):
                 continue
-            solved = conv.solved_at or _solved_event(history, conv)
+            solved = _solved_event(history, conv) or conv.solved_at
             if solved is None or solved > now:
                 continue
             if o.max_age is not None and now - solved > o.max_age:
@@ -67,17 +69,32 @@ class CheckIn(CareRule):
                 continue
             target = o.after + o.within
             stages = [StageTime("due", o.due_severity, o.after), StageTime("breach", o.breach_severity, target)]
-            self.staged(out, history=history, occurrence=f"solved-{int(start)}", start=start, target=target,
-                        stages=stages, clock=self.clock(), now=ts_now, conversation=conv,
-                        summary=lambda: f'check in on "{conv.subject}" (solved {solved:%Y-%m-%d})',
-                        explain=lambda: {"solved_at": solved.isoformat()})
+            f = self.staged(out, history=history, occurrence=f"solved-{int(start)}", start=start, target=target,
+                            stages=stages, clock=self.clock(), now=ts_now, conversation=conv,
+                            summary=lambda: f'check in on "{conv.subject}" (solved {solved:%Y-%m-%d})',
+                            explain=lambda: {"solved_at": solved.isoformat()})
+            if f is not None and o.max_age is not None:
+                out.wake(start + o.max_age.total_seconds() + 1)      # when the finding expires
         return out
 
 
+_DONE = (Status.SOLVED.value, Status.CLOSED.value)
+
+
 def _solved_event(history: History, conv) -> datetime | None:
-    done = [e.created_at for e in history.events_of(conv)
-            if e.type is EventKind.STATUS and e.to_value in (Status.SOLVED.value, Status.CLOSED.value) and e.created_at]
-    return max(done) if done else None
+    """When the conversation was last solved, from its status events: the start of its current
+    solved spell (a later *closed*, or the CRM touching the solved ticket, does not move it; a
+    reopen starts over). None without such an event: the conversation's ``solved_at`` is used."""
+    since = None
+    for e in history.grouped("events").get((conv.source, conv.external_id), ()):
+        if e.type is not EventKind.STATUS or e.created_at is None:
+            continue
+        if e.to_value in _DONE:
+            if since is None:
+                since = e.created_at
+        else:
+            since = None
+    return since
 
 
 @careplug.hookimpl
