@@ -189,8 +189,11 @@ class _Evaluator:
 
 
 def _changed(old: Finding, new: Finding) -> bool:
-    return (old.stage, old.severity, old.due_at, old.next_check_at) != (new.stage, new.severity, new.due_at,
-                                                                        new.next_check_at)
+    """Whether the stored finding must be rewritten: its stage, timing, or who and where it is
+    routed to (a nudge goes to the finding's owner and group; a reassigned conversation moves it).
+    Summaries and explanations alone do not count: they tell the elapsed time, new at every run."""
+    return (old.stage, old.severity, old.due_at, old.next_check_at, old.owner, old.group) != (
+        new.stage, new.severity, new.due_at, new.next_check_at, new.owner, new.group)
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -315,7 +318,7 @@ def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, resu
                 f.detected_at = prev.detected_at or f.detected_at
                 if _changed(prev, f):
                     to_save.append(f)
-                    if prev.stage != f.stage:
+                    if prev.stage != f.stage or prev.due_at != f.due_at:
                         result.n_updated += 1
                         if keep_findings:
                             result.updated.append(f)

@@ -76,6 +76,29 @@ def test_a_finding_is_saved_then_escalated_when_due_then_resolved_once_by_a_repl
     assert plugins.recorder.resolved == [stored.key]
 
 
+def test_a_stored_finding_follows_a_new_due_time_and_a_reassignment(journey, store):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), group="billing", assignee="a1")
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    subject = f"conversation:zendesk:{conv.external_id}"
+    evaluate_store(store, [unanswered()], ny(2026, 3, 2, 14))
+    [before] = store_findings.open_findings(store, subject=subject)
+    assert (before.owner, before.group, before.due_at) == ("a1", "billing", ny(2026, 3, 2, 13))
+    # tighter target (an admin tuned it): the due time moves, and the run says it updated the finding
+    tighter = Unanswered(UnansweredOptions(first_reply="2h"), context())
+    result = evaluate_store(store, [tighter], ny(2026, 3, 2, 14, 5), full=True)
+    assert [f.key for f in result.updated] == [before.key]
+    assert store_findings.get(store, before.key).due_at == ny(2026, 3, 2, 11)
+    # moved to another team and agent: nudges must go there, so the stored finding follows
+    journey.event(conv, ny(2026, 3, 2, 14, 10), EventKind.GROUP, "billing", "tech")
+    journey.event(conv, ny(2026, 3, 2, 14, 10), EventKind.ASSIGNEE, "a1", "a9")
+    journey.load()
+    evaluate_store(store, [tighter], ny(2026, 3, 2, 14, 15))
+    after = store_findings.get(store, before.key)
+    assert (after.owner, after.group, after.stage) == ("a9", "tech", "breach")
+
+
 def test_a_rule_that_raises_is_reported_and_the_others_go_on(journey, store, plugins):
     ada = journey.customer()
     conv = journey.conversation(ada, ny(2026, 3, 2, 9))
