@@ -102,3 +102,13 @@ def test_a_message_with_several_sentences_yields_each_commitment():
     text = "Thanks for the details. I'll call you at 3pm today. We'll also email the report by Friday."
     found = find_commitments(text, MONDAY, tz=NY)
     assert [c.due_at for c in found] == [datetime(2026, 3, 2, 15, tzinfo=NY), datetime(2026, 3, 6, 17, tzinfo=NY)]
+
+
+@pytest.mark.parametrize("sentence,sent_at,phrase", [
+    ("I'll update you later today.", datetime(2026, 3, 2, 17, 30, tzinfo=NY), "later today"),
+    ("I'll send you the fix tonight.", datetime(2026, 3, 2, 19, tzinfo=NY), "tonight"),
+    ("We'll get back to you by end of day.", datetime(2026, 3, 2, 17, tzinfo=NY), "end of day"),
+])
+def test_a_due_time_already_passed_when_the_promise_was_made_leaves_it_undated(sentence, sent_at, phrase):
+    [c] = find_commitments(sentence, sent_at, tz=NY)
+    assert c.due_at is None and c.phrase == phrase

@@ -27,7 +27,9 @@ time a customer would agree with:
 - a clock time alone ("at 3pm") is today, or tomorrow when it has passed.
 
 A commitment without any of these is *undated* (``due_at`` None): the broken-promise rule gives it
-its configured default.
+its configured default. So is one whose phrase resolves to a time at or before the message was
+sent ("I'll update you later today" at 17:30, "I'll send the fix tonight" at 19:00): the agent
+meant "soon", not "already late", so ``find_commitments`` keeps the phrase but no due time.
 """
 
 from __future__ import annotations
@@ -286,6 +288,8 @@ def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC"
     for sentence in committing_sentences(text or ""):
         # the due time may sit in another clause of the same sentence ("Give me 30 minutes and I'll...")
         due, phrase = due_time(sentence, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
+        if due is not None and due <= sent_at:
+            due = None                      # passed when said ("later today" after hours): undated
         out.append(Commitment(sentence, due, phrase))
     return out
 

@@ -74,3 +74,25 @@ def test_the_promise_due_on_the_dst_weekend_is_exact(journey):
     journey.reply(conv, ny(2026, 3, 7, 10), "We'll get back to you within 24 hours.")
     [f] = rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 9, 9))
     assert f.due_at == utc(ny(2026, 3, 8, 11))
+
+
+def test_a_same_day_promise_made_after_its_time_is_not_broken_at_once_but_due_like_an_undated_one(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 17, 30))
+    journey.reply(conv, ny(2026, 3, 2, 17, 30), "I'll update you later today.")      # after end of day
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    assert rule().evaluate(hist, ny(2026, 3, 2, 17, 31)) == []
+    # undated_due (8h business time) from Monday 17:30: the whole of Tuesday's business day
+    [f] = rule().evaluate(hist, ny(2026, 3, 3, 17, 1))
+    assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 3, 17))
+    assert f.explain["due_phrase"] == "later today (passed when promised): undated: default 8h"
+
+
+def test_tonight_said_after_the_evening_began_is_due_like_an_undated_promise(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 19))
+    journey.reply(conv, ny(2026, 3, 2, 19), "I'll send you the fix tonight.")          # "tonight" reads 18:00
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    assert rule().evaluate(hist, ny(2026, 3, 2, 19, 1)) == []
+    [f] = rule().evaluate(hist, ny(2026, 3, 3, 17, 1))
+    assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 3, 17))

@@ -4,7 +4,9 @@ Every public reply from a person is read for commitments (``careplug.promises``)
 you tomorrow", "we'll call you by Friday", "expect an update within 24 hours". The promise is due
 at the time it names, read in the team's time zone (the agent's ``time_zone`` when known, else the
 rule's calendar); a promise without a date is due ``undated_due`` of business time after it was
-made. It is kept by any touch after the promise message: a public reply, a call, a completed task.
+made. So is a promise whose words name a time already passed when it was made ("I'll update you
+later today" sent at 17:30, "tonight" at 19:00): it is read as "soon", never as broken the instant it
+is made. When a message makes several promises, the earliest dated one counts. It is kept by any touch after the promise message: a public reply, a call, a completed task.
 Warnings come ``before`` the due time (wall time) or at a fraction of the time between promise and
 due. Pauses (off by default: a promise stands while the customer is silent) push the due time back
 by the time paused.
@@ -116,10 +118,11 @@ class BrokenPromise(CareRule):
                     continue
                 if clock is None:
                     clock = self.clock(conversation_pauses(history, conv, o.pause_on))
-                dated = [c for c in found if c.due_at is not None]
+                # a due time at or before the promise (the extractor already drops those) is undated
+                dated = [c for c in found if c.due_at is not None and c.due_at.timestamp() > sent]
                 promise = min(dated, key=lambda c: c.due_at) if dated else found[0]
-                if promise.due_at is not None:
-                    due = max(promise.due_at.timestamp(), sent)
+                if dated:
+                    due = promise.due_at.timestamp()
                 else:
                     due = self.calendar.add_seconds(sent, o.undated_due.total_seconds())
                 paused = clock.paused(sent, min(due, ts_now)) if clock.pauses else 0.0
@@ -137,7 +140,7 @@ class BrokenPromise(CareRule):
                     conversation=conv, owner=m.author or conv.assignee,
                     explain=lambda: {
                         "promise": promise.sentence,
-                        "due_phrase": promise.phrase or f"undated: default {format_duration(o.undated_due)}",
+                        "due_phrase": _due_phrase(promise, bool(dated), o.undated_due),
                         "read_in_zone": zone, "promised_at": iso(sent), "due_at": iso(due),
                         "stage_clock": "wall time between the promise and its due time"})
         return out
@@ -145,6 +148,13 @@ class BrokenPromise(CareRule):
     def _agent_zone(self, history: History, conv, author: str | None) -> str | None:
         agent = history.agents.get(f"{conv.source}:{author}") if author else None
         return agent.time_zone if agent is not None and agent.time_zone else None
+
+
+def _due_phrase(promise: Commitment, dated: bool, undated_due: timedelta) -> str:
+    if dated:
+        return promise.phrase or ""
+    default = f"undated: default {format_duration(undated_due)}"
+    return f"{promise.phrase} (passed when promised): {default}" if promise.phrase else default
 
 
 def _short(text: str, limit: int = 80) -> str:
