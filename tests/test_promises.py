@@ -112,3 +112,15 @@ def test_a_message_with_several_sentences_yields_each_commitment():
 def test_a_due_time_already_passed_when_the_promise_was_made_leaves_it_undated(sentence, sent_at, phrase):
     [c] = find_commitments(sentence, sent_at, tz=NY)
     assert c.due_at is None and c.phrase == phrase
+
+
+@pytest.mark.parametrize("sentence", ["I'll update you by March 2.", "I'll update you on the 2nd of March.",
+                                      "I'll send it by Monday, March 2."])
+def test_a_calendar_date_equal_to_the_send_date_is_due_that_day_not_next_year(sentence):
+    [c] = find_commitments(sentence, MONDAY, tz=NY)                     # MONDAY is 2 March 2026
+    assert c.due_at == datetime(2026, 3, 2, 17, tzinfo=NY)
+
+
+def test_a_calendar_date_already_passed_this_year_is_next_years():
+    [c] = find_commitments("I'll update you by March 1.", MONDAY, tz=NY)
+    assert c.due_at == datetime(2027, 3, 1, 17, tzinfo=NY)

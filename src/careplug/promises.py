@@ -17,6 +17,8 @@ time a customer would agree with:
 
 - a day without a time ("tomorrow", "by Friday", "on 10 March", "in 3 days") is due at the end of
   that business day, ``end_of_day`` (17:00 by default);
+- a calendar date is its next occurrence on or after the day sent ("by March 2" sent on 2 March is
+  due that day; sent on 3 March, next year);
 - "morning" is due at noon, "first thing" at 10:00, "afternoon" at the end of day, "evening" 18:00;
 - "today", "end of day", "EOD", "close of business" are due at the end of today;
 - "this week", "end of the week", "before the weekend": Friday at the end of day; "next week": Friday
@@ -166,8 +168,11 @@ def _is_business_day(day: date, calendar: BusinessCalendar | None) -> bool:
 
 @lru_cache(maxsize=4096)
 def _parse_date(phrase: str, base: date) -> date | None:
+    """The next ``phrase`` ("march 2") on or after ``base``: a date already passed this year is next
+    year's. dateparser's "future" excludes the base day itself, so it is given the day before."""
+    eve = base - timedelta(days=1)
     when = dateparser.parse(phrase, languages=["en"], settings={
-        "RELATIVE_BASE": datetime(base.year, base.month, base.day, 12), "PREFER_DATES_FROM": "future",
+        "RELATIVE_BASE": datetime(eve.year, eve.month, eve.day, 12), "PREFER_DATES_FROM": "future",
         "RETURN_AS_TIMEZONE_AWARE": False})
     return when.date() if when else None
 
