@@ -124,3 +124,37 @@ def test_a_calendar_date_equal_to_the_send_date_is_due_that_day_not_next_year(se
 def test_a_calendar_date_already_passed_this_year_is_next_years():
     [c] = find_commitments("I'll update you by March 1.", MONDAY, tz=NY)
     assert c.due_at == datetime(2027, 3, 1, 17, tzinfo=NY)
+
+
+@pytest.mark.parametrize("sentence", [
+    "As discussed on the phone, I'll call you tomorrow at 3pm.",
+    "I'll get back to you tomorrow; if you have questions in the meantime, just reply here.",
+    "I'll call you tomorrow - if you need anything before then, just reply here.",
+    "As agreed, we'll send the replacement by Friday.",
+])
+def test_a_commitment_beside_an_unrelated_past_tense_or_conditional_clause_is_still_a_commitment(sentence):
+    assert is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "If you send the logs we will get back to you tomorrow.",
+    "If you send the logs, we will get back to you tomorrow.",
+    "We'll refund you, if the item is unused.",
+    "As promised, here is the refund confirmation.",
+    "I can't promise anything.",
+    "I told you we would call.",
+])
+def test_a_condition_negation_or_report_in_the_committing_clause_still_cancels_it(sentence):
+    assert not is_commitment(sentence)
+
+
+def test_the_due_time_is_read_from_the_committing_clause_not_its_neighbours():
+    [c] = find_commitments("I'm out of the office tomorrow, but I'll call you on Friday.", MONDAY, tz=NY)
+    assert c.due_at == datetime(2026, 3, 6, 17, tzinfo=NY) and c.phrase == "on friday"
+
+
+def test_a_due_time_outside_the_committing_clause_is_used_when_the_clause_names_none():
+    [c] = find_commitments("Tomorrow morning, I'll call you.", MONDAY, tz=NY)
+    assert c.due_at == datetime(2026, 3, 3, 12, tzinfo=NY)
+    [c] = find_commitments("As discussed on the phone, I'll call you tomorrow at 3pm.", MONDAY, tz=NY)
+    assert c.due_at == datetime(2026, 3, 3, 15, tzinfo=NY)

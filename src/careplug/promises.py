@@ -11,6 +11,14 @@ It drops what only looks like one:
 - past tense and reported promises ("as promised, here is...", "I told you we would...");
 - requests to the customer ("please get back to us by Friday", "let me know tomorrow").
 
+These are looked for in the clause that commits, not the whole sentence: conditions in its
+independent clause (split at ";", a spaced dash, "but", "however"), negations and past tense in its
+comma clause. "As discussed on the phone, I'll call you tomorrow" and "I'll get back to you
+tomorrow; if you have questions, just reply here" commit; "if you send the logs, we'll..." does not.
+The due time is read from the committing clause too ("I'm out tomorrow, but I'll call you on
+Friday": Friday), and from the whole sentence when that clause names none ("Tomorrow morning,
+I'll call you").
+
 Due times are read relative to the message's time *in the team's time zone* (``tz``); calendar
 dates ("March 12", "10 March") are parsed with ``dateparser``. The conventions, so a due time is a
 time a customer would agree with:
@@ -63,7 +71,11 @@ class Commitment:
 # --- detection ----------------------------------------------------------------------------------
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-_CLAUSE = re.compile(r",|;|\bbut\b|\bhowever\b")
+# a sentence is read in parts: independent clauses (split at ";", a dash, "but", "however"), each in
+# comma clauses. A condition governs the whole independent clause it sits in ("If you send the logs,
+# we'll..."), not its neighbours ("I'll call you tomorrow; if you have questions, just reply").
+_SEGMENT = re.compile(r";|\s[-–—]+\s|\bbut\b|\bhowever\b")
+_CLAUSE = re.compile(r",")
 
 _MARKERS = [
     re.compile(r"\b(i|we)\s*('ll|’ll| will| shall|'m going to| am going to|'re going to| are going to)\b"),
@@ -96,22 +108,25 @@ def _norm(text: str) -> str:
 
 
 def _commitment_clause(sentence: str) -> str | None:
-    """The clause of ``sentence`` that commits, or None."""
+    """The committing part of ``sentence`` (normalized: from the clause that commits to the end of its
+    independent clause), or None. Negations, past tense and "before" conditions are looked for in the
+    committing clause only, other conditions in its independent clause: "As discussed on the phone,
+    I'll call you tomorrow" commits, "If you send the logs, we'll call you" does not."""
     s = _norm(sentence)
     if not s or s.endswith("?") or _QUESTION_START.match(s):
         return None
-    if _PAST.search(s) or _CONDITION_ANYWHERE.search(s):
-        return None
-    for clause in _CLAUSE.split(s):
-        for marker in _MARKERS:
-            m = marker.search(clause)
-            if m is None:
-                continue
-            if _NEGATION.search(clause) or _NOT_PROMISES.search(clause):
-                break
-            if _CONDITION_BEFORE.search(clause[:m.start()]):
-                break
-            return clause
+    for segment in _SEGMENT.split(s):
+        clauses = _CLAUSE.split(segment)
+        for i, clause in enumerate(clauses):
+            for marker in _MARKERS:
+                m = marker.search(clause)
+                if m is None:
+                    continue
+                if _NEGATION.search(clause) or _NOT_PROMISES.search(clause) or _PAST.search(clause):
+                    break
+                if _CONDITION_BEFORE.search(clause[:m.start()]) or _CONDITION_ANYWHERE.search(segment):
+                    break
+                return ",".join(clauses[i:]).strip()
     return None
 
 
@@ -290,9 +305,13 @@ def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC"
                      calendar: BusinessCalendar | None = None, end_of_day: time = time(17)) -> list[Commitment]:
     """The commitments in a message, in order, each with its due time (None when undated)."""
     out: list[Commitment] = []
-    for sentence in committing_sentences(text or ""):
-        # the due time may sit in another clause of the same sentence ("Give me 30 minutes and I'll...")
-        due, phrase = due_time(sentence, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
+    for sentence, clause in _committing(text or ""):
+        # the due time is read from the committing clause ("I'm out tomorrow, but I'll call you on
+        # Friday": Friday); when that names none, from the whole sentence ("Give me 30 minutes and
+        # I'll...", "Tomorrow morning, I'll call you")
+        due, phrase = due_time(clause, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
+        if phrase is None and clause != _norm(sentence):
+            due, phrase = due_time(sentence, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
         if due is not None and due <= sent_at:
             due = None                      # passed when said ("later today" after hours): undated
         out.append(Commitment(sentence, due, phrase))
@@ -300,12 +319,20 @@ def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC"
 
 
 @lru_cache(maxsize=65536)
-def committing_sentences(text: str) -> tuple[str, ...]:
-    """The sentences of ``text`` that make a commitment (the part of the reading that does not
-    depend on when the message was sent: memoized per text, as agents reuse macros)."""
+def _committing(text: str) -> tuple[tuple[str, str], ...]:
+    """(sentence, committing clause) for each sentence of ``text`` that makes a commitment (the part
+    of the reading that does not depend on when the message was sent: memoized per text, as agents
+    reuse macros)."""
     out = []
     for sentence in _SENTENCE.split(text):
         sentence = sentence.strip()
-        if sentence and _commitment_clause(sentence) is not None:
-            out.append(sentence)
+        if sentence:
+            clause = _commitment_clause(sentence)
+            if clause is not None:
+                out.append((sentence, clause))
     return tuple(out)
+
+
+def committing_sentences(text: str) -> tuple[str, ...]:
+    """The sentences of ``text`` that make a commitment."""
+    return tuple(sentence for sentence, _ in _committing(text))

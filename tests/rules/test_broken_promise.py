@@ -96,3 +96,30 @@ def test_tonight_said_after_the_evening_began_is_due_like_an_undated_promise(jou
     assert rule().evaluate(hist, ny(2026, 3, 2, 19, 1)) == []
     [f] = rule().evaluate(hist, ny(2026, 3, 3, 17, 1))
     assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 3, 17))
+
+
+def test_a_promise_after_an_as_discussed_clause_fires_at_the_time_it_names(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 10), "As discussed on the phone, I'll call you tomorrow at 3pm.")
+    [f] = rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 3, 16))
+    assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 3, 15))
+
+
+def test_a_promise_followed_by_an_unrelated_conditional_clause_fires(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 10),
+                  "I'll get back to you tomorrow; if you have questions in the meantime, just reply here.")
+    [f] = rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 3, 18))
+    assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 3, 17))
+
+
+def test_the_promise_is_due_when_its_own_clause_says_not_when_a_neighbouring_clause_does(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))                                   # Monday
+    journey.reply(conv, ny(2026, 3, 2, 10), "I'm out of the office tomorrow, but I'll call you on Friday.")
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    assert rule().evaluate(hist, ny(2026, 3, 3, 18)) == []
+    [f] = rule().evaluate(hist, ny(2026, 3, 6, 17, 1))
+    assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 6, 17))
