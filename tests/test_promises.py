@@ -158,3 +158,24 @@ def test_a_due_time_outside_the_committing_clause_is_used_when_the_clause_names_
     assert c.due_at == datetime(2026, 3, 3, 12, tzinfo=NY)
     [c] = find_commitments("As discussed on the phone, I'll call you tomorrow at 3pm.", MONDAY, tz=NY)
     assert c.due_at == datetime(2026, 3, 3, 15, tzinfo=NY)
+
+
+@pytest.mark.parametrize("sentence,due", [
+    ("We'll get back to you within 24h.", datetime(2026, 3, 3, 10, 15, tzinfo=NY)),
+    ("I'll call you back in half an hour.", datetime(2026, 3, 2, 10, 45, tzinfo=NY)),
+])
+def test_abbreviated_hours_and_half_an_hour_are_exact(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz=NY)
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "I'll be out of office tomorrow.", "I'll be away tomorrow.", "I'll be on leave next week.",
+])
+def test_announcing_an_absence_is_not_a_commitment(sentence):
+    assert not is_commitment(sentence)
+
+
+def test_an_absence_beside_a_colleagues_promise_leaves_the_promise():
+    [c] = find_commitments("I'll be away tomorrow, but my colleague will call you on Wednesday.", MONDAY, tz=NY)
+    assert c.due_at == datetime(2026, 3, 4, 17, tzinfo=NY)

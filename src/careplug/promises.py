@@ -9,7 +9,8 @@ It drops what only looks like one:
 - negations ("I can't promise anything", "we will not refund...");
 - conditionals ("if you send the logs we will...", "once you confirm..., we'll...");
 - past tense and reported promises ("as promised, here is...", "I told you we would...");
-- requests to the customer ("please get back to us by Friday", "let me know tomorrow").
+- requests to the customer ("please get back to us by Friday", "let me know tomorrow");
+- absences ("I'll be out of office tomorrow", "I'll be away tomorrow", "I'll be on leave next week").
 
 These are looked for in the clause that commits, not the whole sentence: conditions in its
 independent clause (split at ";", a spaced dash, "but", "however"), negations and past tense in its
@@ -32,7 +33,8 @@ time a customer would agree with:
 - "this week", "end of the week", "before the weekend": Friday at the end of day; "next week": Friday
   of next week; "early next week": Tuesday of next week;
 - a weekday ("on Monday") is its next occurrence after today; "next Friday" is Friday of next week;
-- hours and minutes ("within 24 hours", "in 30 minutes", "within the hour") are exact;
+- hours and minutes ("within 24 hours", "within 24h", "in 30 minutes", "in half an hour", "within the
+  hour") are exact;
 - "N business days" counts open days of ``calendar`` (Mon-Fri when none is given);
 - a clock time alone ("at 3pm") is today, or tomorrow when it has passed.
 
@@ -100,7 +102,10 @@ _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i 
                    r"we told you|i said|we said)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
-_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed)\b")
+_NOT_PROMISES = re.compile(
+    r"\b(be happy to|be glad to|assume|be here|hope to|be closed|"
+    r"be (?:out of (?:the )?office|ooo|away|off|on (?:\w+ )?leave|on (?:holiday|vacation|pto)|unavailable|offline|"
+    r"out (?:today|tomorrow|this|next|until|on|from|sick)))\b")     # absences: "I'll be away tomorrow"
 
 
 def _norm(text: str) -> str:
@@ -138,11 +143,11 @@ def is_commitment(sentence: str) -> bool:
 
 _NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
         "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "couple of": 2, "a couple of": 2, "few": 3,
-        "a few": 3, "the": 1, "next": 1}
-_NUMBER = r"(\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|(?:a )?couple of|(?:a )?few)"
+        "a few": 3, "the": 1, "next": 1, "half an": 0.5, "half a": 0.5}
+_NUMBER = r"(\d+(?:\.\d+)?|half an?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|(?:a )?couple of|(?:a )?few)"
 _DURATION = re.compile(
     r"\b(?:within|in|inside|under|give me)\s+(?:the\s+)?(?:next\s+)?" + _NUMBER + r"?\s*"
-    r"(minutes?|mins?|hours?|hrs?|business days?|working days?|days?|weeks?)\b")
+    r"(minutes?|mins?|hours?|hrs?|h|business days?|working days?|days?|weeks?)\b")
 _WITHIN_THE = re.compile(r"\bwithin\s+the\s+(?:next\s+)?(hour|day|week)\b")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY = re.compile(r"\b(next\s+|this\s+|on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
@@ -244,7 +249,7 @@ def due_time(clause: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
     m = _DURATION.search(s)
     if m:
         n, unit = _count(m.group(1)), m.group(2)
-        if unit.startswith(("min", "hour", "hr")):
+        if unit.startswith(("min", "h")):
             seconds = n * (60 if unit.startswith("min") else 3600)
             return _exact(sent_at, seconds, zone), m.group(0)
         if unit.startswith(("business", "working")):
