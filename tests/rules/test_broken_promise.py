@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from careplug.model import Agent
+from careplug.model import Agent, Status
 from careplug.rules.broken_promise import BrokenPromise, BrokenPromiseOptions
 
 from conftest import context, ny
@@ -123,3 +123,30 @@ def test_the_promise_is_due_when_its_own_clause_says_not_when_a_neighbouring_cla
     assert rule().evaluate(hist, ny(2026, 3, 3, 18)) == []
     [f] = rule().evaluate(hist, ny(2026, 3, 6, 17, 1))
     assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 6, 17))
+
+
+def test_a_pause_across_the_due_time_pushes_it_back_by_the_wall_time_paused(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 10), "We'll get back to you within 6 hours.")      # due 16:00
+    journey.status(conv, ny(2026, 3, 2, 15), Status.PENDING)
+    journey.status(conv, ny(2026, 3, 2, 20), Status.OPEN)
+    r = rule(pause_on=["pending"], stages=[])
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    # 5 hours ran before the pause; the last one runs from 20:00
+    assert r.evaluate(hist, ny(2026, 3, 2, 20, 30)) == []
+    [f] = r.evaluate(hist, ny(2026, 3, 2, 22))
+    assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 2, 21))
+    assert f.explain["promised_due_at"] == utc(ny(2026, 3, 2, 16)).isoformat()
+
+
+def test_a_warning_reached_stays_while_the_conversation_is_paused_and_the_due_time_waits(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 10), "We'll get back to you within 6 hours.")      # warning at 14:00
+    journey.status(conv, ny(2026, 3, 2, 15), Status.PENDING)
+    r = rule(pause_on=["pending"])
+    a = r.assess(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 2, 18))
+    [f] = a.findings
+    assert f.stage == "warning" and f.due_at is None and a.next_check_at is None
+    assert "on hold" in f.summary

@@ -6,10 +6,12 @@ at the time it names, read in the team's time zone (the agent's ``time_zone`` wh
 rule's calendar); a promise without a date is due ``undated_due`` of business time after it was
 made. So is a promise whose words name a time already passed when it was made ("I'll update you
 later today" sent at 17:30, "tonight" at 19:00): it is read as "soon", never as broken the instant it
-is made. When a message makes several promises, the earliest dated one counts. It is kept by any touch after the promise message: a public reply, a call, a completed task.
-Warnings come ``before`` the due time (wall time) or at a fraction of the time between promise and
-due. Pauses (off by default: a promise stands while the customer is silent) push the due time back
-by the time paused.
+is made. When a message makes several promises, the earliest dated one counts. It is kept by any
+touch after the promise message: a public reply, a call, a completed task. Warnings come
+``before`` the due time (wall time) or at a fraction of the time between promise and due. Pauses
+(off by default: a promise stands while the customer is silent) push the due time and the warnings
+back by the wall time paused before them; while such a pause is open the due time is on hold (a
+warning already reached stays).
 
     [rules.broken_promise]
     undated_due = "8h"          # business time, with the rule's calendar
@@ -108,7 +110,7 @@ class BrokenPromise(CareRule):
                     break
                 if m.body and is_reply(m):
                     pending.append((sent, m))
-            clock = None
+            wall = None
             for sent, m in reversed(pending):
                 if sent > ts_now:
                     continue                        # not yet made at ``now``
@@ -116,33 +118,36 @@ class BrokenPromise(CareRule):
                 found = _commitments(m.body, m.created_at, zone, self.calendar, eod)
                 if not found:
                     continue
-                if clock is None:
-                    clock = self.clock(conversation_pauses(history, conv, o.pause_on))
+                if wall is None:
+                    # wall time (a promise names an instant), minus the time spent paused
+                    wall = Clock(calendar_of(None, ALWAYS), conversation_pauses(history, conv, o.pause_on))
                 # a due time at or before the promise (the extractor already drops those) is undated
                 dated = [c for c in found if c.due_at is not None and c.due_at.timestamp() > sent]
                 promise = min(dated, key=lambda c: c.due_at) if dated else found[0]
                 if dated:
-                    due = promise.due_at.timestamp()
+                    promised = promise.due_at.timestamp()
                 else:
-                    due = self.calendar.add_seconds(sent, o.undated_due.total_seconds())
-                paused = clock.paused(sent, min(due, ts_now)) if clock.pauses else 0.0
-                if any(p.end is None and p.start < due for p in clock.pauses):
-                    continue                        # stopped: the due time moves when the pause ends
-                due += paused
-                span = due - sent
-                times: list[tuple[StageTime, float | None]] = []
-                for st in self.stage_times(o.stages, timedelta(seconds=span), o.breach_severity):
-                    times.append((st, sent + st.offset.total_seconds()))
+                    promised = self.calendar.add_seconds(sent, o.undated_due.total_seconds())
+                span = timedelta(seconds=promised - sent)
+                # each stage, and the due time, move back by the time paused before them; while a
+                # pause that began before one is still open, that one has no time yet (None)
+                times: list[tuple[StageTime, float | None]] = [
+                    (st, wall.at(sent, st.offset.total_seconds()))
+                    for st in self.stage_times(o.stages, span, o.breach_severity)]
+                due = times[-1][1]
                 self.staged_at(
-                    out, history=history, occurrence=m.external_id, start=sent, target=timedelta(seconds=span),
-                    times=times, clock=Clock(calendar_of(None, ALWAYS), clock.pauses), now=ts_now,
-                    summary=lambda: f'promise "{_short(promise.sentence)}" due {iso(due)} not kept',
+                    out, history=history, occurrence=m.external_id, start=sent, target=span,
+                    times=times, clock=wall, now=ts_now,
+                    summary=lambda: (f'promise "{_short(promise.sentence)}" '
+                                     + (f"due {iso(due)} not kept" if due is not None
+                                        else "not kept; its due time is on hold while the conversation is paused")),
                     conversation=conv, owner=m.author or conv.assignee,
                     explain=lambda: {
                         "promise": promise.sentence,
                         "due_phrase": _due_phrase(promise, bool(dated), o.undated_due),
-                        "read_in_zone": zone, "promised_at": iso(sent), "due_at": iso(due),
-                        "stage_clock": "wall time between the promise and its due time"})
+                        "read_in_zone": zone, "promised_at": iso(sent), "promised_due_at": iso(promised),
+                        "due_at": iso(due),
+                        "stage_clock": "wall time between the promise and its due time, less time paused"})
         return out
 
     def _agent_zone(self, history: History, conv, author: str | None) -> str | None:
