@@ -31,6 +31,7 @@ from ..finding import subject_key
 from ..history import History
 from ..model import RECORD_KINDS_BY_TYPE, Deletion, Quarantined, Record
 from . import codec, driver_sql, identities, migrations, schema
+from .idlist import ids_param, in_ids
 from .pairs import pairs_in
 from .lock import RunLock
 
@@ -42,6 +43,61 @@ LOOKUP_CHUNK = 400
 SAMPLE = 16       # ids of a batch looked up to choose between inserting first and reading first
 RECORD_COLUMNS = ("source", "kind", "external_id", "parent_id", "customer_id", "account_id", "created_at",
                   "updated_at", "data")
+
+
+_r, _l = schema.records.c, schema.customer_links.c
+_linked = schema.customer_links.alias("linked")
+_conv = schema.records.alias("conv")
+
+
+def _and_accounts_of_linked(joined: Any) -> Any:
+    """``joined`` (which has ``customer_links``) with every customer record linked to the same uid
+    that has an account (``records``: ``source``, ``account_id``; NULL when none has)."""
+    return joined.outerjoin(_linked, _linked.c.uid == _l.uid).outerjoin(
+        schema.records, and_(_r.source == _linked.c.source, _r.kind == "customer",
+                             _r.external_id == _linked.c.external_id, _r.account_id.is_not(None)))
+
+
+# Stored conversations (one source, by id): their account, their customer's uid and the accounts
+# of every customer record linked to that uid
+Q_CONVERSATION_FAMILY = (
+    select(_conv.c.account_id, _l.uid, _r.source, _r.account_id).distinct()
+    .select_from(_and_accounts_of_linked(_conv.outerjoin(
+        schema.customer_links, and_(_l.source == _conv.c.source, _l.external_id == _conv.c.customer_id))))
+    .where(_conv.c.source == bindparam("src"), _conv.c.kind == "conversation", in_ids(_conv.c.external_id)))
+# customer ids (one source): their uids, with the accounts of every customer record linked to them
+Q_CUSTOMER_FAMILY = (
+    select(_l.uid, _r.source, _r.account_id).distinct()
+    .select_from(_and_accounts_of_linked(schema.customer_links))
+    .where(_l.source == bindparam("src"), in_ids(_l.external_id)))
+# uids: the accounts of every customer record linked to them
+Q_ACCOUNTS_OF_UIDS = (
+    select(_r.source, _r.account_id).distinct()
+    .select_from(schema.customer_links.join(
+        schema.records, and_(_r.source == _l.source, _r.kind == "customer", _r.external_id == _l.external_id)))
+    .where(in_ids(_l.uid), _r.account_id.is_not(None)))
+
+
+class _Touched:
+    """What the changed records of one ``commit_batch`` touch, as far as the batch tells:
+    conversations (changed, or the parent of a changed child), customer ids, uids of the batch's
+    customers, accounts; and the customer and account id of each conversation in the batch."""
+
+    __slots__ = ("conversations", "customer_refs", "uids", "accounts", "known")
+
+    def __init__(self) -> None:
+        self.conversations: set[tuple[str, str]] = set()
+        self.customer_refs: set[tuple[str, str]] = set()
+        self.uids: set[str] = set()
+        self.accounts: set[tuple[str, str]] = set()
+        self.known: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+
+
+def _by_source(refs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {}
+    for source, ext in refs:
+        out.setdefault(source, set()).add(ext)
+    return {source: sorted(ids) for source, ids in out.items()}
 
 
 def _url(path_or_url: str) -> str:
@@ -137,16 +193,18 @@ class Store:
         """Store ``records`` and ``quarantined`` and advance ``(source, stream)`` to ``cursor``,
         all in one transaction. Returns what changed."""
         result = BatchResult()
+        touched = _Touched()
         records = list(records)
         with self.engine.begin() as conn:
             upserts = [r for r in records if not isinstance(r, Deletion)]
             for i in range(0, len(upserts), UPSERT_CHUNK):
-                self._upsert(conn, upserts[i:i + UPSERT_CHUNK], result)
+                self._upsert(conn, upserts[i:i + UPSERT_CHUNK], result, touched)
             for deletion in (r for r in records if isinstance(r, Deletion)):
                 self._delete(conn, deletion, result)
             for q in quarantined:
                 self._quarantine(conn, source, stream, q)
                 result.quarantined += 1
+            self._mark_related(conn, touched, result)
             self._mark_dirty(conn, result.subjects)
             if set_cursor and cursor is not None:
                 self._set_cursor(conn, source, stream, cursor)
@@ -154,7 +212,11 @@ class Store:
             self._checkpointer.poke()
         return result
 
-    def _upsert(self, conn: Connection, batch: list[Record], result: BatchResult) -> None:
+    def _upsert(self, conn: Connection, batch: list[Record], result: BatchResult, touched: _Touched) -> None:
+        """Write the new and changed records of ``batch``; count them, mark the subjects of their
+        own (a changed conversation or child: its conversation; a changed account: its account),
+        and note in ``touched`` what their customers and accounts are, as far as the batch tells
+        (``_mark_related`` looks up the rest once per batch)."""
         rows = [_row_builder(type(r))(r) for r in batch]                # in RECORD_COLUMNS order
         if not rows:
             return
@@ -163,6 +225,12 @@ class Store:
             # at the place of the first
             keep = list({row[:3]: i for i, row in enumerate(rows)}.values())
             rows, batch = [rows[i] for i in keep], [batch[i] for i in keep]
+        # the customer and account of every conversation in the batch, changed or not: a child
+        # synced with its conversation needs no lookup of them
+        known = touched.known
+        for row in rows:
+            if row[1] == "conversation":
+                known[(row[0], row[2])] = (row[4], row[5])
         if self._sqlite and self._looks_new(conn, rows):
             changed = self._write_new_or_changed(conn, rows)
         else:
@@ -175,33 +243,81 @@ class Store:
                 self._write_rows(conn, [rows[i] for i in changed])
         if not changed:
             return
-        counts, subjects = result.counts, result.subjects
-        conversations: set[tuple[str, str]] = set()
-        customer_refs: set[tuple[str, str]] = set()
+        counts = result.counts
+        conversations, customer_refs, accounts = touched.conversations, touched.customer_refs, touched.accounts
         customers: list[Record] = []
         for i in changed:  # in batch order: identity resolution must not depend on set order
-            source, kind, external_id, parent, customer_id = rows[i][:5]
+            source, kind, external_id, parent, customer_id, account_id = rows[i][:6]
             counts[kind] = counts.get(kind, 0) + 1
             if kind in CHILD_KINDS:
+                # a child of a conversation is in the history of its conversation's customer; one
+                # of none (a customer-level rating or task), in its own customer's
                 if parent:
                     conversations.add((source, parent))
-                if customer_id:
+                elif customer_id:
                     customer_refs.add((source, customer_id))
             elif kind == "conversation":
                 conversations.add((source, external_id))
-                if customer_id:
-                    customer_refs.add((source, customer_id))
             elif kind == "customer":
                 customers.append(batch[i])
+                if account_id:
+                    accounts.add((source, account_id))
             elif kind == "account":
-                subjects.add(subject_key("account", source, external_id))
-        subjects.update([f"conversation:{source}:{external_id}" for source, external_id in conversations])
+                accounts.add((source, external_id))
         for uid, merged in identities.resolve_many(conn, customers):  # type: ignore[arg-type]
-            result.subjects.add(subject_key("customer", uid))
+            touched.uids.add(uid)
             result.subjects.update(subject_key("customer", m) for m in merged)
-        if customer_refs:
-            for uid in self._uids(conn, customer_refs):
-                result.subjects.add(subject_key("customer", uid))
+
+    def _mark_related(self, conn: Connection, touched: _Touched, result: BatchResult) -> None:
+        """Mark the subjects whose history holds the batch's changes: each touched conversation,
+        its customer (by uid: one customer across every source) and its account, and the accounts
+        of every customer record linked to an affected uid (an account's history holds its
+        customers, their linked records in other sources, and all their conversations).
+
+        What the batch does not tell is read with at most one query per source and kind of
+        lookup, each id list bound as one parameter (``idlist``), every join on an index: the
+        stored conversations whose children came without them (with their customer's uid and
+        the accounts linked to it), customer ids of customer-level ratings and tasks and of the
+        batch's conversations, and the accounts linked to the uids of the batch's customers."""
+        known, accounts = touched.known, touched.accounts
+        uids: set[str] = set()
+        refs = touched.customer_refs
+        unknown: list[tuple[str, str]] = []
+        for key in touched.conversations:
+            ref = known.get(key)
+            if ref is None:
+                unknown.append(key)
+                continue
+            customer_id, account_id = ref
+            if customer_id:
+                refs.add((key[0], customer_id))
+            if account_id:
+                accounts.add((key[0], account_id))
+        for source, ids in _by_source(unknown).items():
+            rows = self._rows(conn, Q_CONVERSATION_FAMILY, src=source, ids=ids)
+            accounts.update([(source, row[0]) for row in rows if row[0]])
+            uids.update([row[1] for row in rows if row[1]])
+            accounts.update([(row[2], row[3]) for row in rows if row[3]])
+        for source, ids in _by_source(refs).items():
+            rows = self._rows(conn, Q_CUSTOMER_FAMILY, src=source, ids=ids)
+            uids.update([row[0] for row in rows])
+            accounts.update([(row[1], row[2]) for row in rows if row[2]])
+        rest = sorted(touched.uids - uids)
+        if rest:
+            accounts.update(self._rows(conn, Q_ACCOUNTS_OF_UIDS, ids=rest))
+        uids |= touched.uids
+        subjects = result.subjects
+        subjects.update([f"conversation:{source}:{external_id}" for source, external_id in touched.conversations])
+        subjects.update([f"customer:{uid}" for uid in uids])
+        subjects.update([f"account:{source}:{external_id}" for source, external_id in accounts])
+
+    def _rows(self, conn: Connection, query: Any, *, ids: list[str], **params: Any) -> list[tuple]:
+        """``query``'s rows as plain tuples, ``ids`` bound as one list."""
+        result = conn.execute(query, {"ids": ids_param(self.dialect, ids), **params})
+        try:
+            return result.cursor.fetchall()
+        finally:
+            result.close()
 
     def _looks_new(self, conn: Connection, rows: list[tuple]) -> bool:
         """None of a sample of the batch is stored yet: most likely none of it is (a first sync).
@@ -298,10 +414,6 @@ class Store:
                 for ext, rid, data in found:
                     out[(source, kind, ext)] = (rid, data)
         return out
-
-    def _uids(self, conn: Connection, refs: set[tuple[str, str]]) -> set[str]:
-        c = schema.customer_links.c
-        return set(identities.lookup_pairs(conn, c.source, c.external_id, c.uid, refs).values())
 
     def _delete(self, conn: Connection, d: Deletion, result: BatchResult) -> None:
         r = schema.records.c

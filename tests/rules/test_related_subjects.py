@@ -1,0 +1,127 @@
+"""A committed change marks every subject whose history holds it: its conversation, the
+conversation's customer (one customer across every source) and every account that customer belongs
+to, even when the batch carries the child record alone (a messages export without its tickets)."""
+
+from __future__ import annotations
+
+from careplug.check import evaluate_store
+from careplug.rules.neglected_lead import NeglectedLead, NeglectedLeadOptions
+from careplug.rules.quiet_customer import QuietCustomer, QuietCustomerOptions
+from careplug.store import findings as store_findings
+
+from conftest import context, ny
+
+
+def settle(store):
+    """Everything evaluated: only what the next batch changes is dirty afterwards."""
+    store.mark_evaluated({s: None for s in store.dirty_subjects()}, ny(2026, 3, 1))
+    assert store.dirty_subjects() == []
+
+
+def test_a_reply_synced_alone_marks_its_conversation_and_the_conversations_customer(journey, store):
+    ada = journey.customer("zendesk", "z1", email="ada@example.com")
+    journey.customer("hubspot", "h1", email="ada@example.com")          # the same person
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    settle(store)
+    uid = store.customer_uid("zendesk", "z1")
+
+    journey.reply(conv, ny(2026, 3, 2, 16))                              # a message, no conversation
+    journey.load()
+
+    assert store.dirty_subjects() == sorted([f"conversation:zendesk:{conv.external_id}", f"customer:{uid}"])
+
+
+def test_an_event_rating_or_task_synced_alone_marks_the_customer_too(journey, store):
+    ada = journey.customer("zendesk", "z1")
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.load()
+    uid = store.customer_uid("zendesk", "z1")
+    for add in (lambda: journey.rating(conv, ny(2026, 3, 3, 9)),
+                lambda: journey.task(source="zendesk", at=ny(2026, 3, 3, 10), conv=conv)):
+        settle(store)
+        add()
+        store.commit_batch("zendesk", "children", journey.records[-1:], cursor=None)   # the child alone
+        journey.records = []
+        assert f"customer:{uid}" in store.dirty_subjects()
+
+
+def test_a_customer_level_rating_or_task_marks_its_customer(journey, store):
+    ada = journey.customer("zendesk", "z1", account_id="acc")
+    journey.account("zendesk", "acc")
+    journey.load()
+    settle(store)
+    uid = store.customer_uid("zendesk", "z1")
+
+    journey.task(source="zendesk", at=ny(2026, 3, 3, 10), customer=ada)   # no conversation
+    journey.load()
+
+    assert store.dirty_subjects() == sorted([f"customer:{uid}", "account:zendesk:acc"])
+
+
+def test_a_reply_on_a_conversation_of_an_account_customer_marks_the_account(journey, store):
+    journey.account("salesforce", "acc1")
+    ada = journey.customer("salesforce", "c1", account_id="acc1")
+    stamped = journey.conversation(ada, ny(2026, 3, 2, 9), account_id="acc1")
+    unstamped = journey.conversation(ada, ny(2026, 3, 2, 10))           # the case carries no account_id
+    journey.load()
+    for conv in (stamped, unstamped):
+        settle(store)
+        journey.reply(conv, ny(2026, 3, 2, 16))
+        journey.load()
+        assert "account:salesforce:acc1" in store.dirty_subjects(), conv.external_id
+
+
+def test_a_change_in_another_source_of_an_account_customer_marks_the_account(journey, store):
+    journey.account("salesforce", "acc1")
+    journey.customer("salesforce", "c1", account_id="acc1", email="ada@acme.com")
+    zd = journey.customer("zendesk", "z1", email="ada@acme.com")                 # the same person
+    conv = journey.conversation(zd, ny(2026, 3, 2, 9))
+    journey.load()
+
+    settle(store)
+    journey.reply(conv, ny(2026, 3, 2, 16))                              # a Zendesk reply, alone
+    journey.load()
+    assert "account:salesforce:acc1" in store.dirty_subjects()
+
+    settle(store)
+    zd.name = "Ada Lovelace"                                             # the Zendesk record itself
+    journey.records.append(zd)
+    journey.load()
+    assert "account:salesforce:acc1" in store.dirty_subjects()
+
+    settle(store)
+    conv.subject = "Changed"                                             # a Zendesk conversation
+    journey.records.append(conv)
+    journey.load()
+    assert "account:salesforce:acc1" in store.dirty_subjects()
+
+
+def test_an_unchanged_record_marks_nothing(journey, store):
+    ada = journey.customer("zendesk", "z1", account_id="acc")
+    journey.account("zendesk", "acc")
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    reply = journey.reply(conv, ny(2026, 3, 2, 16))
+    journey.load()
+    settle(store)
+    journey.records = [ada, conv, reply]
+    journey.load()
+    assert store.dirty_subjects() == []
+
+
+def test_a_lone_reply_resolves_the_customers_neglected_lead_finding(journey, store):
+    ada = journey.customer("zendesk", "z1")
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9), "Do you ship to Canada?")
+    journey.load()
+    rules = [NeglectedLead(NeglectedLeadOptions(target="2h"), context())]
+    assert [f.stage for f in evaluate_store(store, rules, ny(2026, 3, 2, 15)).new] == ["breach"]
+
+    journey.reply(conv, ny(2026, 3, 2, 16))                              # the next sync: the reply only
+    journey.load()
+    result = evaluate_store(store, rules, ny(2026, 3, 2, 16, 5))
+
+    assert [f.rule for f in result.resolved] == ["neglected_lead"]
+    assert store_findings.open_findings(store) == []
+
