@@ -21,8 +21,12 @@ class History:
 
     For a conversation subject: that conversation, its messages, events, ratings and tasks, and
     its customer (with every linked customer record). For a customer subject: all of the
-    customer's conversations in every source with their children. For an account subject: all
-    conversations of the account's customers. Lists are sorted by ``created_at``.
+    customer's conversations in every source with their children, and its customer-level ratings
+    and tasks (no conversation). For an account subject: the account, its customers (the records
+    naming the account, and every record linked to the same uids in other sources), all their
+    conversations in every source and the conversations stamped with the account, with their
+    children, and the customers' customer-level ratings and tasks (``customer_uid`` is None).
+    Lists are sorted by ``created_at``.
     """
 
     subject: str

@@ -216,9 +216,14 @@ def test_bulk_histories_equal_the_stores_own_for_every_subject_kind(journey, sto
     assert set(got) == set(subjects)
     for subject in subjects:
         want = store.load_history(subject)
-        for name in ("customers", "account", "conversations", "messages", "events", "ratings", "tasks", "agents"):
+        for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings",
+                     "tasks", "agents"):
             assert getattr(got[subject], name) == getattr(want, name), (subject, name)
     assert got[f"customer:{uid}"].customer_uid == uid
+    account = got["account:zendesk:acc"]                 # Ada's HubSpot record and conversation too
+    assert [c.source for c in account.customers] == ["zendesk", "hubspot"]
+    assert [c.external_id for c in account.conversations] == [conv.external_id, other.external_id]
+    assert len(account.ratings) == 1
     assert set(bulk.iter_subjects(store)) == set(store.all_subjects())
 
 

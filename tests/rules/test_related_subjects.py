@@ -125,3 +125,19 @@ def test_a_lone_reply_resolves_the_customers_neglected_lead_finding(journey, sto
     assert [f.rule for f in result.resolved] == ["neglected_lead"]
     assert store_findings.open_findings(store) == []
 
+
+def test_a_lone_reply_resolves_an_account_level_quiet_customer_finding(journey, store):
+    journey.account("salesforce", "acc1", tier="key", value=90000)
+    ada = journey.customer("salesforce", "c1", account_id="acc1")
+    conv = journey.conversation(ada, ny(2026, 1, 5, 9))                  # no account_id on the case
+    journey.reply(conv, ny(2026, 1, 5, 10))
+    journey.load()
+    rules = [QuietCustomer(QuietCustomerOptions(level="account"), context())]
+    assert [f.subject for f in evaluate_store(store, rules, ny(2026, 2, 10)).new] == ["account:salesforce:acc1"]
+
+    journey.reply(conv, ny(2026, 2, 11, 10))                             # the reply only
+    journey.load()
+    result = evaluate_store(store, rules, ny(2026, 2, 11, 11))
+
+    assert [f.subject for f in result.resolved] == ["account:salesforce:acc1"]
+    assert store_findings.open_findings(store) == []

@@ -139,6 +139,21 @@ def test_families_are_the_histories_the_store_builds_one_at_a_time(generated, tm
             assert getattr(got, name) == getattr(want, name), (subject, name)
 
 
+def test_account_histories_of_the_sweeps_leftover_pass_are_the_ones_the_store_builds(generated, tmp_path):
+    # accounts are evaluated after the families, through bulk.load_histories
+    store = copy_of(generated, tmp_path, "store.db")
+    accounts = store.all_subjects("account")
+    assert len(accounts) >= 20
+    got = bulk.load_histories(store, accounts)
+    assert set(got) == set(accounts)
+    assert any(len({c.source for c in h.customers}) > 1 for h in got.values())   # linked across sources
+    for subject in accounts:
+        want = store.load_history(subject)
+        for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings",
+                     "tasks", "agents"):
+            assert getattr(got[subject], name) == getattr(want, name), (subject, name)
+
+
 def test_a_customer_in_two_sources_with_customer_level_ratings_and_tasks_loads_like_one_by_one(journey, store):
     # the family loader streams records in time order and merges customer-level ratings and tasks
     # (no conversation) into the customer's lists: ties at one instant keep the store's order

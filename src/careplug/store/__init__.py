@@ -589,20 +589,29 @@ class Store:
                 return hist
             if kind == "account":
                 source, _, ext = rest.partition(":")
-                r = schema.records.c
-                convs = [tuple(x) for x in conn.execute(select(r.source, r.external_id).where(
-                    r.kind == "conversation", r.source == source, r.account_id == ext))]
-                hist = self._conversation_history(conn, subject, convs)
-                acc = self._records(conn, and_(r.kind == "account", r.source == source, r.external_id == ext))
-                if hist is None:
-                    hist = History(subject=subject)
-                hist.account = acc[0] if acc else None  # type: ignore[assignment]
-                if hist.account is None:
-                    return None
-                customers = self._records(conn, and_(r.kind == "customer", r.source == source, r.account_id == ext))
-                hist.customers = customers  # type: ignore[assignment]
-                return hist
+                return self._account_history(conn, subject, source, ext)
         raise ValueError(f"unknown subject kind in {subject!r}")
+
+    def _account_history(self, conn: Connection, subject: str, source: str, ext: str) -> History | None:
+        """The account, its customers (the records with its account_id, and every record linked
+        to the same uids in any source), all their conversations in every source and those
+        stamped with the account, with every child, and the customers' customer-level ratings
+        and tasks: a customer history merged over the account's customers."""
+        r, c = schema.records.c, schema.customer_links.c
+        found = self._records(conn, and_(r.kind == "account", r.source == source, r.external_id == ext))
+        if not found:
+            return None
+        own = [tuple(x) for x in conn.execute(select(r.source, r.external_id).where(
+            r.kind == "customer", r.source == source, r.account_id == ext))]
+        links = set(own)
+        if own:
+            uids = sorted(set(conn.execute(select(c.uid).where(pairs_in(c.source, c.external_id, own))).scalars()))
+            if uids:
+                links |= {tuple(x) for x in conn.execute(select(c.source, c.external_id).where(c.uid.in_(uids)))}
+        convs = [tuple(x) for x in conn.execute(select(r.source, r.external_id).where(
+            r.kind == "conversation",
+            or_(pairs_in(r.source, r.customer_id, links), and_(r.source == source, r.account_id == ext))))]
+        return self._conversation_history(conn, subject, convs, customer_links_=sorted(links), account=found[0])
 
     def _records(self, conn: Connection, where) -> list[Record]:
         """Records in the store's time order: undated first (on every database), then by
@@ -614,14 +623,19 @@ class Store:
 
     def _conversation_history(self, conn: Connection, subject: str, convs: list[tuple[str, str]],
                               customer_links_: list[tuple[str, str]] | None = None,
-                              uid: str | None = None) -> History | None:
+                              uid: str | None = None, account: Any = None) -> History | None:
+        """The conversations ``convs`` with their children, agents, customer and account. For a
+        customer or account subject, ``customer_links_`` are its customer records, whose
+        customer-level ratings and tasks belong to it too; for a conversation subject (None),
+        the customer is its conversation's."""
         r = schema.records.c
-        hist = History(subject=subject, customer_uid=uid)
+        hist = History(subject=subject, customer_uid=uid, account=account)
+        whole = customer_links_ is not None and not subject.startswith("conversation:")
         if convs:
             hist.conversations = self._records(conn, and_(r.kind == "conversation",
                                                           pairs_in(r.source, r.external_id, convs)))
             where = and_(r.kind.in_(CHILD_KINDS), pairs_in(r.source, r.parent_id, convs))
-            if uid and customer_links_ and subject.startswith("customer:"):
+            if whole and customer_links_:
                 # with the ratings and tasks attached to the customer but to no conversation, in time order
                 where = or_(where, and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None),
                                         pairs_in(r.source, r.customer_id, customer_links_)))
@@ -642,7 +656,7 @@ class Store:
         if customer_links_:
             hist.customers = self._records(conn, and_(r.kind == "customer",
                                                       pairs_in(r.source, r.external_id, customer_links_)))
-            if uid and subject.startswith("customer:") and not convs:
+            if whole and not convs:
                 # ratings and tasks attached to the customer but to no conversation (with conversations,
                 # read with their children above)
                 for rec in self._records(conn, and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None),

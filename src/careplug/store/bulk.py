@@ -4,7 +4,7 @@
 subjects, the same ``History`` objects ``Store.load_history`` builds one at a time — with about ten
 queries per chunk of subjects: conversations (by id, by customer, by account), all their messages,
 events, ratings and tasks at once, customer links, linked customers, customer-level ratings and
-tasks, accounts and agents. Every query is ``source = ? AND column IN (...)`` over an indexed
+tasks, accounts and agents (and, for accounts, their customers and those customers' links). Every query is ``source = ? AND column IN (...)`` over an indexed
 column, each id list bound as one parameter (``idlist``) so the statement compiles once.
 
 A full evaluation loads whole customer families instead (``store.families``).
@@ -143,25 +143,43 @@ def load_histories(store: "Store", subjects: Iterable[str]) -> dict[str, History
 def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
           acct_subjects: list[tuple[str, str]]) -> dict[str, History]:
     convs: dict[tuple[str, str], Any] = {}
-    # customers: uid -> links -> their conversations
+    # customers: uid -> links
     links_by_uid: dict[str, list[tuple[str, str]]] = {}
     for src, ext, uid in ld.links(Q_LINKS_BY_UID, uids):
         links_by_uid.setdefault(uid, []).append((src, ext))
-    customer_refs = sorted({ref for refs in links_by_uid.values() for ref in refs})
-    convs_by_customer: dict[tuple[str, str], list] = {}
-    for c in ld.fetch(Q_BY_CUSTOMER, customer_refs, kind="conversation"):
-        convs[(c.source, c.external_id)] = c
-        convs_by_customer.setdefault((c.source, c.customer_id), []).append(c)
-    for c in ld.fetch(Q_BY_ID, [k for k in conv_subjects if k not in convs], kind="conversation"):
-        convs[(c.source, c.external_id)] = c
-    # accounts: their conversations and customers
+    uid_of = {ref: uid for uid, refs in links_by_uid.items() for ref in refs}    # known already
+    # accounts: the conversations stamped with them, their own customers, those customers' uids
+    # and every record linked to those
     convs_by_account: dict[tuple[str, str], list] = {}
     for c in ld.fetch(Q_BY_ACCOUNT, acct_subjects, kind="conversation"):
-        convs.setdefault((c.source, c.external_id), c)
-        convs_by_account.setdefault((c.source, c.account_id), []).append(convs[(c.source, c.external_id)])
+        convs[(c.source, c.external_id)] = c
+        convs_by_account.setdefault((c.source, c.account_id), []).append(c)
     customers_by_account: dict[tuple[str, str], list] = {}
     for c in ld.fetch(Q_BY_ACCOUNT, acct_subjects, kind="customer"):
         customers_by_account.setdefault((c.source, c.account_id), []).append(c)
+    own_refs = sorted({(c.source, c.external_id) for group in customers_by_account.values() for c in group
+                       if (c.source, c.external_id) not in uid_of})
+    for src, ids in _by_source(own_refs).items():
+        for s, e, uid in ld.links(Q_LINKS_BY_REF, ids, src=src):
+            uid_of[(s, e)] = uid
+    for src, ext, uid in ld.links(Q_LINKS_BY_UID, sorted(set(uid_of.values()) - set(links_by_uid))):
+        links_by_uid.setdefault(uid, []).append((src, ext))
+    links_of_account: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for key, group in customers_by_account.items():
+        refs = {(c.source, c.external_id) for c in group}
+        for uid in {uid_of[ref] for ref in refs if ref in uid_of}:
+            refs.update(links_by_uid.get(uid, ()))
+        links_of_account[key] = sorted(refs)
+    # the conversations of every customer (of customer subjects and of accounts), each with its
+    # customer-level ratings and tasks
+    customer_refs = sorted({ref for refs in links_by_uid.values() for ref in refs}
+                           | {ref for refs in links_of_account.values() for ref in refs})
+    convs_by_customer: dict[tuple[str, str], list] = {}
+    for c in ld.fetch(Q_BY_CUSTOMER, customer_refs, kind="conversation"):
+        c = convs.setdefault((c.source, c.external_id), c)
+        convs_by_customer.setdefault((c.source, c.customer_id), []).append(c)
+    for c in ld.fetch(Q_BY_ID, [k for k in conv_subjects if k not in convs], kind="conversation"):
+        convs[(c.source, c.external_id)] = c
     # every conversation's children, in one pass
     children: dict[tuple[str, str], list] = {}                   # (sort key, record) pairs
     for pair in ld.fetch_keyed(Q_CHILDREN, convs.keys()):
@@ -170,7 +188,6 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     # the customer of each conversation subject, and every record linked to it
     conv_customer_refs = sorted({(convs[k].source, convs[k].customer_id) for k in conv_subjects
                                  if k in convs and convs[k].customer_id})
-    uid_of = {ref: uid for uid, refs in links_by_uid.items() for ref in refs}    # known already
     conv_customer_refs = [ref for ref in conv_customer_refs if ref not in uid_of]
     for src, ids in _by_source(conv_customer_refs).items():
         for s, e, uid in ld.links(Q_LINKS_BY_REF, ids, src=src):
@@ -178,7 +195,7 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     more = sorted(set(uid_of.values()) - set(links_by_uid))
     for src, ext, uid in ld.links(Q_LINKS_BY_UID, more):
         links_by_uid.setdefault(uid, []).append((src, ext))
-    all_refs = sorted({ref for refs in links_by_uid.values() for ref in refs})
+    all_refs = sorted({ref for refs in links_by_uid.values() for ref in refs} | set(customer_refs))
     customers = {(c.source, c.external_id): c for c in ld.fetch(Q_BY_ID, all_refs, kind="customer")}
     extras: dict[tuple[str, str], list] = {}
     for pair in ld.fetch_keyed(Q_CUSTOMER_EXTRA, customer_refs):
@@ -188,8 +205,6 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     acc_refs = set(acct_subjects)
     acc_refs |= {(c.source, c.account_id) for c in customers.values() if c.account_id}
     acc_refs |= {(c.source, c.account_id) for c in convs.values() if c.account_id}
-    for group in customers_by_account.values():
-        acc_refs |= {(c.source, c.account_id) for c in group if c.account_id}
     accounts = {(a.source, a.external_id): a for a in ld.fetch(Q_BY_ID, acc_refs, kind="account")}
     agent_refs = {(c.source, c.assignee) for c in convs.values() if c.assignee}
     agents = {(a.source, a.external_id): a for a in ld.fetch(Q_BY_ID, agent_refs, kind="agent")}
@@ -202,7 +217,7 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
             kids += children.get((c.source, c.external_id), [])
         if links is not None:
             h.customers = ld.sort([customers[k] for k in links if k in customers])
-            if subject.startswith("customer:"):
+            if not subject.startswith("conversation:"):       # a customer's or an account's own
                 for k in links:
                     kids += extras.get(k, [])
         kids.sort()
@@ -237,9 +252,12 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
         account = accounts.get(key)
         if account is None:
             continue
-        h = build(f"account:{key[0]}:{key[1]}", convs_by_account.get(key, []), None, None)
+        links = links_of_account.get(key, [])
+        conv_list = {(c.source, c.external_id): c for c in convs_by_account.get(key, [])}
+        for ref in links:
+            conv_list.update({(c.source, c.external_id): c for c in convs_by_customer.get(ref, [])})
+        h = build(f"account:{key[0]}:{key[1]}", list(conv_list.values()), None, links)
         h.account = account
-        h.customers = ld.sort(list(customers_by_account.get(key, [])))
         out[h.subject] = h
     return out
 
