@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from careplug import Conversation, Customer, Deletion, Message, Quarantined, StoreLocked
+from careplug import Account, Conversation, Customer, Deletion, Message, Quarantined, StoreLocked
 from careplug.store import Store, schema
 
 T = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
@@ -270,6 +270,35 @@ def test_changes_mark_their_subjects_for_the_rules(store):
     assert set(store.dirty_subjects()) == {"conversation:zd:5", "customer:zd/u1"}
     store.mark_evaluated({"conversation:zd:5": T, "customer:zd/u1": None}, now=T)
     assert store.dirty_subjects() == [] and store.due_subjects(T) == ["conversation:zd:5"]
+
+
+def test_a_child_synced_alone_marks_its_customer_and_the_accounts_of_every_linked_record(store):
+    store.commit_batch("sf", "accounts", [Account("sf", "acc1")])
+    store.commit_batch("sf", "contacts", [Customer("sf", "c1", emails=["d@x.com"], account_id="acc1")])
+    store.commit_batch("zd", "users", [Customer("zd", "u1", emails=["D@x.com"])])          # the same person
+    store.commit_batch("zd", "tickets", [Conversation("zd", "7", customer_id="u1", created_at=T)])
+    store.mark_evaluated({s: None for s in store.dirty_subjects()}, now=T)
+    result = store.commit_batch("zd", "comments", [Message("zd", "m7", conversation_id="7", created_at=T)])
+    uid = store.customer_uid("zd", "u1")
+    assert result.subjects == {"conversation:zd:7", f"customer:{uid}", "account:sf:acc1"}
+    assert set(store.dirty_subjects()) == result.subjects
+
+
+def test_an_account_history_spans_its_customers_in_every_source(store):
+    from careplug.store import bulk
+
+    store.commit_batch("sf", "accounts", [Account("sf", "acc1")])
+    store.commit_batch("sf", "contacts", [Customer("sf", "c1", emails=["e@x.com"], account_id="acc1")])
+    store.commit_batch("zd", "users", [Customer("zd", "u1", emails=["E@x.com"])])
+    store.commit_batch("zd", "tickets", [Conversation("zd", "1", customer_id="u1", created_at=T),
+                                         Message("zd", "m1", conversation_id="1", created_at=T)])
+    store.commit_batch("sf", "cases", [Conversation("sf", "2", customer_id="c1", created_at=T)])
+    history = store.load_history("account:sf:acc1")
+    assert {(c.source, c.external_id) for c in history.conversations} == {("zd", "1"), ("sf", "2")}
+    assert len(history.customers) == 2 and len(history.messages) == 1 and history.account.external_id == "acc1"
+    got = bulk.load_histories(store, ["account:sf:acc1"])["account:sf:acc1"]
+    for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings", "tasks"):
+        assert getattr(got, name) == getattr(history, name), name
 
 
 def test_histories_span_every_source_of_a_customer(store):
