@@ -6,6 +6,8 @@ from datetime import timezone
 
 from careplug.model import Agent, Status
 from careplug.rules.broken_promise import BrokenPromise, BrokenPromiseOptions
+from careplug.store import bulk
+from careplug.store.families import load_families
 
 from conftest import context, ny
 
@@ -66,6 +68,24 @@ def test_the_promise_is_read_in_the_agents_time_zone(journey, store):
     [f] = rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 5, 9))
     assert f.explain["read_in_zone"] == "Asia/Tokyo"
     assert f.due_at.isoformat() == "2026-03-04T08:00:00+00:00"   # Wednesday 17:00 in Tokyo
+
+
+def test_a_colleagues_promise_is_read_in_the_colleagues_time_zone_by_every_loader(journey, store):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 19), assignee="agent-9")
+    journey.records.append(Agent("zendesk", "agent-7", name="Kei", time_zone="Asia/Tokyo"))
+    journey.records.append(Agent("zendesk", "agent-9", name="Bob", time_zone="America/New_York"))
+    journey.reply(conv, ny(2026, 3, 2, 19), "I'll get back to you tomorrow.")      # written by agent-7
+    subject = f"conversation:zendesk:{conv.external_id}"
+    journey.load()
+    uid = store.customer_uid("zendesk", ada.external_id)
+    histories = [store.load_history(subject), bulk.load_histories(store, [subject])[subject],
+                 load_families(store, [uid])[subject]]
+    for hist in histories:
+        assert set(hist.agents) == {"zendesk:agent-7", "zendesk:agent-9"}
+        [f] = rule().evaluate(hist, ny(2026, 3, 5, 9))
+        assert f.explain["read_in_zone"] == "Asia/Tokyo"
+    assert set(load_families(store, [uid])[f"customer:{uid}"].agents) == {"zendesk:agent-7", "zendesk:agent-9"}
 
 
 def test_the_promise_due_on_the_dst_weekend_is_exact(journey):

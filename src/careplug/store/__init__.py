@@ -31,6 +31,7 @@ from ..finding import subject_key
 from ..history import History
 from ..model import RECORD_KINDS_BY_TYPE, Deletion, Quarantined, Record
 from . import codec, driver_sql, identities, migrations, schema
+from .agents import agent_refs, attach
 from .idlist import ids_param, in_ids
 from .pairs import pairs_in
 from .lock import RunLock
@@ -683,10 +684,10 @@ class Store:
         if accounts and hist.account is None:
             found = self._records(conn, and_(r.kind == "account", pairs_in(r.source, r.external_id, accounts)))
             hist.account = found[0] if found else None  # type: ignore[assignment]
-        agent_ids = {(c.source, c.assignee) for c in hist.conversations if c.assignee}
+        agent_ids = agent_refs(hist.conversations, hist.messages)
         if agent_ids:
-            for agent in self._records(conn, and_(r.kind == "agent", pairs_in(r.source, r.external_id, agent_ids))):
-                hist.agents[f"{agent.source}:{agent.external_id}"] = agent  # type: ignore[assignment]
+            found = self._records(conn, and_(r.kind == "agent", pairs_in(r.source, r.external_id, agent_ids)))
+            attach(hist, agent_ids, {(a.source, a.external_id): a for a in found})
         return hist
 
 

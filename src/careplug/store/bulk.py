@@ -23,6 +23,7 @@ from sqlalchemy import and_, bindparam, literal_column, or_, select
 from ..history import History
 from ..model import Event, Message, Rating, Record, Task
 from . import codec, schema
+from .agents import agent_refs, attach, authors
 from .idlist import ids_param, in_ids
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -206,8 +207,10 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     acc_refs |= {(c.source, c.account_id) for c in customers.values() if c.account_id}
     acc_refs |= {(c.source, c.account_id) for c in convs.values() if c.account_id}
     accounts = {(a.source, a.external_id): a for a in ld.fetch(Q_BY_ID, acc_refs, kind="account")}
-    agent_refs = {(c.source, c.assignee) for c in convs.values() if c.assignee}
-    agents = {(a.source, a.external_id): a for a in ld.fetch(Q_BY_ID, agent_refs, kind="agent")}
+    wanted_agents = {(c.source, c.assignee) for c in convs.values() if c.assignee}
+    for pairs in children.values():
+        wanted_agents |= authors(rec for _key, rec in pairs if isinstance(rec, Message))
+    agents = {(a.source, a.external_id): a for a in ld.fetch(Q_BY_ID, wanted_agents, kind="agent")}
 
     def build(subject: str, conv_list: list, uid: str | None, links: list[tuple[str, str]] | None) -> History:
         h = History(subject=subject, customer_uid=uid)
@@ -228,10 +231,7 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
         refs |= {(c.source, c.account_id) for c in h.conversations if c.account_id}
         found = ld.sort([accounts[k] for k in refs if k in accounts])
         h.account = found[0] if found else None
-        for c in h.conversations:
-            agent = agents.get((c.source, c.assignee)) if c.assignee else None
-            if agent is not None:
-                h.agents[f"{agent.source}:{agent.external_id}"] = agent
+        attach(h, agent_refs(h.conversations, h.messages), agents)
         return h
 
     out: dict[str, History] = {}

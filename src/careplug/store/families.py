@@ -25,6 +25,7 @@ from sqlalchemy import LargeBinary, bindparam, cast, literal_column, or_, select
 from ..history import History
 from ..model import RECORD_KINDS_BY_TYPE, Event, Message, Rating, Task
 from . import codec, schema
+from .agents import agent_refs, attach
 from .bulk import Q_BY_ID, Q_LINKS_BY_UID, _by_source, _Loader
 from .idlist import ids_param, in_ids
 
@@ -164,7 +165,9 @@ class _Families:
                 if keyed:
                     order[id(rec)] = (row[1] is not None, row[1] or 0.0, row[0])
 
-        accounts, agents = self._accounts_and_agents(customers, convs)
+        # the agents each conversation names: its assignee, the authors of its agents' messages
+        conv_agents = {key: agent_refs((convs[key],), lists[0]) for key, lists in conv_lists.items()}
+        accounts, agents = self._accounts_and_agents(customers, convs, conv_agents)
         out: dict[str, History] = {}
         for uid in uids:
             links = links_by_uid.get(uid)
@@ -184,9 +187,7 @@ class _Families:
                             tasks=lists[3],
                             account=own_account if ref is None or ref in own else self._first(own | {ref}, accounts),
                             memo=_grouped({key: lists}))
-                agent = agents.get((conv.source, conv.assignee)) if conv.assignee else None
-                if agent is not None:
-                    h.agents[f"{agent.source}:{agent.external_id}"] = agent
+                attach(h, conv_agents[key], agents)
                 out[h.subject] = h
             lists = cust_lists[uid]
             extras = extra_of.get(uid)
@@ -199,10 +200,7 @@ class _Families:
                                  else self._first(account_refs, accounts)),
                         memo={} if extras else _grouped({(c.source, c.external_id): conv_lists[(c.source, c.external_id)]
                                                          for c in conv_list}))
-            for c in conv_list:
-                agent = agents.get((c.source, c.assignee)) if c.assignee else None
-                if agent is not None:
-                    h.agents[f"{agent.source}:{agent.external_id}"] = agent
+            attach(h, set().union(*(conv_agents[(c.source, c.external_id)] for c in conv_list)), agents)
             out[h.subject] = h
         return out
 
@@ -210,12 +208,12 @@ class _Families:
         found = [accounts[k] for k in refs if k in accounts]
         return self.loader.sort(found)[0] if found else None
 
-    def _accounts_and_agents(self, customers: dict, convs: dict) -> tuple[dict, dict]:
+    def _accounts_and_agents(self, customers: dict, convs: dict, conv_agents: dict) -> tuple[dict, dict]:
         acc_refs = {(c.source, c.account_id) for c in customers.values() if c.account_id}
         acc_refs |= {(c.source, c.account_id) for c in convs.values() if c.account_id}
         accounts = {(a.source, a.external_id): a for a in self.loader.fetch(Q_BY_ID, acc_refs, kind="account")}
         agents = self.agents
-        wanted = {(c.source, c.assignee) for c in convs.values() if c.assignee} - agents.keys()
+        wanted = set().union(*conv_agents.values()) - agents.keys()
         for a in self.loader.fetch(Q_BY_ID, wanted, kind="agent"):
             agents[(a.source, a.external_id)] = a
         return accounts, agents
