@@ -38,7 +38,9 @@ class History:
     events: list[Event] = field(default_factory=list)
     ratings: list[Rating] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
-    agents: dict[str, Agent] = field(default_factory=dict)       # by "source:external_id"
+    agents: dict[str, Agent] = field(default_factory=dict)
+    """By ``"source:external_id"``: the assignees of its conversations and the authors of its agents'
+    messages that the store knows (``store.agents``)."""
 
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     """Derived values rules share (``memoized``). A history is read-only once rules see it."""
