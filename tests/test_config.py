@@ -140,6 +140,44 @@ def test_secret_values_are_never_echoed_in_errors(plugins, monkeypatch):
     assert problems and all("hunter2" not in str(p) for p in problems)
 
 
+SECRET = "s3cr3t-token-value"
+
+
+def test_a_secret_file_value_is_never_echoed_even_by_a_validator_that_quotes_its_input(tmp_path):
+    """Validators say "bad duration '...'" or "unknown time zone '...'": when the value came from
+    ${file:...} or ${NAME}, the message names the reference instead of the value."""
+    (tmp_path / "secret.txt").write_text(SECRET + "\n")
+    (tmp_path / "careplug.toml").write_text(textwrap.dedent("""
+        [sources.zendesk]
+        type = "files"
+        path = "x"
+        time_zone = "${file:secret.txt}"
+
+        [rules.unanswered]
+        next_reply = "${file:secret.txt}"
+
+        [calendars.team]
+        timezone = "${file:secret.txt}"
+    """))
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "careplug.toml")
+    problems = info.value.problems
+    assert {p.path for p in problems} >= {"sources.zendesk.time_zone", "rules.unanswered.next_reply",
+                                          "calendars.team.timezone"}
+    for p in problems:
+        assert SECRET not in str(p) and SECRET not in repr(vars(p)), p
+    assert all("${file:secret.txt}" in p.message for p in problems)   # what to look at instead
+
+
+def test_an_environment_value_is_never_echoed_on_the_cli(tmp_path):
+    (tmp_path / "careplug.toml").write_text('[rules.unanswered]\nfirst_reply = "${FR}"\n')
+    for args in (["validate"], ["--json", "validate"], ["check", "--dry-run"]):
+        proc = subprocess.run([sys.executable, "-m", "careplug", "-c", str(tmp_path / "careplug.toml"), *args],
+                              capture_output=True, text=True, env={**__import__("os").environ, "FR": SECRET})
+        assert proc.returncode == 3, proc.stderr
+        assert SECRET not in proc.stdout + proc.stderr and "${FR}" in proc.stdout + proc.stderr
+
+
 def test_defaults_and_secret_files(plugins, tmp_path, monkeypatch):
     monkeypatch.delenv("DESK_URL", raising=False)
     (tmp_path / "token.txt").write_text("from-file\n")

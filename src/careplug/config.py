@@ -2,8 +2,9 @@
 
 Each problem names the key path, the line in the file and, where one helps, a hint. Unknown keys
 are errors (a typo must not silently disable a rule). Values interpolated from the environment or
-from secret files are never echoed back: messages are built from the key path and the validator's
-words, never from the input value.
+from secret files are never echoed back: wherever a message or hint about that key (or the table
+holding it) would quote the value, it names the reference instead (``<value of ${file:token.txt}
+not shown>``).
 
 Interpolation, in any string value:
 
@@ -92,13 +93,26 @@ class Config:
 _REF = re.compile(r"\$\{([^}]*)\}")
 
 
-def _interpolate(value: Any, path: tuple, base_dir: Path, problems: list[tuple[tuple, str, str | None]]) -> Any:
+@dataclass
+class _Interpolated:
+    """Where a value was interpolated: the references written there and the values they gave
+    (the substituted pieces and the whole result), so messages can hide them."""
+
+    refs: list[str]
+    values: list[str]
+
+
+def _interpolate(value: Any, path: tuple, base_dir: Path, problems: list[tuple[tuple, str, str | None]],
+                 secrets: dict[tuple, _Interpolated] | None = None) -> Any:
+    if secrets is None:
+        secrets = {}
     if isinstance(value, dict):
-        return {k: _interpolate(v, path + (k,), base_dir, problems) for k, v in value.items()}
+        return {k: _interpolate(v, path + (k,), base_dir, problems, secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, path + (i,), base_dir, problems) for i, v in enumerate(value)]
+        return [_interpolate(v, path + (i,), base_dir, problems, secrets) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
+    pieces: list[str] = []
 
     def replace(m: re.Match) -> str:
         ref = m.group(1).strip()
@@ -122,7 +136,41 @@ def _interpolate(value: Any, path: tuple, base_dir: Path, problems: list[tuple[t
             return ""
         return found
 
-    return _REF.sub(replace, value)
+    def record(m: re.Match) -> str:
+        got = replace(m)
+        pieces.append(got)
+        return got
+
+    result = _REF.sub(record, value)
+    secrets[path] = _Interpolated([f"${{{r}}}" for r in _REF.findall(value)], [*pieces, result])
+    return result
+
+
+# --- never echoing interpolated values ---------------------------------------------------------
+
+
+def _related(a: tuple, b: tuple) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def _scrub(text: str | None, secrets: dict[tuple, _Interpolated], path: tuple) -> str | None:
+    """``text`` with every value interpolated at, above or under ``path`` replaced by a marker
+    naming the reference (and any longer interpolated value anywhere replaced too)."""
+    if not text or not secrets:
+        return text
+    for where, interp in secrets.items():
+        near = _related(where, path)
+        marker = f"<value of {', '.join(interp.refs)} not shown>"
+        for value in sorted(set(interp.values), key=len, reverse=True):
+            if not value.strip() or (not near and len(value) < 6):
+                continue
+            for form in dict.fromkeys((repr(value), f'"{value}"', repr(value)[1:-1], value)):
+                if near:
+                    text = re.sub(rf"(?<![\w]){re.escape(form)}(?![\w])", marker, text)
+                else:
+                    text = text.replace(form, marker)
+    return text
 
 
 # --- locating keys in the file ---------------------------------------------------------------
@@ -247,7 +295,8 @@ def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, p
         raise ConfigError([ConfigProblem("", f"not valid TOML: {exc}", int(line.group(1)) if line else None,
                                          "check quotes, brackets and '=' on that line", file)]) from None
     raw_problems: list[tuple[tuple, str, str | None]] = []
-    data = _interpolate(data, (), base_dir, raw_problems)
+    secrets: dict[tuple, _Interpolated] = {}
+    data = _interpolate(data, (), base_dir, raw_problems, secrets)
     top = _validate(TopLevel, data, (), raw_problems) or _salvage(data)
     config = None
     if top is not None:
@@ -262,7 +311,8 @@ def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, p
         config.path = Path(file) if file else None
     if raw_problems:
         lines = key_lines(text)
-        raise ConfigError([ConfigProblem(".".join(str(p) for p in path), message, _line_for(lines, path), hint, file)
+        raise ConfigError([ConfigProblem(".".join(str(p) for p in path), _scrub(message, secrets, path),
+                                         _line_for(lines, path), _scrub(hint, secrets, path), file)
                            for path, message, hint in raw_problems])
     assert config is not None
     return config
