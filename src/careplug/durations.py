@@ -1,8 +1,13 @@
 """Durations as admins write them in careplug.toml and on the command line.
 
 ``"30m"``, ``"4h"``, ``"2d"``, ``"1w"``, ``"1h30m"``, ``"1d 12h"``, ``"2 days"``, ``"90 minutes"``;
-a bare number is seconds; a ``timedelta`` passes through. The one parser every option model and
-command uses, so a duration means the same everywhere.
+a ``timedelta`` passes through. The one parser every option model and command uses, so a duration
+means the same everywhere.
+
+A bare number (``4``, ``"4"``) is seconds only for callers that ask for it (``bare_seconds=True``,
+the default, kept for the API and the nudge policy's documented ``due_in`` seconds). Rule options
+and ``--since`` pass ``bare_seconds=False``: an admin who writes ``next_reply = 4`` means hours or
+days, not four seconds, so the unit must be written (``"4s"`` for seconds).
 """
 
 from __future__ import annotations
@@ -17,17 +22,22 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 _FORM = "write a number and a unit, e.g. '30m', '4h', '2d', '1h30m' or '1w'"
 
 
-def parse_duration(value: Any) -> timedelta:
-    """Parse a duration; raise ValueError naming the text and the accepted form."""
+def parse_duration(value: Any, *, bare_seconds: bool = True) -> timedelta:
+    """Parse a duration; raise ValueError naming the text and the accepted form. A bare number is
+    seconds with ``bare_seconds``, else refused with a message asking for a unit."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        if bare_seconds:
+            return timedelta(seconds=value)
+        raise ValueError(_no_unit(str(value)))
     if not isinstance(value, str):
         raise ValueError(f"a duration is a string like '4h', not {type(value).__name__}: {_FORM}")
     text = value.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return timedelta(seconds=float(text))
+        if bare_seconds:
+            return timedelta(seconds=float(text))
+        raise ValueError(_no_unit(text))
     total, pos = 0.0, 0
     for m in _PART.finditer(text):
         if text[pos:m.start()].strip(" ,") not in ("", "and"):
@@ -42,6 +52,11 @@ def parse_duration(value: Any) -> timedelta:
     if not text or pos == 0 or text[pos:].strip():
         raise ValueError(f"bad duration {value!r}: {_FORM}")
     return timedelta(seconds=total)
+
+
+def _no_unit(number: str) -> str:
+    return (f"a duration needs a unit: {number} alone is ambiguous; write e.g. '{number}h', '30m' or '2d' "
+            f"('{number}s' for seconds)")
 
 
 def format_duration(delta: timedelta | float | None) -> str:

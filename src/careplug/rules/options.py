@@ -22,7 +22,8 @@ __all__ = ["parse_duration", "format_duration", "Duration", "Scope", "CareRuleOp
            "record_in_scope", "subject_tags"]
 
 def _positive(v: Any) -> timedelta:
-    td = parse_duration(v)
+    """A rule's duration: written with a unit (a bare ``4`` is refused, not read as seconds)."""
+    td = parse_duration(v, bare_seconds=False)
     if td <= timedelta(0):
         raise ValueError(f"duration {v!r} must be longer than zero")
     return td
