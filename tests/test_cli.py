@@ -129,3 +129,13 @@ def test_a_full_check_on_two_processes_finds_what_the_normal_run_found(project):
     assert sorted(f["key"] for f in swept["findings"]) == sorted(f["key"] for f in normal["findings"])
     assert swept["new"] == 0 and swept["resolved"] == 0          # the same findings, nothing changed
     assert careplug("check", "--full", "--workers", "0", cwd=project).returncode == 2   # usage error
+
+
+@pytest.mark.parametrize("age, says", [("30", "needs a unit"), ("0", "needs a unit"), ("0d", "longer than zero"),
+                                       ("", "needs an age"), ("  ", "needs an age"), ("soon", "bad duration")])
+def test_since_needs_an_age_with_a_unit_longer_than_zero(project, age, says):
+    """`--since 30` is not 30 seconds, `--since 0d` and `--since ""` are not a plain dry-run: each is a
+    usage error (exit 2) saying what to write, before anything is read."""
+    proc = careplug("check", "--dry-run", "--since", age, cwd=project)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--since" in proc.stderr and says in proc.stderr and "Traceback" not in proc.stderr

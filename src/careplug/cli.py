@@ -186,14 +186,22 @@ def plugins(state: State) -> None:
 
 
 def _since(value: str | None) -> timedelta | None:
-    if not value:
+    """The replay window: an age with a unit, longer than zero (``30d``). Not given: None. An empty
+    value, a bare number or zero is a usage error, never a silent plain dry-run or a 30-second window."""
+    if value is None:
         return None
     from .durations import parse_duration
 
+    if not value.strip():
+        raise click.BadParameter("needs an age with a unit, e.g. --since 30d", param_hint="--since")
     try:
-        return parse_duration(value)
+        window = parse_duration(value, bare_seconds=False)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
+    if window <= timedelta(0):
+        raise click.BadParameter(f"{value!r} is no window: give an age longer than zero, e.g. 30d",
+                                 param_hint="--since")
+    return window
 
 
 def _do_sync(state: State, app: Any, only: tuple[str, ...]) -> Any:
@@ -252,6 +260,9 @@ def check(state: State, explain_key: str | None, dry_run: bool, since: str | Non
     from .check import explain, run_check
     from .render import print_findings
 
+    window = _since(since)
+    if window and not dry_run:
+        raise click.UsageError("--since replays history and needs --dry-run")
     app = state.app()
     try:
         now = app.now()
@@ -259,9 +270,6 @@ def check(state: State, explain_key: str | None, dry_run: bool, since: str | Non
             explanation = explain(app, explain_key, now)
             state.emit(explanation.as_dict()) if state.json else click.echo(explanation.render())
             return
-        window = _since(since)
-        if window and not dry_run:
-            raise click.UsageError("--since replays history and needs --dry-run")
         lock = app.store.run_lock()
         if not dry_run:
             lock.acquire()

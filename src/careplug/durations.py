@@ -55,8 +55,8 @@ def parse_duration(value: Any, *, bare_seconds: bool = True) -> timedelta:
 
 
 def _no_unit(number: str) -> str:
-    return (f"a duration needs a unit: {number} alone is ambiguous; write e.g. '{number}h', '30m' or '2d' "
-            f"('{number}s' for seconds)")
+    n = number if number.strip("0.") else "4"
+    return f"a duration needs a unit: {number} alone is ambiguous; write e.g. '{n}h', '30m' or '2d' ('{n}s' for seconds)"
 
 
 def format_duration(delta: timedelta | float | None) -> str:
