@@ -139,3 +139,44 @@ def test_since_needs_an_age_with_a_unit_longer_than_zero(project, age, says):
     proc = careplug("check", "--dry-run", "--since", age, cwd=project)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "--since" in proc.stderr and says in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_replay_shows_what_would_have_fired_when_at_which_stage_and_whether_it_cleared():
+    """`check --dry-run --since 30d` in people's words: every stage reached in the window in time
+    order, with its customer and summary, whether the finding cleared later and the totals, not a
+    table of "open findings" that counts cleared ones as open."""
+    from datetime import datetime, timedelta, timezone
+
+    from rich.console import Console
+
+    from careplug.check import CheckResult
+    from careplug.finding import Finding, Severity
+    from careplug.render import print_findings
+
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+    answered = Finding("unanswered", "conversation:zendesk:1", "m1", "breach", Severity.BREACH,
+                       "email inquiry waiting 4h", now - timedelta(days=3), customer_uid="u1",
+                       resolved_at=now - timedelta(days=2, hours=20))
+    waiting = Finding("quiet_customer", "customer:zendesk/2", "q", "warning", Severity.WARNING,
+                      "Bo: no touch for 24d", now - timedelta(days=24), customer_uid="u2")
+    result = CheckResult(now=now, dry_run=True, since=timedelta(days=30), evaluated=7, open_at_start=3,
+                         findings=[answered, waiting])
+    result.fired = [
+        {"at": "2026-11-21T15:00:00+00:00", "key": answered.key, "stage": "warning", "severity": "warning",
+         "summary": "email inquiry waiting 3h of 4h"},
+        {"at": "2026-11-21T16:00:00+00:00", "key": answered.key, "stage": "breach", "severity": "breach",
+         "summary": "email inquiry waiting 4h"},
+        {"at": "2026-11-23T09:30:00+00:00", "key": waiting.key, "stage": "warning", "severity": "warning",
+         "summary": "Bo: no touch for 24d"},
+    ]
+    console = Console(record=True, width=200)
+    print_findings(console, result, now, label={"u1": "Ada Smith", "u2": "Bo Chen"}.get)
+    out = console.export_text()
+    assert "would have fired in the last 30d" in out and "open findings" not in out
+    rows = [line for line in out.splitlines() if "11-2" in line and "·" in line]
+    assert len(rows) == 3                                   # every stage reached, oldest first
+    assert "11-21 15:00" in rows[0] and "unanswered · warning" in rows[0] and "Ada Smith" in rows[0]
+    assert "unanswered · breach" in rows[1] and rows[1].rstrip(" │").endswith("11-21 16:00")   # cleared then
+    assert "quiet_customer · warning" in rows[2] and "Bo Chen" in rows[2] and "open" in rows[2]
+    assert "would have fired: 2 finding(s), 3 stage(s) reached; cleared later: 1; still open: 1" in out
+    assert "already open when the window began: 3" in out and "resolved: 0" not in out

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -78,7 +79,80 @@ def waiting_table(findings: list[Any], now: datetime, *, title: str, limit: int 
     return table
 
 
+def _utc(value: Any) -> datetime:
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.astimezone(timezone.utc) if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def _same_year(fired: list[dict[str, Any]]) -> bool:
+    return len({_utc(item["at"]).year for item in fired}) <= 1
+
+
+def replay_table(result: Any, *, limit: int = 50, label: Any = None) -> Table:
+    """What would have fired in a replay (``check --dry-run --since``), in time order: when, the
+    rule and stage reached, whose, what, and whether the finding cleared later in the window."""
+    by_key = {f.key: f for f in getattr(result, "findings", []) or []}
+    fired = list(getattr(result, "fired", []) or [])
+    window = format_duration(result.since) if getattr(result, "since", None) else "the window"
+    table = Table(title=f"would have fired in the last {window} ({len(fired)} stage(s) reached)", expand=True)
+    table.add_column("when (UTC)", no_wrap=True)
+    table.add_column("rule · stage", min_width=12)
+    table.add_column("customer", ratio=1, min_width=10, overflow="fold")
+    table.add_column("what", ratio=2, min_width=16, overflow="fold")
+    table.add_column("cleared", no_wrap=True)
+    fmt = "%m-%d %H:%M" if _same_year(fired) else "%Y-%m-%d %H:%M"
+    names: dict[str, str] = {}
+    for item in fired[:limit]:
+        f = by_key.get(item["key"])
+        severity = str(item.get("severity") or "")
+        style = {"breach": "red", "critical": "bold red", "warning": "yellow"}.get(severity, "")
+        stage = f"[{style}]{escape(item['stage'])}[/]" if style else escape(item["stage"])
+        rule = f.rule if f is not None else item["key"].split("|", 1)[0]
+        who = "-"
+        if f is not None:
+            who = f.subject
+            if f.customer_uid:
+                if f.customer_uid not in names:
+                    names[f.customer_uid] = label(f.customer_uid) if label else f.customer_uid
+                who = names[f.customer_uid]
+        cleared = "[bold]open[/]"
+        if f is not None and f.resolved_at is not None:
+            at = _utc(f.resolved_at)
+            # gone only at the replay's last evaluation (now): it cleared at some point since
+            cleared = "by now" if getattr(result, "now", None) is not None and at >= _utc(result.now) else at.strftime(fmt)
+        table.add_row(_utc(item["at"]).strftime(fmt), f"{escape(rule)} · {stage}", escape(who),
+                      escape(item.get("summary") or ""), cleared)
+    if len(fired) > limit:
+        table.caption = f"… and {len(fired) - limit} more (use --json for all)"
+    return table
+
+
+def replay_counts(result: Any) -> str:
+    """One line of replay totals: stages fired, findings, how many cleared, per rule."""
+    by_key = {f.key: f for f in getattr(result, "findings", []) or []}
+    fired = list(getattr(result, "fired", []) or [])
+    keys = list(dict.fromkeys(item["key"] for item in fired))
+    cleared = sum(1 for k in keys if k in by_key and by_key[k].resolved_at is not None)
+    per_rule: dict[str, int] = {}
+    for k in keys:
+        rule = k.split("|", 1)[0]
+        per_rule[rule] = per_rule.get(rule, 0) + 1
+    text = (f"would have fired: {len(keys):,} finding(s), {len(fired):,} stage(s) reached; "
+            f"cleared later: {cleared:,}; still open: {len(keys) - cleared:,}; "
+            f"already open when the window began: {getattr(result, 'open_at_start', 0):,}; "
+            f"subjects replayed: {getattr(result, 'evaluated', 0):,}")
+    if per_rule:
+        text += "\nby rule: " + ", ".join(f"{r} {n:,}" for r, n in sorted(per_rule.items(), key=lambda x: (-x[1], x[0])))
+    return text + "\nnothing was written (dry run)"
+
+
 def print_findings(console: Console, result: Any, now: datetime, label: Any = None) -> None:
+    if getattr(result, "since", None) is not None:
+        console.print(replay_table(result, label=label))
+        console.print(replay_counts(result), highlight=False, markup=False)
+        for failure in getattr(result, "failures", []):
+            console.print(f"[red]✗ {failure}[/]", highlight=False)
+        return
     findings = list(getattr(result, "findings", []) or [])
     console.print(waiting_table(findings, now, title=f"open findings ({len(findings)})", label=label))
     summary = result.as_dict()
