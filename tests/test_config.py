@@ -223,3 +223,21 @@ def test_the_shipped_example_configs_validate(monkeypatch):
     for path in (root / "examples" / "careplug.toml", root / "src" / "careplug" / "templates" / "careplug.toml"):
         config = load(path)
         assert config.rules, path
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: p.write_bytes(b'[rules.unanswered]\nfirst_reply = "4h"\n# caf\xe9\n'), "not UTF-8"),
+])
+def test_an_unreadable_config_file_is_a_config_error_naming_the_file(tmp_path, make, says):
+    """A directory or a file that is not UTF-8 is a config problem (exit 3) that names the file and
+    what is wrong with it, never an "internal error"."""
+    cfg = tmp_path / "team.toml"
+    make(cfg)
+    with pytest.raises(ConfigError) as info:
+        load(cfg)
+    [problem] = info.value.problems
+    assert says in problem.message and str(cfg) in str(problem)
+    proc = subprocess.run([sys.executable, "-m", "careplug", "-c", str(cfg), "check"], capture_output=True, text=True)
+    assert proc.returncode == 3 and "internal error" not in proc.stderr and says in proc.stderr
+    assert f"{cfg} has 1 problem(s)" in proc.stderr        # the heading names the file given

@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from . import config as config_mod
@@ -74,7 +75,9 @@ def _guard(fn: Callable) -> Callable:
                 state.emit({"ok": False, "error": "config", "problems": [
                     vars(p) if isinstance(p, config_mod.ConfigProblem) else {"message": p} for p in problems]})
             else:
-                err_console.print(f"[bold red]careplug.toml has {len(problems)} problem(s):[/]")
+                files = {p.file for p in problems if isinstance(p, config_mod.ConfigProblem) and p.file}
+                name = files.pop() if len(files) == 1 else str(state.config_path)
+                err_console.print(f"[bold red]{escape(name)} has {len(problems)} problem(s):[/]", highlight=False)
                 for p in problems:
                     err_console.print(f"  • {p}", markup=False, highlight=False, soft_wrap=True)
             sys.exit(EXIT_CONFIG)

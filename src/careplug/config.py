@@ -396,4 +396,15 @@ def load(path: str | os.PathLike, *, plugins: Any = None) -> Config:
     except FileNotFoundError:
         raise ConfigError([ConfigProblem("", f"config file {path} not found", None,
                                          "create one with `careplug init`", str(path))]) from None
+    except IsADirectoryError:
+        raise ConfigError([ConfigProblem("", f"{path} is a directory, not a config file", None,
+                                         f"name the file, e.g. {path / DEFAULT_CONFIG_NAME}", str(path))]) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError([ConfigProblem("", f"{path} is not UTF-8 text (byte {exc.start}: "
+                                         f"{exc.object[exc.start:exc.start + 1]!r})", line,
+                                         "save it as UTF-8; a TOML file is UTF-8 text", str(path))]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigProblem("", f"cannot read config file {path}: {exc.strerror or exc}", None,
+                                         None, str(path))]) from None
     return parse(text, file=str(path), base_dir=path.resolve().parent, plugins=plugins)
