@@ -203,6 +203,65 @@ def test_key_lines_follow_tables_and_dotted_keys():
     assert lines[("list", "z")] == 5
 
 
+def test_key_lines_number_array_elements_like_error_locations():
+    text = textwrap.dedent("""\
+        [[a.items]]          # line 1
+        x = 1
+        [[a.items]]          # line 3
+        x = 2
+        [a.items.sub]        # line 5: a table inside the second element
+        y = "[not a header] # nor a comment"
+        s = '''
+        [still.a.string]
+        '''
+        arr = [              # line 10
+          { name = "one", at = 0.5 },
+          # a comment
+          { name = "two",
+            at = 2 },        # at: line 14
+        ]
+    """)
+    lines = key_lines(text)
+    assert lines[("a", "items", 0)] == 1 and lines[("a", "items", 1)] == 3 and lines[("a", "items", 1, "x")] == 4
+    assert lines[("a", "items", 1, "sub")] == 5 and lines[("a", "items", 1, "sub", "y")] == 6
+    assert ("still", "a", "string") not in lines
+    assert lines[("a", "items", 1, "sub", "arr", 0)] == 11 and lines[("a", "items", 1, "sub", "arr", 1)] == 13
+    assert lines[("a", "items", 1, "sub", "arr", 1, "at")] == 14
+    assert lines[("a",)] == 1
+
+
+def test_each_problem_points_at_its_own_line(plugins):
+    """Under [[arrays.of.tables]], inside an inline array spread over lines and in a misspelt table
+    header, the line is the one holding the mistake, not the first line of the array or none."""
+    [problem] = problems_of("""
+        [rules.wait]
+        target_hours = 2
+
+        [rule.wait]
+        target_hours = 2
+    """, plugins)
+    assert (problem.path, problem.line, problem.hint) == ("rule", 5, "did you mean 'rules'?")
+    problems = problems_of("""
+        [rules.unanswered]
+        first_reply = "4h"
+        stages = [
+          { name = "early", at = 0.5 },
+          { name = "late", at = 1.5 },
+        ]
+
+        [rules.unhappy]
+        [[rules.unhappy.stages]]
+        name = "a"
+        at = 0.5
+        [[rules.unhappy.stages]]
+        name = "b"
+        at = 3
+    """, Plugins(load_entry_points=True))
+    lines = {p.path: p.line for p in problems}
+    assert lines["rules.unanswered.stages.1.at"] == 6
+    assert lines["rules.unhappy.stages.1.at"] == 15
+
+
 def test_the_cli_prints_every_problem_and_exits_3_without_a_traceback(tmp_path):
     cfg = tmp_path / "careplug.toml"
     cfg.write_text('[store]\npth = "x"\nbogus = 1\n[sources.a]\ntype = "nonexistent"\n[rules.nope]\n[nudges]\nwat = 1\n')

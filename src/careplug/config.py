@@ -175,34 +175,174 @@ def _scrub(text: str | None, secrets: dict[tuple, _Interpolated], path: tuple) -
 
 # --- locating keys in the file ---------------------------------------------------------------
 
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+class _Scanner:
+    """Just enough of a TOML reader to know the line every table, key and array element starts on,
+    including arrays of tables (``[[a.b]]`` is ``a.b.0``, ``a.b.1``, ...) and inline arrays and
+    tables spread over several lines. Runs on text ``tomllib`` has accepted."""
+
+    _BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.i = 0
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.lines: dict[tuple, int] = {}
+        self.arrays: dict[tuple, int] = {}      # array-of-tables path -> elements so far
+
+    def line(self, at: int | None = None) -> int:
+        from bisect import bisect_right
+
+        return bisect_right(self.starts, self.i if at is None else at)
+
+    def record(self, path: tuple, line: int) -> None:
+        for n in range(1, len(path) + 1):
+            self.lines.setdefault(path[:n], line)
+        plain = tuple(p for p in path if not isinstance(p, int))
+        if plain:
+            self.lines.setdefault(plain, line)
+
+    def peek(self, n: int = 1) -> str:
+        return self.text[self.i:self.i + n]
+
+    def skip(self, newlines: bool) -> None:
+        while self.i < len(self.text):
+            c = self.text[self.i]
+            if c in " \t\r" or (newlines and c == "\n"):
+                self.i += 1
+            elif c == "#":
+                end = self.text.find("\n", self.i)
+                self.i = len(self.text) if end < 0 else end
+            else:
+                return
+
+    def key(self) -> tuple[str, ...]:
+        parts: list[str] = []
+        while True:
+            self.skip(False)
+            c = self.peek()
+            if c in "\"'":
+                parts.append(self.string())
+            else:
+                m = self._BARE.match(self.text, self.i)
+                if not m:
+                    raise ValueError("no key")
+                parts.append(m.group())
+                self.i = m.end()
+            self.skip(False)
+            if self.peek() != ".":
+                return tuple(parts)
+            self.i += 1
+
+    def string(self) -> str:
+        for quote in ('"""', "'''"):
+            if self.peek(3) == quote:
+                end = self.text.find(quote, self.i + 3)
+                while self.text[end + 3:end + 4] == quote[0]:   # up to two quotes may end the content
+                    end += 1
+                value, self.i = self.text[self.i + 3:end], end + 3
+                return value
+        quote = self.peek()
+        j = self.i + 1
+        while self.text[j] != quote:
+            j += 2 if quote == '"' and self.text[j] == "\\" else 1
+        raw, self.i = self.text[self.i + 1:j], j + 1
+        if quote == '"' and "\\" in raw:
+            import tomllib as _t
+
+            return _t.loads(f'k = "{raw}"')["k"]
+        return raw
+
+    def value(self, path: tuple) -> None:
+        self.skip(False)
+        c = self.peek()
+        if c in "\"'":
+            self.string()
+        elif c == "[":
+            self.i += 1
+            index = 0
+            while True:
+                self.skip(True)
+                if self.peek() == "]":
+                    self.i += 1
+                    return
+                self.record(path + (index,), self.line())
+                self.value(path + (index,))
+                self.skip(True)
+                if self.peek() == ",":
+                    self.i += 1
+                    index += 1
+        elif c == "{":
+            self.i += 1
+            while True:
+                self.skip(True)
+                if self.peek() == "}":
+                    self.i += 1
+                    return
+                if self.peek() == ",":
+                    self.i += 1
+                    continue
+                line = self.line()
+                key = self.key()
+                self.record(path + key, line)
+                self.skip(False)
+                self.i += 1    # '='
+                self.value(path + key)
+        else:
+            m = re.compile(r"[^,\]}\n#]*").match(self.text, self.i)
+            self.i = m.end()
+
+    def header(self) -> tuple:
+        line = self.line()
+        many = self.peek(2) == "[["
+        self.i += 2 if many else 1
+        parts = self.key()
+        self.skip(False)
+        self.i += 2 if many else 1
+        path: tuple = ()
+        for n, part in enumerate(parts, start=1):
+            path += (part,)
+            if n < len(parts) and path in self.arrays:
+                path += (self.arrays[path] - 1,)
+        if many:
+            index = self.arrays.get(path, 0)
+            self.arrays[path] = index + 1
+            path += (index,)
+        self.record(path, line)
+        return path
+
+    def scan(self) -> dict[tuple, int]:
+        table: tuple = ()
+        while True:
+            self.skip(True)
+            if self.i >= len(self.text):
+                return self.lines
+            if self.peek() == "[":
+                table = self.header()
+                continue
+            line = self.line()
+            key = self.key()
+            self.record(table + key, line)
+            self.skip(False)
+            self.i += 1    # '='
+            self.value(table + key)
 
 
-def _split_key(raw: str) -> tuple[str, ...]:
-    parts = re.findall(r'"[^"]*"|\'[^\']*\'|[A-Za-z0-9_-]+', raw)
-    return tuple(p.strip("\"'") for p in parts)
+def key_lines(text: str) -> dict[tuple, int]:
+    """Map each table, key and array element path in a TOML text to the line (1-based) it starts on.
+    Array elements (of ``[[tables]]`` or inline arrays) are numbered from 0, as in error locations;
+    each path is also kept without its numbers (first occurrence)."""
+    scanner = _Scanner(text)
+    try:
+        return scanner.scan()
+    except (ValueError, IndexError, AttributeError):   # never let locating lines hide the problems
+        return scanner.lines
 
 
-def key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """Map each table and key path in a TOML text to the line (1-based) it is first defined on."""
-    lines: dict[tuple[str, ...], int] = {}
-    table: tuple[str, ...] = ()
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
-            table = _split_key(header.group(1))
-            lines.setdefault(table, number)
-            continue
-        key = _KEY.match(line)
-        if key:
-            full = table + _split_key(key.group(1))
-            for i in range(len(table) + 1, len(full) + 1):
-                lines.setdefault(full[:i], number)
-    return lines
-
-
-def _line_for(lines: dict[tuple[str, ...], int], path: tuple) -> int | None:
+def _line_for(lines: dict[tuple, int], path: tuple) -> int | None:
+    """The line of ``path`` or of the nearest enclosing key, table or element that has one."""
+    for n in range(len(path), 0, -1):
+        if path[:n] in lines:
+            return lines[path[:n]]
     keys = tuple(str(p) for p in path if not isinstance(p, int))
     for n in range(len(keys), 0, -1):
         if keys[:n] in lines:
@@ -311,9 +451,11 @@ def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, p
         config.path = Path(file) if file else None
     if raw_problems:
         lines = key_lines(text)
-        raise ConfigError([ConfigProblem(".".join(str(p) for p in path), _scrub(message, secrets, path),
-                                         _line_for(lines, path), _scrub(hint, secrets, path), file)
-                           for path, message, hint in raw_problems])
+        problems = [ConfigProblem(".".join(str(p) for p in path), _scrub(message, secrets, path),
+                                  _line_for(lines, path), _scrub(hint, secrets, path), file)
+                    for path, message, hint in raw_problems]
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))   # in file order
+        raise ConfigError(problems)
     assert config is not None
     return config
 
