@@ -141,3 +141,33 @@ def test_always_open_calendar_counts_wall_time():
 def test_bad_calendar_options_are_rejected_with_a_clear_message(options, message):
     with pytest.raises(ValidationError, match=message):
         CalendarOptions(**options)
+
+
+@pytest.mark.parametrize("hours", [{}, {"mon-fri": "closed"}, {"daily": "off", "sat": ""}])
+def test_a_calendar_that_is_never_open_is_refused_when_the_config_is_validated(hours):
+    """No clock could ever run on it: every rule on it would fail at run time instead."""
+    with pytest.raises(ValidationError, match="never open") as info:
+        CalendarOptions(hours=hours)
+    [error] = info.value.errors()
+    assert error["loc"] == ("hours",) and "always" in error["msg"]
+
+
+def test_an_unknown_subdivision_is_named_with_the_country_s_subdivisions():
+    with pytest.raises(ValidationError) as info:
+        CalendarOptions(country="US", subdivision="ZZ")
+    [error] = info.value.errors()
+    assert error["loc"] == ("subdivision",)
+    assert "no subdivision 'ZZ' of US" in error["msg"] and "no country" not in error["msg"]
+    assert "CA" in error["msg"] and "NY" in error["msg"]            # the valid ones are listed
+    with pytest.raises(ValidationError, match="did you mean 'BY'"):
+        CalendarOptions(country="DE", subdivision="by")
+    with pytest.raises(ValidationError, match="no country 'de' \\(did you mean 'DE'\\?\\)"):
+        CalendarOptions(country="de")
+
+
+def test_every_bad_opening_hours_entry_is_reported_at_once():
+    with pytest.raises(ValidationError) as info:
+        CalendarOptions(hours={"mon": "17:00-09:00", "tue": "25:00-26:00", "wed": "09:00-17:00", "funday": "10:00-12:00"})
+    found = {tuple(e["loc"]): e["msg"] for e in info.value.errors()}
+    assert ("hours", "mon") in found and ("hours", "tue") in found and ("hours", "funday", "[key]") in found
+    assert len(found) == 3

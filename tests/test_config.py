@@ -300,3 +300,15 @@ def test_an_unreadable_config_file_is_a_config_error_naming_the_file(tmp_path, m
     proc = subprocess.run([sys.executable, "-m", "careplug", "-c", str(cfg), "check"], capture_output=True, text=True)
     assert proc.returncode == 3 and "internal error" not in proc.stderr and says in proc.stderr
     assert f"{cfg} has 1 problem(s)" in proc.stderr        # the heading names the file given
+
+
+def test_a_calendar_with_problems_is_reported_once_not_again_as_missing_where_it_is_used():
+    problems = problems_of("""
+        [calendars.closed]
+        hours = { mon-fri = "closed" }
+
+        [rules.unanswered]
+        calendar = "closed"
+    """, Plugins())
+    assert [(p.path, p.line) for p in problems] == [("calendars.closed.hours", 3)]
+    assert "never open" in problems[0].message

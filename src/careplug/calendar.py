@@ -28,7 +28,9 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 __all__ = ["CalendarOptions", "BusinessCalendar", "DAYS"]
 
@@ -86,13 +88,35 @@ def _parse_intervals(value: str | list[str]) -> list[tuple[int, int]]:
     return out
 
 
+def _day_key(key: str) -> str:
+    _parse_day_key(key)
+    return key
+
+
+def _intervals(value: str | list[str]) -> str | list[str]:
+    _parse_intervals(value)
+    return value
+
+
+DayKey = Annotated[str, AfterValidator(_day_key)]
+Intervals = Annotated[str | list[str], AfterValidator(_intervals)]
+
+
+def _close(value: str, options: list[str]) -> str:
+    import difflib
+
+    upper = [o for o in options if o.upper() == value.upper()]
+    close = upper or difflib.get_close_matches(value.upper(), options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class CalendarOptions(BaseModel):
     """``[calendars.NAME]``: opening hours, time zone and holidays of one team."""
 
     model_config = ConfigDict(extra="forbid")
 
     timezone: str = "UTC"
-    hours: dict[str, str | list[str]] = {"mon-fri": "09:00-17:00"}
+    hours: dict[DayKey, Intervals] = {"mon-fri": "09:00-17:00"}
     """Day (``mon``), range (``mon-fri``), ``weekdays``, ``weekend`` or ``daily`` -> intervals.
     A day not named is closed; a later key overrides an earlier one for the days it names."""
     country: str | None = None
@@ -116,21 +140,50 @@ class CalendarOptions(BaseModel):
     @field_validator("hours")
     @classmethod
     def _hours(cls, v: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        """Every entry is checked on its own (all bad entries are reported at once); then the week
+        must have some open time, or every clock on this calendar could never run."""
+        week: list[list[tuple[int, int]]] = [[] for _ in DAYS]
         for key, value in v.items():
-            _parse_day_key(key)
-            _parse_intervals(value)
+            for day in _parse_day_key(key):
+                week[day] = _parse_intervals(value)
+        if not any(week):
+            raise ValueError("this calendar is never open, so no target on it could ever fall due: give "
+                             "opening hours, e.g. hours = { mon-fri = \"09:00-17:00\" }, or use "
+                             "calendar = \"always\" in the rule for round-the-clock time")
+        return v
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        supported = holidays_lib.list_supported_countries()
+        if v not in supported:
+            raise ValueError(f"the holidays package knows no country {v!r}{_close(v, sorted(supported))}: "
+                             "use an ISO 3166 code such as 'US' or 'DE'")
+        return v
+
+    @field_validator("subdivision")
+    @classmethod
+    def _known_subdivision(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and "country" in info.data and not info.data["country"]:
+            raise ValueError(f"subdivision {v!r} needs a country (e.g. country = \"US\" for subdivision = \"NY\")")
+        country = info.data.get("country")
+        if v is None or not country:          # no country, or a bad one already reported
+            return v
+        subdivisions = list(holidays_lib.list_supported_countries().get(country, []))
+        if v not in subdivisions:
+            listed = ", ".join(subdivisions) if subdivisions else "none"
+            raise ValueError(f"the holidays package knows no subdivision {v!r} of {country}"
+                             f"{_close(v, subdivisions)}; {country}'s subdivisions: {listed}")
         return v
 
     @model_validator(mode="after")
     def _country(self) -> "CalendarOptions":
-        if self.subdivision and not self.country:
-            raise ValueError("subdivision needs a country")
         if self.country:
             try:
                 holidays_lib.country_holidays(self.country, subdiv=self.subdivision, years=2000)
-            except NotImplementedError:
-                raise ValueError(f"the holidays package knows no country {self.country!r}") from None
-            except Exception as exc:  # unknown subdivision
+            except Exception as exc:  # what the checks above did not foresee
                 raise ValueError(f"holidays for {self.country!r}/{self.subdivision!r}: {exc}") from None
         return self
 

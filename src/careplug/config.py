@@ -356,7 +356,7 @@ def _line_for(lines: dict[tuple, int], path: tuple) -> int | None:
 def _pydantic_problems(exc: ValidationError, prefix: tuple, model: type[BaseModel] | None) -> list[tuple[tuple, str, str | None]]:
     out = []
     for err in exc.errors(include_input=False, include_url=False):
-        loc = tuple(err["loc"])
+        loc = tuple(p for p in err["loc"] if p != "[key]")    # a bad dict key: the key's path
         kind = err["type"]
         hint = None
         if kind == "extra_forbidden":
@@ -503,14 +503,15 @@ def _validate_plugin_tables(top: TopLevel, plugins: Any, base_dir: Path, problem
     if policy_model is not None:
         nudges = _validate(policy_model, top.nudges, ("nudges",), problems)
     if nudges is not None and hasattr(nudges, "check_references"):
-        for message in nudges.check_references(sources=set(sources), notifiers=set(notifiers),
-                                               calendars=set(calendars) | {"always"}):
+        # names declared count as defined even when their tables have problems (reported there)
+        for message in nudges.check_references(sources=set(top.sources), notifiers=set(top.notifiers),
+                                               calendars=set(top.calendars) | {"always"}):
             where, _, text = message.partition(": ")
             path = tuple(re.sub(r"\[\d+\]$", "", part) for part in where.split("."))
             problems.append((path, text or message, "define it, or fix the name"))
     for name, options in rules.items():
         cal = getattr(options, "calendar", None)
-        if isinstance(cal, str) and cal not in calendars and cal != "always":
+        if isinstance(cal, str) and cal not in top.calendars and cal != "always":
             problems.append((("rules", name, "calendar"), f"no calendar named {cal!r}",
                              f"define [calendars.{cal}] or use one of: {', '.join(sorted(calendars)) or 'always'}"))
     return Config(None, base_dir, top.store, top.plugins, sources, calendars, rules, nudges, notifiers)
