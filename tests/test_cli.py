@@ -180,3 +180,41 @@ def test_a_replay_shows_what_would_have_fired_when_at_which_stage_and_whether_it
     assert "quiet_customer · warning" in rows[2] and "Bo Chen" in rows[2] and "open" in rows[2]
     assert "would have fired: 2 finding(s), 3 stage(s) reached; cleared later: 1; still open: 1" in out
     assert "already open when the window began: 3" in out and "resolved: 0" not in out
+
+
+def test_schema_describes_durations_as_careplug_reads_them():
+    """Editors following `careplug schema` suggest and accept what `careplug validate` accepts:
+    "4h", not ISO "PT4H", and never a bare number."""
+    import re
+
+    from careplug.durations import parse_duration
+    from careplug.rules.options import DURATION_PATTERN
+
+    schema = json.loads(careplug("schema").stdout)
+    unanswered = schema["properties"]["rules"]["properties"]["unanswered"]["properties"]
+    first = unanswered["first_reply"]
+    assert first["type"] == "string" and "format" not in first and first["default"] == "4h"
+    assert unanswered["next_reply"]["default"] == "8h"
+    durations = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("pattern") == DURATION_PATTERN:
+                durations.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema["properties"]["rules"])
+    assert len(durations) > 10
+    pattern = re.compile(DURATION_PATTERN)
+    for text in ("30m", "4h", "2d", "1w", "1h30m", "1d 12h", "2 days", "90 Minutes", "1 hour and 15 minutes", "1.5h"):
+        assert pattern.match(text) and parse_duration(text, bare_seconds=False), text
+    for text in ("4", "PT4H", "soon", "h4", "4 fortnights", ""):
+        assert not pattern.match(text), text
+    for rule in schema["properties"]["rules"]["properties"].values():
+        for prop in rule["properties"].values():
+            if isinstance(prop.get("default"), str) and prop.get("pattern") == DURATION_PATTERN:
+                parse_duration(prop["default"], bare_seconds=False)

@@ -5,13 +5,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from datetime import timedelta
+
 from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema
 
 from .config import StoreConfig
+from .durations import format_duration
+
+
+class _CareplugJsonSchema(GenerateJsonSchema):
+    """Defaults written as an admin would write them in careplug.toml: durations as ``"4h"``, not
+    ISO 8601 ``"PT4H"`` (which rule options do not accept)."""
+
+    def encode_default(self, dft: Any) -> Any:
+        return super().encode_default(_plain_durations(dft))
+
+
+def _plain_durations(value: Any) -> Any:
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, dict):
+        return {k: _plain_durations(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain_durations(v) for v in value)
+    return value
 
 
 def _model_schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    schema = model.model_json_schema(ref_template="#/$defs/{model}", schema_generator=_CareplugJsonSchema)
     defs.update(schema.pop("$defs", {}))
     return schema
 

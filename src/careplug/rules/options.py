@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema, field_validator
 
 from ..durations import format_duration, parse_duration
 from ..model import Channel, Priority, Status
@@ -29,7 +29,22 @@ def _positive(v: Any) -> timedelta:
     return td
 
 
-Duration = Annotated[timedelta, BeforeValidator(_positive), PlainSerializer(format_duration)]
+def _any_case(word: str) -> str:
+    return "".join(f"[{c}{c.upper()}]" for c in word)
+
+
+_UNIT = "(?:" + "|".join(_any_case(u) for u in (
+    "seconds", "second", "secs", "sec", "s", "minutes", "minute", "mins", "min", "m", "hours", "hour", "hrs", "hr",
+    "h", "days", "day", "d", "weeks", "week", "wks", "wk", "w")) + ")"
+_PART = rf"[0-9]+(?:\.[0-9]+)?\s*{_UNIT}"
+DURATION_PATTERN = rf"^\s*{_PART}(?:(?:\s*,?\s*|\s+{_any_case('and')}\s+){_PART})*\s*$"
+"""What ``Duration`` accepts, as a JSON Schema (ECMA-262) pattern: numbers with units, no bare number."""
+
+DURATION_SCHEMA = {"type": "string", "pattern": DURATION_PATTERN, "examples": ["30m", "4h", "2d", "1h30m", "1w"],
+                   "description": "A duration with a unit: s, m, h, d or w, e.g. \"30m\", \"4h\", \"2d\", \"1h30m\"."}
+
+Duration = Annotated[timedelta, BeforeValidator(_positive), PlainSerializer(format_duration),
+                     WithJsonSchema(DURATION_SCHEMA)]
 
 
 def _lower_list(v: Any) -> Any:
