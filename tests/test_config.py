@@ -312,3 +312,21 @@ def test_a_calendar_with_problems_is_reported_once_not_again_as_missing_where_it
     """, Plugins())
     assert [(p.path, p.line) for p in problems] == [("calendars.closed.hours", 3)]
     assert "never open" in problems[0].message
+
+
+def test_a_repeated_stage_name_is_reported_with_the_other_stage_problems_on_the_repeating_stage():
+    problems = problems_of("""
+        [rules.unanswered]
+        stages = [
+          { name = "warning", at = 1.5 },
+          { name = "late", at = 0.9 },
+          { name = "warning", before = "30m" },
+          { before = "10m" },
+        ]
+    """, Plugins())
+    found = {(p.path, p.line) for p in problems}
+    assert found == {("rules.unanswered.stages.0.at", 4), ("rules.unanswered.stages.2.name", 6),
+                     ("rules.unanswered.stages.3", 7)}
+    by_path = {p.path: p.message for p in problems}
+    assert "stage 0 is already called 'warning'" in by_path["rules.unanswered.stages.2.name"]
+    assert "without a name is 'warning'" in by_path["rules.unanswered.stages.3"]

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, ValidationError, ValidatorFunctionWrapHandler, WrapValidator,
+                      field_validator, model_validator)
 
 from ..finding import Severity
 from .options import Duration
@@ -61,14 +62,51 @@ class StageOptions(BaseModel):
         return self
 
 
-def _unique(v: list[StageOptions]) -> list[StageOptions]:
-    names = [s.name for s in v]
-    if len(set(names)) != len(names):
-        raise ValueError(f"stage names must be unique, got {names}")
-    return v
+def _name_of(stage: Any) -> Any:
+    return stage.get("name", "warning") if isinstance(stage, dict) else getattr(stage, "name", None)
 
 
-Stages = Annotated[list[StageOptions], AfterValidator(_unique)]
+def _repeats(v: Any) -> list[dict[str, Any]]:
+    """An error on each stage whose name an earlier stage already has."""
+    if not isinstance(v, list):
+        return []
+    first: dict[str, int] = {}
+    out = []
+    for i, stage in enumerate(v):
+        name = _name_of(stage)
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            named = isinstance(stage, dict) and "name" in stage or not isinstance(stage, dict)
+            message = (f"stage names must be unique: stage {first[name]} is already called {name!r}"
+                       + ("" if named else " (a stage without a name is 'warning')"))
+            out.append({"type": "value_error", "loc": (i, "name") if named else (i,), "input": name,
+                        "ctx": {"error": ValueError(message)}})
+        else:
+            first[name] = i
+    return out
+
+
+def _unique(v: Any, handler: ValidatorFunctionWrapHandler) -> list[StageOptions]:
+    """Stage names are unique; a repeated name is reported on the stage that repeats it, together
+    with the stages' other problems (not only once they are fixed)."""
+    errors: list[dict[str, Any]] = []
+    stages: list[StageOptions] = []
+    title = "stages"
+    try:
+        stages = handler(v)
+    except ValidationError as exc:
+        title = exc.title
+        errors = [{k: e[k] for k in ("type", "loc", "input", "ctx") if k in e} for e in exc.errors()]
+        if not isinstance(v, list):
+            raise
+    repeats = _repeats(v if isinstance(v, list) else stages)
+    if errors or repeats:
+        raise ValidationError.from_exception_data(title, [*errors, *repeats])
+    return stages
+
+
+Stages = Annotated[list[StageOptions], WrapValidator(_unique)]
 """A rule's warning stages (the breach is implicit)."""
 
 
