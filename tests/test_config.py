@@ -330,3 +330,22 @@ def test_a_repeated_stage_name_is_reported_with_the_other_stage_problems_on_the_
     by_path = {p.path: p.message for p in problems}
     assert "stage 0 is already called 'warning'" in by_path["rules.unanswered.stages.2.name"]
     assert "without a name is 'warning'" in by_path["rules.unanswered.stages.3"]
+
+
+def test_messages_read_as_plain_sentences_and_an_unset_variable_is_one_problem(monkeypatch):
+    """No pydantic "Value error, " prefix, no hint repeating the message, and an unset ${NAME} is
+    not reported a second time as the empty value it left behind."""
+    monkeypatch.delenv("NOPE_TARGET", raising=False)
+    problems = problems_of("""
+        [rules.unanswered]
+        first_reply = "${NOPE_TARGET}"
+        next_reply = "soon"
+        breach_severity = "fatal"
+    """, Plugins())
+    by_path = {p.path: p for p in problems}
+    assert set(by_path) == {"rules.unanswered.first_reply", "rules.unanswered.next_reply",
+                            "rules.unanswered.breach_severity"}
+    assert "NOPE_TARGET is not set" in by_path["rules.unanswered.first_reply"].message
+    assert by_path["rules.unanswered.next_reply"].message.startswith("bad duration 'soon'")
+    assert by_path["rules.unanswered.breach_severity"].hint is None
+    assert not any("Value error" in str(p) for p in problems)

@@ -146,6 +146,11 @@ def _interpolate(value: Any, path: tuple, base_dir: Path, problems: list[tuple[t
     return result
 
 
+def _is_interpolation_problem(message: str) -> bool:
+    return message.startswith(("cannot read secret file", "environment variable ")) or \
+        message.endswith("is not a valid reference")
+
+
 # --- never echoing interpolated values ---------------------------------------------------------
 
 
@@ -370,9 +375,9 @@ def _pydantic_problems(exc: ValidationError, prefix: tuple, model: type[BaseMode
         elif kind == "missing":
             message = "required key is missing"
         else:
-            message = err["msg"]
+            message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
             ctx = err.get("ctx") or {}
-            if "expected" in ctx:
+            if "expected" in ctx and str(ctx["expected"]) not in message:
                 hint = f"expected {ctx['expected']}"
         out.append((prefix + loc, message, hint))
     return out
@@ -451,6 +456,11 @@ def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, p
         config.path = Path(file) if file else None
     if raw_problems:
         lines = key_lines(text)
+        # a value whose interpolation failed is already reported: not again as a bad value
+        failed = {path for path, message, _ in raw_problems if path in secrets and _is_interpolation_problem(message)}
+        raw_problems = [(path, message, hint) for path, message, hint in raw_problems
+                        if _is_interpolation_problem(message) or not any(_related(f, path) and len(path) >= len(f)
+                                                                         for f in failed)]
         problems = [ConfigProblem(".".join(str(p) for p in path), _scrub(message, secrets, path),
                                   _line_for(lines, path), _scrub(hint, secrets, path), file)
                     for path, message, hint in raw_problems]
