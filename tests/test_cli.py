@@ -218,3 +218,21 @@ def test_schema_describes_durations_as_careplug_reads_them():
         for prop in rule["properties"].values():
             if isinstance(prop.get("default"), str) and prop.get("pattern") == DURATION_PATTERN:
                 parse_duration(prop["default"], bare_seconds=False)
+
+
+def test_the_open_findings_table_shows_each_key_so_it_can_be_explained():
+    from datetime import datetime, timedelta, timezone
+
+    from rich.console import Console
+
+    from careplug.check import CheckResult
+    from careplug.finding import Finding, Severity
+    from careplug.render import print_findings
+
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+    f = Finding("unanswered", "conversation:zendesk:42", "m-981", "breach", Severity.BREACH, "email inquiry waiting 5h",
+                now - timedelta(hours=5), customer_uid="u1")
+    console = Console(record=True, width=200)
+    print_findings(console, CheckResult(now=now, findings=[f]), now)
+    out = console.export_text()
+    assert "unanswered|conversation:zendesk:42|m-981" in out and "--explain" in out

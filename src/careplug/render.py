@@ -56,9 +56,10 @@ def print_sync(console: Console, result: Any) -> None:
 
 
 def waiting_table(findings: list[Any], now: datetime, *, title: str, limit: int = 25,
-                  label: Any = None) -> Table:
+                  label: Any = None, show_keys: bool = False) -> Table:
     """Who is waiting, for how long, on which channel: open findings, longest wait first.
-    ``label(uid)`` names a customer (default: the uid)."""
+    ``label(uid)`` names a customer (default: the uid); ``show_keys`` adds each finding's key (what
+    ``check --explain`` takes) under its summary."""
     table = Table(title=title, expand=True)
     table.add_column("waiting", no_wrap=True)
     table.add_column("rule · stage", no_wrap=True)
@@ -72,10 +73,14 @@ def waiting_table(findings: list[Any], now: datetime, *, title: str, limit: int 
         stage = f"[{style}]{f.stage}[/]" if style else f.stage
         who = (label(f.customer_uid) if label and f.customer_uid else f.customer_uid) or f.subject
         owner = f" → {f.owner}" if f.owner else ""
-        table.add_row(format_duration(now - f.started_at), f"{f.rule} · {stage}", f.channel or "-", who,
-                      f.summary + owner)
+        what = escape(f.summary + owner) + (f"\n[dim]{escape(f.key)}[/]" if show_keys else "")
+        table.add_row(format_duration(now - f.started_at), f"{f.rule} · {stage}", f.channel or "-", escape(who), what)
+    captions = []
     if len(ordered) > limit:
-        table.caption = f"… and {len(ordered) - limit} more (use --json for all)"
+        captions.append(f"… and {len(ordered) - limit} more (use --json for all)")
+    if show_keys and ordered:
+        captions.append("why? careplug check --explain 'KEY' (the grey line; quote it)")
+    table.caption = "\n".join(captions) or None
     return table
 
 
@@ -154,7 +159,7 @@ def print_findings(console: Console, result: Any, now: datetime, label: Any = No
             console.print(f"[red]✗ {failure}[/]", highlight=False)
         return
     findings = list(getattr(result, "findings", []) or [])
-    console.print(waiting_table(findings, now, title=f"open findings ({len(findings)})", label=label))
+    console.print(waiting_table(findings, now, title=f"open findings ({len(findings)})", label=label, show_keys=True))
     summary = result.as_dict()
     counts = {k: v for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)}
     if counts:
