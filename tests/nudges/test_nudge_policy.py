@@ -36,10 +36,16 @@ def test_a_stage_named_after_the_severity_applies_to_custom_stage_names():
 
 
 @pytest.mark.parametrize("text,expected", [("90m", 5400), ("1h30m", 5400), ("2 days", 172800), ("PT2H", 7200),
-                                           (45, 45)])
+                                           ("45s", 45)])
 def test_durations_read_like_people_write_them(text, expected):
     p = NudgePolicy.model_validate({"stages": {"warning": {"actions": [{"action": "task", "due_in": text}]}}})
     assert p.stages["warning"].actions[0].due_in == timedelta(seconds=expected)
+
+
+@pytest.mark.parametrize("text", [45, "45"])
+def test_a_duration_without_a_unit_is_refused_as_in_every_rule(text):
+    with pytest.raises(ValidationError, match="unit"):
+        NudgePolicy.model_validate({"stages": {"warning": {"actions": [{"action": "task", "due_in": text}]}}})
 
 
 @pytest.mark.parametrize("data,message", [

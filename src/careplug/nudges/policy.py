@@ -51,10 +51,11 @@ __all__ = ["NudgePolicy", "StagePolicy", "ActionSpec", "Hierarchy", "Team", "Per
            "QuietHours", "parse_duration"]
 
 def _duration(value: Any) -> Any:
-    """careplug's durations (``"1h30m"``, ``"2 days"``); ISO 8601 (``PT2H``) is left to pydantic."""
+    """careplug's durations (``"1h30m"``, ``"2 days"``), with a unit as everywhere in careplug.toml;
+    ISO 8601 (``PT2H``) is left to pydantic."""
     if isinstance(value, str) and value.strip().upper().startswith("P"):
         return value
-    return parse_duration(value)
+    return parse_duration(value, bare_seconds=False)
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
