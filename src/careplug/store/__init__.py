@@ -48,7 +48,6 @@ RECORD_COLUMNS = ("source", "kind", "external_id", "parent_id", "customer_id", "
 
 _r, _l = schema.records.c, schema.customer_links.c
 _linked = schema.customer_links.alias("linked")
-_conv = schema.records.alias("conv")
 
 
 def _and_accounts_of_linked(joined: Any) -> Any:
@@ -59,13 +58,10 @@ def _and_accounts_of_linked(joined: Any) -> Any:
                              _r.external_id == _linked.c.external_id, _r.account_id.is_not(None)))
 
 
-# Stored conversations (one source, by id): their account, their customer's uid and the accounts
-# of every customer record linked to that uid
-Q_CONVERSATION_FAMILY = (
-    select(_conv.c.account_id, _l.uid, _r.source, _r.account_id)     # (no DISTINCT: its temp b-tree costs more)
-    .select_from(_and_accounts_of_linked(_conv.outerjoin(
-        schema.customer_links, and_(_l.source == _conv.c.source, _l.external_id == _conv.c.customer_id))))
-    .where(_conv.c.source == bindparam("src"), _conv.c.kind == "conversation", in_ids(_conv.c.external_id)))
+# Stored conversations (one source, by id): their customer id and account
+Q_CONVERSATION_REFS = (
+    select(_r.customer_id, _r.account_id)
+    .where(_r.source == bindparam("src"), _r.kind == "conversation", in_ids(_r.external_id)))
 # customer ids (one source): their uids, with the accounts of every customer record linked to them
 Q_CUSTOMER_FAMILY = (
     select(_l.uid, _r.source, _r.account_id).distinct()
@@ -301,10 +297,11 @@ class Store:
             if account_id:
                 accounts.add((key[0], account_id))
         for source, ids in _by_source(unknown).items():
-            rows = self._rows(conn, Q_CONVERSATION_FAMILY, src=source, ids=ids)
-            accounts.update([(source, row[0]) for row in rows if row[0]])
-            uids.update([row[1] for row in rows if row[1]])
-            accounts.update([(row[2], row[3]) for row in rows if row[3]])
+            for customer_id, account_id in self._rows(conn, Q_CONVERSATION_REFS, src=source, ids=ids):
+                if customer_id:
+                    refs.add((source, customer_id))
+                if account_id:
+                    accounts.add((source, account_id))
         for source, ids in _by_source(refs).items():
             rows = self._rows(conn, Q_CUSTOMER_FAMILY, src=source, ids=ids)
             uids.update([row[0] for row in rows])
