@@ -286,15 +286,19 @@ class _Scanner:
                 if self.peek() == ",":
                     self.i += 1
                     continue
-                line = self.line()
-                key = self.key()
-                self.record(path + key, line)
-                self.skip(False)
-                self.i += 1    # '='
-                self.value(path + key)
+                self.pair(path)
         else:
             m = re.compile(r"[^,\]}\n#]*").match(self.text, self.i)
             self.i = m.end()
+
+    def pair(self, path: tuple) -> None:
+        """``key = value`` under ``path``: record the key's line, then read the value."""
+        line = self.line()
+        key = self.key()
+        self.record(path + key, line)
+        self.skip(False)
+        self.i += 1    # '='
+        self.value(path + key)
 
     def header(self) -> tuple:
         line = self.line()
@@ -324,12 +328,7 @@ class _Scanner:
             if self.peek() == "[":
                 table = self.header()
                 continue
-            line = self.line()
-            key = self.key()
-            self.record(table + key, line)
-            self.skip(False)
-            self.i += 1    # '='
-            self.value(table + key)
+            self.pair(table)
 
 
 def key_lines(text: str) -> dict[tuple, int]:

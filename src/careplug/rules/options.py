@@ -85,23 +85,13 @@ class Scope(BaseModel):
     def matches(self, conversation: Any, tier: str | None = None, customer_tags: list[str] = ()) -> bool:
         """Whether ``conversation`` (a ``Conversation``) is in scope; ``tier``/``customer_tags``
         come from its customer or account."""
-        if self.sources and conversation.source not in self.sources:
-            return False
         if self.channels and conversation.channel not in self.channels:
             return False
         if self.priorities and conversation.priority not in self.priorities:
             return False
         if self.groups and conversation.group not in self.groups:
             return False
-        tags = set(conversation.tags) | set(customer_tags)
-        if self.tags and not tags.intersection(self.tags):
-            return False
-        if self.exclude_tags and tags.intersection(self.exclude_tags):
-            return False
-        if self.tiers and (tier or "") not in self.tiers:
-            return False
-        return True
-
+        return self._matches(conversation.source, tier, set(conversation.tags) | set(customer_tags))
 
     @cached_property
     def needs_conversation(self) -> bool:
@@ -113,14 +103,15 @@ class Scope(BaseModel):
         customer, the customer or account itself) from ``source`` is in scope: ``sources``,
         ``tags``/``exclude_tags`` (``tags`` of its customer and account), ``tiers``. With a
         channel, priority or group filter set it is not: it has none of those."""
-        if self.needs_conversation:
-            return False
+        return not self.needs_conversation and self._matches(source, tier, set(tags))
+
+    def _matches(self, source: str, tier: str | None, tags: set[str]) -> bool:
+        """The filters anything in scope must pass: ``sources``, ``tags``, ``exclude_tags``, ``tiers``."""
         if self.sources and source not in self.sources:
             return False
-        tag_set = set(tags)
-        if self.tags and not tag_set.intersection(self.tags):
+        if self.tags and not tags.intersection(self.tags):
             return False
-        if self.exclude_tags and tag_set.intersection(self.exclude_tags):
+        if self.exclude_tags and tags.intersection(self.exclude_tags):
             return False
         if self.tiers and (tier or "") not in self.tiers:
             return False
