@@ -5,8 +5,10 @@ to, even when the batch carries the child record alone (a messages export withou
 from __future__ import annotations
 
 from careplug.check import evaluate_store
+from careplug.model import Deletion
 from careplug.rules.neglected_lead import NeglectedLead, NeglectedLeadOptions
 from careplug.rules.quiet_customer import QuietCustomer, QuietCustomerOptions
+from careplug.rules.unanswered import Unanswered, UnansweredOptions
 from careplug.store import findings as store_findings
 
 from conftest import context, ny
@@ -141,3 +143,57 @@ def test_a_lone_reply_resolves_an_account_level_quiet_customer_finding(journey, 
 
     assert [f.subject for f in result.resolved] == ["account:salesforce:acc1"]
     assert store_findings.open_findings(store) == []
+
+
+def test_a_deleted_reply_marks_its_conversation_and_customer_and_the_inquiry_is_unanswered_again(journey, store):
+    ada = journey.customer("zendesk", "z1", account_id="acc")
+    journey.account("zendesk", "acc")
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    reply = journey.reply(conv, ny(2026, 3, 2, 10))
+    journey.load()
+    settle(store)
+    uid = store.customer_uid("zendesk", "z1")
+
+    store.commit_batch("zendesk", "deletions", [Deletion("zendesk", reply.external_id, record_kind="message")],
+                       cursor=None)
+
+    assert store.dirty_subjects() == sorted([f"conversation:zendesk:{conv.external_id}", f"customer:{uid}",
+                                             "account:zendesk:acc"])
+    rule = Unanswered(UnansweredOptions(), context())
+    [f] = rule.evaluate(store.load_history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 2, 14))
+    assert f.stage == "breach"
+
+
+def test_a_deleted_conversation_marks_its_customer_and_account(journey, store):
+    ada = journey.customer("zendesk", "z1", account_id="acc")
+    journey.account("zendesk", "acc")
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), account_id="acc")
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    settle(store)
+    uid = store.customer_uid("zendesk", "z1")
+
+    store.commit_batch("zendesk", "deletions", [Deletion("zendesk", conv.external_id)], cursor=None)
+
+    assert store.dirty_subjects() == sorted([f"conversation:zendesk:{conv.external_id}", f"customer:{uid}",
+                                             "account:zendesk:acc"])
+
+
+def test_a_conversation_moved_to_another_customer_and_account_marks_the_old_ones_too(journey, store):
+    ada = journey.customer("zendesk", "z1", email="ada@example.com", account_id="acme")
+    bob = journey.customer("zendesk", "z2", email="bob@example.com", account_id="globex")
+    journey.account("zendesk", "acme")
+    journey.account("zendesk", "globex")
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), account_id="acme")
+    journey.load()
+    settle(store)
+    ada_uid, bob_uid = store.customer_uid("zendesk", "z1"), store.customer_uid("zendesk", "z2")
+
+    conv.customer_id, conv.account_id = bob.external_id, "globex"       # merged into Bob's ticket list
+    journey.records.append(conv)
+    journey.load()
+
+    assert store.dirty_subjects() == sorted([
+        f"conversation:zendesk:{conv.external_id}", f"customer:{ada_uid}", f"customer:{bob_uid}",
+        "account:zendesk:acme", "account:zendesk:globex"])

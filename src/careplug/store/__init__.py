@@ -103,6 +103,26 @@ def _by_source(refs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return {source: sorted(ids) for source, ids in out.items()}
 
 
+def _note_moves(rows: list[tuple], previous: dict[int, Any], touched: _Touched) -> None:
+    """A stored conversation or customer record that changed its customer or account: the old
+    customer's and account's histories lose it, so they are noted in ``touched`` as well."""
+    for i, data in previous.items():
+        row = rows[i]
+        if row[1] not in ("conversation", "customer"):
+            continue
+        old_customer, old_account = _refs_in(data)
+        if row[1] == "conversation" and old_customer and old_customer != row[4]:
+            touched.customer_refs.add((row[0], old_customer))
+        if old_account and old_account != row[5]:
+            touched.accounts.add((row[0], old_account))
+
+
+def _refs_in(data: Any) -> tuple[str | None, str | None]:
+    """``customer_id`` and ``account_id`` of a record's stored JSON."""
+    value = json.loads(data)
+    return value.get("customer_id"), value.get("account_id")
+
+
 def _url(path_or_url: str) -> str:
     if "://" in path_or_url:
         return path_or_url
@@ -203,7 +223,7 @@ class Store:
             for i in range(0, len(upserts), UPSERT_CHUNK):
                 self._upsert(conn, upserts[i:i + UPSERT_CHUNK], result, touched)
             for deletion in (r for r in records if isinstance(r, Deletion)):
-                self._delete(conn, deletion, result)
+                self._delete(conn, deletion, result, touched)
             for q in quarantined:
                 self._quarantine(conn, source, stream, q)
                 result.quarantined += 1
@@ -234,18 +254,26 @@ class Store:
         for row in rows:
             if row[1] == "conversation":
                 known[(row[0], row[2])] = (row[4], row[5])
+        previous: dict[int, Any] = {}           # the stored JSON of changed records that existed
         if self._sqlite and self._looks_new(conn, rows):
-            changed = self._write_new_or_changed(conn, rows)
+            changed = self._write_new_or_changed(conn, rows, previous)
         else:
             # Read the stored JSON of these records first (one indexed query per few hundred ids),
             # and write only the new or changed ones with one executemany: much faster than an
             # upsert with RETURNING, and the same outcome (unchanged rows are not touched).
             stored = self._stored_data(conn, rows)
-            changed = [i for i, row in enumerate(rows) if stored.get(row[:3], (None, None))[1] != row[8]]
+            changed = []
+            for i, row in enumerate(rows):
+                data = stored.get(row[:3], (None, None))[1]
+                if data != row[8]:
+                    changed.append(i)
+                    if data is not None:
+                        previous[i] = data
             if changed:
                 self._write_rows(conn, [rows[i] for i in changed])
         if not changed:
             return
+        _note_moves(rows, previous, touched)
         counts = result.counts
         conversations, customer_refs, accounts = touched.conversations, touched.customer_refs, touched.accounts
         customers: list[Record] = []
@@ -328,7 +356,7 @@ class Store:
         Either answer gives the same outcome; it only picks the faster way to get there."""
         return not self._stored_data(conn, rows[::max(1, len(rows) // SAMPLE)])
 
-    def _write_new_or_changed(self, conn: Connection, rows: list[tuple]) -> list[int]:
+    def _write_new_or_changed(self, conn: Connection, rows: list[tuple], previous: dict[int, Any]) -> list[int]:
         """SQLite, for a batch that looks new: write the new and the changed rows; return their
         indices, in batch order.
 
@@ -352,6 +380,7 @@ class Store:
             elif data != row[8]:
                 changed.append(i)
                 updates.append(row)
+                previous[i] = data
         if updates:
             self._write_rows(conn, updates)
         return changed
@@ -419,14 +448,33 @@ class Store:
                     out[(source, kind, ext)] = (rid, data)
         return out
 
-    def _delete(self, conn: Connection, d: Deletion, result: BatchResult) -> None:
+    def _delete(self, conn: Connection, d: Deletion, result: BatchResult, touched: _Touched) -> None:
+        """Delete a record (a conversation with its children) and note in ``touched`` whose
+        history it was in: its conversation, customer and account (``_mark_related`` marks them),
+        so that what the record held up — a reply that answered, a touch that kept a promise — is
+        evaluated again without it."""
         r = schema.records.c
         gone = conn.execute(delete(schema.records).where(
-            r.source == d.source, r.kind == d.record_kind, r.external_id == d.external_id)).rowcount
+            r.source == d.source, r.kind == d.record_kind, r.external_id == d.external_id)
+            .returning(r.parent_id, r.customer_id, r.account_id)).all()
+        source = d.source
+        for parent, customer_id, account_id in gone:
+            if parent:
+                touched.conversations.add((source, parent))
+            elif customer_id:
+                touched.customer_refs.add((source, customer_id))
+            if account_id:
+                touched.accounts.add((source, account_id))
         if d.record_kind == "conversation":
             conn.execute(delete(schema.records).where(r.source == d.source, r.parent_id == d.external_id,
                                                       r.kind.in_(CHILD_KINDS)))
-            result.subjects.add(subject_key("conversation", d.source, d.external_id))
+            # gone from the store: the conversation subject itself (its findings resolve), and its
+            # customer, known from the deleted row rather than looked up
+            result.subjects.add(subject_key("conversation", source, d.external_id))
+        elif d.record_kind == "customer":
+            touched.customer_refs.update((source, d.external_id) for _ in gone)
+        elif d.record_kind == "account":
+            touched.accounts.update((source, d.external_id) for _ in gone)
         if gone:
             result.counts["deletion"] = result.counts.get("deletion", 0) + 1
 
