@@ -61,7 +61,7 @@ class App:
     def calendars(self) -> dict[str, Any]:
         from .calendar import BusinessCalendar
 
-        out = {name: BusinessCalendar.from_options(opts) for name, opts in self.config.calendars.items()}
+        out = {name: BusinessCalendar.from_options(opts, name=name) for name, opts in self.config.calendars.items()}
         out.setdefault("always", BusinessCalendar.always())
         return out
 

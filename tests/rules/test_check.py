@@ -305,6 +305,7 @@ first_reply = "2h"
     try:
         [rule] = app.rules
         assert rule.calendar.tz.key == "America/New_York"
+        assert rule.calendar.name == "default"          # what --explain shows as the calendar
         assert rule.calendar.add(ny(2026, 3, 6, 16), timedelta(hours=2)) == ny(2026, 3, 9, 10).astimezone(timezone.utc)
     finally:
         app.close()
