@@ -526,8 +526,21 @@ class Explanation:
             "target", "calendar", "time_zone", "started_at", "evaluated_at", "wall_time_elapsed",
             "business_time_elapsed", "paused", "clock_elapsed", "remaining", "due_at", "pauses", "stages"}}
         for k, v in extra.items():
-            lines.append(f"  {k.replace('_', ' '):<22} {v}")
+            lines += _detail_lines(k.replace("_", " "), v)
         return "\n".join(lines)
+
+
+def _detail_lines(label: str, value: Any) -> list[str]:
+    """A rule's own explanation entry, for people: a list of values on one line, a list of
+    records one per line (``key: value, ...``), anything else as it is."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [f"  {label}:"] + ["    " + ", ".join(f"{k}: {v}" for k, v in item.items() if v is not None)
+                                  for item in value]
+    if isinstance(value, list):
+        return [f"  {label:<22} {', '.join(str(v) for v in value) or '(none)'}"]
+    if isinstance(value, dict):
+        return [f"  {label:<22} {', '.join(f'{k}: {v}' for k, v in value.items())}"]
+    return [f"  {label:<22} {value}"]
 
 
 def _timeline(history: History, finding: Finding, now: datetime) -> list[dict[str, Any]]:

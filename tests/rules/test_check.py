@@ -198,6 +198,22 @@ def test_explain_prints_the_timeline_and_the_clock_math(journey, store, plugins)
         explain_store(store, [], "nope|x|y", ny(2026, 3, 9, 14))
 
 
+def test_explain_lists_a_rules_own_details_one_per_line_not_as_python_values(journey, store):
+    from careplug.rules.run_around import RunAround, RunAroundOptions
+
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), group="billing")
+    journey.event(conv, ny(2026, 3, 2, 10), EventKind.GROUP, "billing", "tech")
+    journey.event(conv, ny(2026, 3, 2, 11), EventKind.GROUP, "tech", "sales")
+    journey.load()
+    rules = [RunAround(RunAroundOptions(), context())]
+    evaluate_store(store, rules, ny(2026, 3, 2, 12))
+    [f] = store_findings.open_findings(store)
+    text = explain_store(store, rules, f.key, ny(2026, 3, 2, 12)).render()
+    assert "seen                   billing, tech, sales" in text
+    assert "from: billing, to: tech" in text and "[{" not in text and "['" not in text
+
+
 def test_bulk_histories_equal_the_stores_own_for_every_subject_kind(journey, store):
     zd = journey.customer("zendesk", "z1", email="ada@example.com", account_id="acc")
     journey.account("zendesk", "acc", tier="key")
