@@ -411,7 +411,8 @@ def _replay_subject(ev: _Evaluator, subject: str, history: History, start: datet
             if t == start:
                 result.open_at_start += 1
             elif prev is None or prev.stage != f.stage:
-                result.fired.append({"at": t.isoformat(), "key": key, "stage": f.stage,
+                result.fired.append({"at": t.isoformat(), "key": key, "rule": f.rule, "subject": f.subject,
+                                     "customer_uid": f.customer_uid, "stage": f.stage,
                                      "severity": getattr(f.severity, "value", f.severity), "summary": f.summary})
             seen[key] = f
         for key, f in seen.items():

@@ -112,14 +112,13 @@ def replay_table(result: Any, *, limit: int = 50, label: Any = None) -> Table:
         severity = str(item.get("severity") or "")
         style = {"breach": "red", "critical": "bold red", "warning": "yellow"}.get(severity, "")
         stage = f"[{style}]{escape(item['stage'])}[/]" if style else escape(item["stage"])
-        rule = f.rule if f is not None else item["key"].split("|", 1)[0]
-        who = "-"
-        if f is not None:
-            who = f.subject
-            if f.customer_uid:
-                if f.customer_uid not in names:
-                    names[f.customer_uid] = label(f.customer_uid) if label else f.customer_uid
-                who = names[f.customer_uid]
+        rule = item.get("rule") or (f.rule if f is not None else item["key"].split("|", 1)[0])
+        who = item.get("subject") or (f.subject if f is not None else "-")
+        uid = item.get("customer_uid") or (f.customer_uid if f is not None else None)
+        if uid:
+            if uid not in names:
+                names[uid] = label(uid) if label else uid
+            who = names[uid]
         cleared = "[bold]open[/]"
         if f is not None and f.resolved_at is not None:
             at = _utc(f.resolved_at)

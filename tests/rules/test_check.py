@@ -148,6 +148,7 @@ def test_a_replay_shows_what_would_have_fired_in_the_window_including_what_clear
     journey.load()
     result = replay_store(store, [unanswered()], ny(2026, 3, 4, 9), timedelta(days=3))
     fired = [(x["stage"], x["at"]) for x in result.fired]
+    assert {(x["rule"], x["subject"]) for x in result.fired} == {("unanswered", f"conversation:zendesk:{conv.external_id}")}
     assert fired == [("warning", ny(2026, 3, 2, 12).astimezone(timezone.utc).isoformat()),
                      ("breach", ny(2026, 3, 2, 13).astimezone(timezone.utc).isoformat())]
     [f] = result.findings
