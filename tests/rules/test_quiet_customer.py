@@ -69,3 +69,14 @@ def test_scope_filters_customers_by_source_tier_and_tags(journey):
 def test_a_conversation_filter_in_its_scope_is_refused_with_a_clear_message():
     with pytest.raises(ValidationError, match="do not apply to quiet_customer"):
         QuietCustomerOptions(scope={"channels": ["chat"]})
+
+
+def test_tiers_tags_and_scope_match_in_any_case_as_crms_write_them(journey):
+    ada = journey.customer(tier="Enterprise", tags=["VIP"])
+    journey.conversation(ada, ny(2026, 1, 5, 9))
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", ada.external_id)
+    hist = journey.history(f"customer:{uid}")
+    assert len(rule(tiers=["enterprise"], tags=["vip"]).evaluate(hist, ny(2026, 6, 1))) == 1
+    assert len(rule(scope={"tiers": ["ENTERPRISE"], "tags": ["Vip"], "sources": ["Zendesk"]}).evaluate(hist, ny(2026, 6, 1))) == 1
+    assert rule(scope={"exclude_tags": ["vip"]}).evaluate(hist, ny(2026, 6, 1)) == []

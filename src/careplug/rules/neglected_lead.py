@@ -15,13 +15,16 @@ lead created in Salesforce that an agent emailed from Zendesk was answered. Lead
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import field_validator
 
 import careplug
 
 from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
-from .options import CareRuleOptions, Duration, format_duration, in_scope, record_in_scope
+from .options import CareRuleOptions, Duration, format_duration, in_scope, lower, lowercase_list, record_in_scope
 from .stages import StageOptions, Stages
 from .touches import is_inquiry, touch_times
 
@@ -33,7 +36,12 @@ class NeglectedLeadOptions(CareRuleOptions):
     stages: Stages = [StageOptions(name="warning", at=0.5)]
     breach_severity: Severity = Severity.BREACH
     tiers: list[str] = []
-    """Only leads of these tiers (empty: all)."""
+    """Only leads of these tiers (empty: all; any case)."""
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _any_case(cls, v: Any) -> Any:
+        return lowercase_list(v)
 
 
 class NeglectedLead(CareRule):
@@ -45,7 +53,7 @@ class NeglectedLead(CareRule):
     def assess(self, history: History, now: datetime) -> Assessment:
         o: NeglectedLeadOptions = self.options  # type: ignore[assignment]
         out = Assessment()
-        if o.tiers and (history.tier() or "") not in o.tiers:
+        if o.tiers and lower(history.tier()) not in o.tiers:
             return out
         ts_now = now.timestamp()
         oldest = ts_now - o.lookback.total_seconds()

@@ -19,7 +19,7 @@ from ..model import Channel, Priority, Status
 from ..rule import RuleOptions
 
 __all__ = ["parse_duration", "format_duration", "Duration", "Scope", "CareRuleOptions", "in_scope",
-           "record_in_scope", "subject_tags"]
+           "record_in_scope", "subject_tags", "lowercase_list", "lower", "lower_set"]
 
 def _positive(v: Any) -> timedelta:
     """A rule's duration: written with a unit (a bare ``4`` is refused, not read as seconds)."""
@@ -47,17 +47,29 @@ Duration = Annotated[timedelta, BeforeValidator(_positive), PlainSerializer(form
                      WithJsonSchema(DURATION_SCHEMA)]
 
 
-def _lower_list(v: Any) -> Any:
+def lowercase_list(v: Any) -> Any:
+    """A value or a list of values, as a list, strings lowercased: CRM tiers, tags and groups
+    come in any case ("Enterprise", "VIP"), and scope matches them in any case."""
     if isinstance(v, str):
         v = [v]
+    if isinstance(v, list):
+        v = [x.lower() if isinstance(x, str) else x for x in v]
     return v
+
+
+def lower(value: str | None) -> str:
+    return value.lower() if value else ""
+
+
+def lower_set(values: Iterable[str]) -> set[str]:
+    return {v.lower() for v in values if v}
 
 
 class Scope(BaseModel):
     """Which conversations a rule looks at. Empty lists mean "all"; every non-empty list must match.
 
     ``tags`` matches a conversation (or its customer) carrying any of them; ``exclude_tags`` any of
-    them excludes it; ``tiers`` matches the customer's or account's tier.
+    them excludes it; ``tiers`` matches the customer's or account's tier. Values match in any case.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -74,7 +86,7 @@ class Scope(BaseModel):
                      mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
-        return _lower_list(v)
+        return lowercase_list(v)
 
     @cached_property
     def is_everything(self) -> bool:
@@ -89,9 +101,9 @@ class Scope(BaseModel):
             return False
         if self.priorities and conversation.priority not in self.priorities:
             return False
-        if self.groups and conversation.group not in self.groups:
+        if self.groups and lower(conversation.group) not in self.groups:
             return False
-        return self._matches(conversation.source, tier, set(conversation.tags) | set(customer_tags))
+        return self._matches(conversation.source, tier, lower_set(conversation.tags) | lower_set(customer_tags))
 
     @cached_property
     def needs_conversation(self) -> bool:
@@ -103,17 +115,17 @@ class Scope(BaseModel):
         customer, the customer or account itself) from ``source`` is in scope: ``sources``,
         ``tags``/``exclude_tags`` (``tags`` of its customer and account), ``tiers``. With a
         channel, priority or group filter set it is not: it has none of those."""
-        return not self.needs_conversation and self._matches(source, tier, set(tags))
+        return not self.needs_conversation and self._matches(source, tier, lower_set(tags))
 
     def _matches(self, source: str, tier: str | None, tags: set[str]) -> bool:
         """The filters anything in scope must pass: ``sources``, ``tags``, ``exclude_tags``, ``tiers``."""
-        if self.sources and source not in self.sources:
+        if self.sources and lower(source) not in self.sources:
             return False
         if self.tags and not tags.intersection(self.tags):
             return False
         if self.exclude_tags and tags.intersection(self.exclude_tags):
             return False
-        if self.tiers and (tier or "") not in self.tiers:
+        if self.tiers and lower(tier) not in self.tiers:
             return False
         return True
 
@@ -155,7 +167,7 @@ class CareRuleOptions(RuleOptions):
     @field_validator("pause_on", mode="before")
     @classmethod
     def _pauses(cls, v: Any) -> Any:
-        v = _lower_list(v)
+        v = lowercase_list(v)
         for s in v:
             if s not in {st.value for st in Status} and not isinstance(s, Status):
                 raise ValueError(f"unknown status {s!r} in pause_on: use pending, on_hold")

@@ -16,16 +16,17 @@ finding.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 import careplug
 
 from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
-from .options import CareRuleOptions, Duration, format_duration, record_in_scope, subject_tags
+from .options import (CareRuleOptions, Duration, format_duration, lower, lower_set, lowercase_list,
+                      record_in_scope, subject_tags)
 from .stages import StageOptions, Stages
 from .touches import touch_times
 
@@ -40,6 +41,11 @@ class QuietCustomerOptions(CareRuleOptions):
     stages: Stages = [StageOptions(name="warning", at=0.8)]
     breach_severity: Severity = Severity.BREACH
     calendar: str | None = "always"
+
+    @field_validator("tiers", "tags", "owners", mode="before")
+    @classmethod
+    def _any_case(cls, v: Any) -> Any:
+        return lowercase_list(v)
 
     @model_validator(mode="after")
     def _customer_scope(self) -> "QuietCustomerOptions":
@@ -70,11 +76,11 @@ class QuietCustomer(CareRule):
         owner = (account.owner if account and account.owner else
                  next((c.owner for c in history.customers if c.owner), None))
         value = account.value if account else None
-        if o.tiers and (tier or "") not in o.tiers:
+        if o.tiers and lower(tier) not in o.tiers:
             return out
-        if o.tags and not set(subject_tags(history)).intersection(o.tags):
+        if o.tags and not lower_set(subject_tags(history)).intersection(o.tags):
             return out
-        if o.owners and owner not in o.owners:
+        if o.owners and lower(owner) not in o.owners:
             return out
         if o.min_value is not None and (value is None or value < o.min_value):
             return out
