@@ -591,9 +591,19 @@ def explain(app: Any, finding_key: str, now: datetime) -> Explanation:
 
 
 def explain_store(store: Any, rules: list[Any], finding_key: str, now: datetime) -> Explanation:
-    stored = store_findings.get(store, finding_key)
+    """``finding_key`` may be the start of a key, when only one key starts so."""
+    stored = store_findings.get(store, finding_key) if finding_key else None
+    if stored is None and finding_key.strip():
+        keys = store_findings.keys_starting(store, finding_key)
+        if len(keys) == 1:
+            finding_key = keys[0]
+            stored = store_findings.get(store, finding_key)
+        elif keys:
+            shown = "\n  ".join(keys[:5]) + ("\n  ..." if len(keys) > 5 else "")
+            raise CareplugError(f"{finding_key!r} is the start of several findings' keys; give more of it:\n  {shown}")
     if stored is None:
-        raise CareplugError(f"no finding {finding_key!r} in the store: list them with `careplug check --json`")
+        raise CareplugError(f"no finding {finding_key!r} in the store: `careplug check --dry-run` lists the open "
+                            f"ones with their keys")
     history = store.load_history(stored.subject)
     current = None
     clock = dict(stored.explain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -197,6 +198,12 @@ def test_explain_prints_the_timeline_and_the_clock_math(journey, store, plugins)
     assert ex.as_dict()["finding"]["key"] == f.key
     with pytest.raises(CareplugError, match="no finding"):
         explain_store(store, [], "nope|x|y", ny(2026, 3, 9, 14))
+    # the start of a key will do when only one key starts so
+    assert explain_store(store, [unanswered()], f.key[:-3], ny(2026, 3, 9, 14)).finding.key == f.key
+    with pytest.raises(CareplugError, match="several") as info:
+        store_findings.save(store, [dataclasses.replace(f, occurrence=f.occurrence + "x")])
+        explain_store(store, [unanswered()], f.key[:-1], ny(2026, 3, 9, 14))
+    assert f.key in str(info.value)
 
 
 def test_explain_lists_a_rules_own_details_one_per_line_not_as_python_values(journey, store):

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import bindparam, literal_column, select, update
+from sqlalchemy import bindparam, func, literal_column, select, update
 from sqlalchemy.engine import Connection
 
 from ..finding import Finding, Severity
@@ -124,6 +124,15 @@ def get(store: "Store", key: str, *, conn: Connection | None = None) -> Finding 
     with _read(store, conn) as c:
         data = c.execute(select(t.data).where(t.key == key)).scalar()
     return None if data is None else decode(data)
+
+
+def keys_starting(store: "Store", prefix: str, *, limit: int = 6) -> list[str]:
+    """Up to ``limit`` finding keys that start with ``prefix`` (case counts, as in keys), in key
+    order."""
+    t = schema.findings.c
+    with _read(store, None) as c:
+        return list(c.execute(select(t.key).where(func.substr(t.key, 1, len(prefix)) == prefix)
+                              .order_by(t.key).limit(limit)).scalars())
 
 
 def open_findings(store: "Store", *, rule: str | None = None, subject: str | None = None,
