@@ -197,3 +197,25 @@ def test_a_conversation_moved_to_another_customer_and_account_marks_the_old_ones
     assert store.dirty_subjects() == sorted([
         f"conversation:zendesk:{conv.external_id}", f"customer:{ada_uid}", f"customer:{bob_uid}",
         "account:zendesk:acme", "account:zendesk:globex"])
+
+
+def test_a_message_or_task_moved_elsewhere_marks_where_it_was(journey, store):
+    ada = journey.customer("zendesk", "z1", email="ada@example.com", account_id="acme")
+    bob = journey.customer("zendesk", "z2", email="bob@example.com")
+    journey.account("zendesk", "acme")
+    first = journey.conversation(ada, ny(2026, 3, 2, 9))
+    second = journey.conversation(ada, ny(2026, 3, 2, 9))
+    moving = journey.inbound(first, ny(2026, 3, 2, 9))
+    task = journey.task(source="zendesk", at=ny(2026, 3, 2, 10), customer=ada)         # on the customer
+    journey.load()
+    settle(store)
+    ada_uid, bob_uid = store.customer_uid("zendesk", "z1"), store.customer_uid("zendesk", "z2")
+
+    moving.conversation_id = second.external_id            # merged into the other ticket
+    store.commit_batch("zendesk", "messages", [moving], cursor=None)
+    assert f"conversation:zendesk:{first.external_id}" in store.dirty_subjects()
+
+    settle(store)
+    task.customer_id = bob.external_id                     # filed on the wrong contact, moved
+    store.commit_batch("zendesk", "tasks", [task], cursor=None)
+    assert {f"customer:{ada_uid}", f"customer:{bob_uid}", "account:zendesk:acme"} <= set(store.dirty_subjects())

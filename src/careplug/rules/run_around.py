@@ -122,9 +122,20 @@ class RunAround(CareRule):
                        key=lambda c: (c.created_at, c.source, c.external_id))
         words = [subject_words(c.subject) for c in convs]
         window = o.repeat_window
+        # the next conversation still open from each one on: a cluster with none inside its window
+        # would be all solved (alert tickets: thousands of solved look-alikes) and is not built
+        next_open: list[int | None] = [None] * len(convs)
+        following: int | None = None
+        for k in range(len(convs) - 1, -1, -1):
+            if not convs[k].status.is_done:
+                following = k
+            next_open[k] = following
         used: set[int] = set()
         for i, first in enumerate(convs):
             if i in used:
+                continue
+            k = next_open[i]
+            if k is None or convs[k].created_at - first.created_at > window:
                 continue
             cluster = [i]
             for j in range(i + 1, len(convs)):

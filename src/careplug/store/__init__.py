@@ -47,26 +47,14 @@ RECORD_COLUMNS = ("source", "kind", "external_id", "parent_id", "customer_id", "
 
 
 _r, _l = schema.records.c, schema.customer_links.c
-_linked = schema.customer_links.alias("linked")
-
-
-def _and_accounts_of_linked(joined: Any) -> Any:
-    """``joined`` (which has ``customer_links``) with every customer record linked to the same uid
-    that has an account (``records``: ``source``, ``account_id``; NULL when none has)."""
-    return joined.outerjoin(_linked, _linked.c.uid == _l.uid).outerjoin(
-        schema.records, and_(_r.source == _linked.c.source, _r.kind == "customer",
-                             _r.external_id == _linked.c.external_id, _r.account_id.is_not(None)))
 
 
 # Stored conversations (one source, by id): their customer id and account
 Q_CONVERSATION_REFS = (
     select(_r.customer_id, _r.account_id)
     .where(_r.source == bindparam("src"), _r.kind == "conversation", in_ids(_r.external_id)))
-# customer ids (one source): their uids, with the accounts of every customer record linked to them
-Q_CUSTOMER_FAMILY = (
-    select(_l.uid, _r.source, _r.account_id).distinct()
-    .select_from(_and_accounts_of_linked(schema.customer_links))
-    .where(_l.source == bindparam("src"), in_ids(_l.external_id)))
+# customer ids (one source): their uids
+Q_UIDS_OF_CUSTOMERS = select(_l.uid).distinct().where(_l.source == bindparam("src"), in_ids(_l.external_id))
 # uids: the accounts of every customer record linked to them
 Q_ACCOUNTS_OF_UIDS = (
     select(_r.source, _r.account_id).distinct()
@@ -104,23 +92,26 @@ def _by_source(refs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def _note_moves(rows: list[tuple], previous: dict[int, Any], touched: _Touched) -> None:
-    """A stored conversation or customer record that changed its customer or account: the old
-    customer's and account's histories lose it, so they are noted in ``touched`` as well."""
+    """A stored record that moved — a conversation or customer to another customer or account, a
+    message, event, rating or task to another conversation or customer (HubSpot files an
+    engagement on the contact until it is associated with a ticket) — leaves the old ones'
+    histories: they are noted in ``touched`` as well."""
     for i, data in previous.items():
         row = rows[i]
-        if row[1] not in ("conversation", "customer"):
+        source, kind = row[0], row[1]
+        if kind == "account" or kind == "agent":
             continue
-        old_customer, old_account = _refs_in(data)
-        if row[1] == "conversation" and old_customer and old_customer != row[4]:
-            touched.customer_refs.add((row[0], old_customer))
+        old = json.loads(data)
+        old_parent, old_customer, old_account = old.get("conversation_id"), old.get("customer_id"), old.get("account_id")
+        if kind in CHILD_KINDS:
+            if old_parent and old_parent != row[3]:
+                touched.conversations.add((source, old_parent))
+            elif not old_parent and old_customer and (row[3] or old_customer != row[4]):
+                touched.customer_refs.add((source, old_customer))      # was the customer's own
+        elif kind == "conversation" and old_customer and old_customer != row[4]:
+            touched.customer_refs.add((source, old_customer))
         if old_account and old_account != row[5]:
-            touched.accounts.add((row[0], old_account))
-
-
-def _refs_in(data: Any) -> tuple[str | None, str | None]:
-    """``customer_id`` and ``account_id`` of a record's stored JSON."""
-    value = json.loads(data)
-    return value.get("customer_id"), value.get("account_id")
+            touched.accounts.add((source, old_account))
 
 
 def _url(path_or_url: str) -> str:
@@ -305,11 +296,10 @@ class Store:
         of every customer record linked to an affected uid (an account's history holds its
         customers, their linked records in other sources, and all their conversations).
 
-        What the batch does not tell is read with at most one query per source and kind of
-        lookup, each id list bound as one parameter (``idlist``), every join on an index: the
-        stored conversations whose children came without them (with their customer's uid and
-        the accounts linked to it), customer ids of customer-level ratings and tasks and of the
-        batch's conversations, and the accounts linked to the uids of the batch's customers."""
+        What the batch does not tell is read with one query per source and kind of lookup, each id
+        list bound as one parameter (``idlist``), every join on an index: the stored conversations
+        whose children came without them (their customer and account), the uids of the customer
+        ids, and once per batch the accounts of every customer record linked to those uids."""
         known, accounts = touched.known, touched.accounts
         uids: set[str] = set()
         refs = touched.customer_refs
@@ -331,13 +321,12 @@ class Store:
                 if account_id:
                     accounts.add((source, account_id))
         for source, ids in _by_source(refs).items():
-            rows = self._rows(conn, Q_CUSTOMER_FAMILY, src=source, ids=ids)
-            uids.update([row[0] for row in rows])
-            accounts.update([(row[1], row[2]) for row in rows if row[2]])
-        rest = sorted(touched.uids - uids)
-        if rest:
-            accounts.update(self._rows(conn, Q_ACCOUNTS_OF_UIDS, ids=rest))
+            uids.update(row[0] for row in self._rows(conn, Q_UIDS_OF_CUSTOMERS, src=source, ids=ids))
         uids |= touched.uids
+        if uids:
+            # once per batch, linear in the families' sizes (a join per customer id would repeat a
+            # large merged family — a shared switchboard number — for every id of it in the batch)
+            accounts.update(self._rows(conn, Q_ACCOUNTS_OF_UIDS, ids=sorted(uids)))
         subjects = result.subjects
         subjects.update([f"conversation:{source}:{external_id}" for source, external_id in touched.conversations])
         subjects.update([f"customer:{uid}" for uid in uids])
