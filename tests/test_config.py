@@ -169,6 +169,28 @@ def test_a_secret_file_value_is_never_echoed_even_by_a_validator_that_quotes_its
     assert all("${file:secret.txt}" in p.message for p in problems)   # what to look at instead
 
 
+@pytest.mark.parametrize("secret", ["839201", "4Hunter2Zebra", "9-17,Zebra"])
+def test_no_part_or_form_of_a_secret_is_echoed_when_a_validator_transforms_it(tmp_path, secret):
+    """Validators suffix ('839201h' in an example), lowercase and split ('unknown unit 'hunter'')
+    what they were given: a problem with an interpolated value says so and quotes nothing."""
+    (tmp_path / "pin.txt").write_text(secret)
+    (tmp_path / "careplug.toml").write_text(textwrap.dedent("""
+        [rules.unanswered]
+        first_reply = "${file:pin.txt}"
+
+        [calendars.team]
+        timezone = "America/New_York"
+        hours = { mon-fri = "${file:pin.txt}" }
+    """))
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "careplug.toml")
+    text = " ".join(f"{p.message} {p.hint or ''}" for p in info.value.problems).lower()
+    assert info.value.problems and "${file:pin.txt}" in text
+    for piece in {secret.lower(), *secret.lower().replace(",", " ").replace("-", " ").split()} - {"9", "17"}:
+        assert piece not in text, piece
+    assert "hunter" not in text
+
+
 def test_an_environment_value_is_never_echoed_on_the_cli(tmp_path):
     (tmp_path / "careplug.toml").write_text('[rules.unanswered]\nfirst_reply = "${FR}"\n')
     for args in (["validate"], ["--json", "validate"], ["check", "--dry-run"]):

@@ -159,11 +159,29 @@ def _related(a: tuple, b: tuple) -> bool:
     return a[:n] == b[:n]
 
 
-def _scrub(text: str | None, secrets: dict[tuple, _Interpolated], path: tuple) -> str | None:
-    """``text`` with every value interpolated at, above or under ``path`` replaced by a marker
-    naming the reference (and any longer interpolated value anywhere replaced too)."""
+def _secret_at(secrets: dict[tuple, _Interpolated], path: tuple) -> _Interpolated | None:
+    """The interpolation of the value at ``path`` or of one it is part of (``tags.0`` of an
+    interpolated list), if any."""
+    for where, interp in secrets.items():
+        if path[:len(where)] == where:
+            return interp
+    return None
+
+
+def _scrub(text: str | None, secrets: dict[tuple, _Interpolated], path: tuple, *, hint: bool = False) -> str | None:
+    """``text`` (a problem's message, or its hint) with nothing of an interpolated value in it.
+
+    A problem with an interpolated value itself gets a message that says so and no hint: the
+    validators quote, lowercase, split and suffix what they were given ('839201h', part of a
+    token), so no replacing of the value's forms is safe there. Elsewhere every interpolated value
+    of the problem's table, and any longer one anywhere, is replaced by a marker naming its
+    reference, in any case."""
     if not text or not secrets:
         return text
+    interp = _secret_at(secrets, path)
+    if interp is not None and not (not hint and _is_interpolation_problem(text)):   # those name only the reference
+        refs = ", ".join(interp.refs)
+        return None if hint else f"the value of {refs} is not valid here (not shown: it may be secret)"
     for where, interp in secrets.items():
         near = _related(where, path)
         marker = f"<value of {', '.join(interp.refs)} not shown>"
@@ -171,10 +189,7 @@ def _scrub(text: str | None, secrets: dict[tuple, _Interpolated], path: tuple) -
             if not value.strip() or (not near and len(value) < 6):
                 continue
             for form in dict.fromkeys((repr(value), f'"{value}"', repr(value)[1:-1], value)):
-                if near:
-                    text = re.sub(rf"(?<![\w]){re.escape(form)}(?![\w])", marker, text)
-                else:
-                    text = text.replace(form, marker)
+                text = re.sub(re.escape(form), marker, text, flags=re.IGNORECASE)
     return text
 
 
@@ -461,7 +476,7 @@ def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, p
                         if _is_interpolation_problem(message) or not any(_related(f, path) and len(path) >= len(f)
                                                                          for f in failed)]
         problems = [ConfigProblem(".".join(str(p) for p in path), _scrub(message, secrets, path),
-                                  _line_for(lines, path), _scrub(hint, secrets, path), file)
+                                  _line_for(lines, path), _scrub(hint, secrets, path, hint=True), file)
                     for path, message, hint in raw_problems]
         problems.sort(key=lambda p: (p.line is None, p.line or 0))   # in file order
         raise ConfigError(problems)
