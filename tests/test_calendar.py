@@ -165,6 +165,11 @@ def test_an_unknown_subdivision_is_named_with_the_country_s_subdivisions():
         CalendarOptions(country="de")
 
 
+def test_a_subdivision_may_be_given_by_the_name_the_holidays_package_also_takes():
+    assert CalendarOptions(country="GB", subdivision="England").subdivision == "England"
+    assert CalendarOptions(country="GB", subdivision="ENG").subdivision == "ENG"
+
+
 def test_every_bad_opening_hours_entry_is_reported_at_once():
     with pytest.raises(ValidationError) as info:
         CalendarOptions(hours={"mon": "17:00-09:00", "tue": "25:00-26:00", "wed": "09:00-17:00", "funday": "10:00-12:00"})

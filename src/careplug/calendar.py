@@ -110,6 +110,14 @@ def _close(value: str, options: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _subdivision_aliases(country: str) -> list[str]:
+    """The names the ``holidays`` package also takes for a country's subdivisions ("England" for GB)."""
+    try:
+        return list(getattr(holidays_lib.country_holidays(country, years=2000), "subdivisions_aliases", None) or ())
+    except Exception:  # an unknown country is reported on its own key
+        return []
+
+
 class CalendarOptions(BaseModel):
     """``[calendars.NAME]``: opening hours, time zone and holidays of one team."""
 
@@ -172,7 +180,7 @@ class CalendarOptions(BaseModel):
         if v is None or not country:          # no country, or a bad one already reported
             return v
         subdivisions = list(holidays_lib.list_supported_countries().get(country, []))
-        if v not in subdivisions:
+        if v not in subdivisions and v not in _subdivision_aliases(country):     # "England" for GB: an alias
             listed = ", ".join(subdivisions) if subdivisions else "none"
             raise ValueError(f"the holidays package knows no subdivision {v!r} of {country}"
                              f"{_close(v, subdivisions)}; {country}'s subdivisions: {listed}")
