@@ -40,7 +40,7 @@ def test_a_rule_duration_without_a_unit_is_a_config_error(snippet):
     assert problem.path.startswith("rules.unanswered.") and "needs a unit" in problem.message
 
 
-@pytest.mark.parametrize("text", ["", "soon", "4 fortnights", "h4", "4h soon", True, None])
+@pytest.mark.parametrize("text", ["", "soon", "4 fortnights", "h4", "4h soon", True, None, "500ms", "2hs"])
 def test_anything_else_is_refused_with_the_accepted_form(text):
     with pytest.raises(ValueError, match="duration|unit"):
         parse_duration(text)

@@ -43,7 +43,7 @@ def parse_duration(value: Any, *, bare_seconds: bool = True) -> timedelta:
         if text[pos:m.start()].strip(" ,") not in ("", "and"):
             break
         unit = m.group(2)
-        if unit not in _UNITS and unit.endswith("s"):
+        if unit not in _UNITS and unit.endswith("s") and len(unit) > 2:     # "mins", "hrs"; not "ms", "hs"
             unit = unit[:-1]
         if unit not in _UNITS:
             raise ValueError(f"unknown unit {unit!r} in duration {value!r}: use s, m, h, d or w")

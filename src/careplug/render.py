@@ -155,7 +155,7 @@ def print_findings(console: Console, result: Any, now: datetime, label: Any = No
         console.print(replay_table(result, label=label))
         console.print(replay_counts(result), highlight=False, markup=False)
         for failure in getattr(result, "failures", []):
-            console.print(f"[red]✗ {failure}[/]", highlight=False)
+            console.print(f"[red]✗ {escape(failure)}[/]", highlight=False)
         return
     findings = list(getattr(result, "findings", []) or [])
     console.print(waiting_table(findings, now, title=f"open findings ({len(findings)})", label=label, show_keys=True))
@@ -164,7 +164,7 @@ def print_findings(console: Console, result: Any, now: datetime, label: Any = No
     if counts:
         console.print("  ".join(f"{k}: {v:,}" for k, v in counts.items()))
     for failure in getattr(result, "failures", []):
-        console.print(f"[red]✗ {failure}[/]", highlight=False)
+        console.print(f"[red]✗ {escape(failure)}[/]", highlight=False)
 
 
 def print_nudges(console: Console, result: Any, *, dry_run: bool) -> None:
@@ -184,7 +184,7 @@ def print_run(console: Console, result: Any) -> None:
             f"{k}: {v:,}" for k, v in result.nudges.as_dict().items() if isinstance(v, int) and not isinstance(v, bool)))
     if result.failures:
         for f in result.failures:
-            console.print(f"[red]✗ {f}[/]", highlight=False)
+            console.print(f"[red]✗ {escape(f)}[/]", highlight=False)
     else:
         console.print(f"[green]✓ run finished in {result.seconds:.1f}s[/]")
 
