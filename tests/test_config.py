@@ -371,3 +371,8 @@ def test_messages_read_as_plain_sentences_and_an_unset_variable_is_one_problem(m
     assert by_path["rules.unanswered.next_reply"].message.startswith("bad duration 'soon'")
     assert by_path["rules.unanswered.breach_severity"].hint is None
     assert not any("Value error" in str(p) for p in problems)
+
+
+def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path):
+    (tmp_path / "careplug.toml").write_bytes(b"\xef\xbb\xbf" + b'[rules.unanswered]\nfirst_reply = "2h"\n')
+    assert load(tmp_path / "careplug.toml").rules["unanswered"].first_reply.total_seconds() == 7200

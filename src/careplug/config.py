@@ -559,7 +559,7 @@ def find_config(explicit: str | os.PathLike | None = None) -> Path:
 def load(path: str | os.PathLike, *, plugins: Any = None) -> Config:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")   # a byte-order mark (Windows editors) is not content
     except FileNotFoundError:
         raise ConfigError([ConfigProblem("", f"config file {path} not found", None,
                                          "create one with `careplug init`", str(path))]) from None
