@@ -179,3 +179,62 @@ def test_announcing_an_absence_is_not_a_commitment(sentence):
 def test_an_absence_beside_a_colleagues_promise_leaves_the_promise():
     [c] = find_commitments("I'll be away tomorrow, but my colleague will call you on Wednesday.", MONDAY, tz=NY)
     assert c.due_at == datetime(2026, 3, 4, 17, tzinfo=NY)
+
+
+@pytest.mark.parametrize("sentence,due", [
+    ("Tomorrow, I'll call you at 3pm.", datetime(2026, 3, 3, 15, tzinfo=NY)),
+    ("On Friday, I'll send you the report at 9am.", datetime(2026, 3, 6, 9, tzinfo=NY)),
+    ("Next Monday, our engineer will call you at 11am.", datetime(2026, 3, 9, 11, tzinfo=NY)),
+])
+def test_a_clock_time_in_the_committing_clause_falls_on_the_day_a_leading_clause_names(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz=NY)
+    assert c.due_at == due
+
+
+def test_a_day_in_the_committing_clause_wins_over_a_day_elsewhere_and_an_absences_day_is_not_the_promises():
+    [c] = find_commitments("I'm out of the office tomorrow, but I'll call you on Friday.", MONDAY, tz=NY)
+    assert c.due_at == datetime(2026, 3, 6, 17, tzinfo=NY)
+    [c] = find_commitments("I'm out tomorrow, but I'll call you at 3pm.", MONDAY, tz=NY)
+    assert c.due_at == datetime(2026, 3, 2, 15, tzinfo=NY)
+
+
+@pytest.mark.parametrize("sentence,due", [
+    ("I'll have this done by Friday as I'll be away next week.", datetime(2026, 3, 6, 17, tzinfo=NY)),
+    ("I'll finish the migration today since I'll be out tomorrow.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("We'll be out on Wednesday to replace the router.", datetime(2026, 3, 4, 17, tzinfo=NY)),
+    ("Our technician will be out tomorrow to install the new meter.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("I'll be away tomorrow and will call you on Wednesday.", datetime(2026, 3, 4, 17, tzinfo=NY)),
+])
+def test_a_promise_that_mentions_an_absence_or_is_a_visit_is_a_commitment_due_when_it_says(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz=NY)
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "I'll be out of office tomorrow.", "I'll be away tomorrow.", "I'll be on leave next week.",
+    "Our technician will be away next week.", "I'll be out next week to attend a conference.",
+])
+def test_an_absence_that_is_the_whole_commitment_promises_nothing(sentence):
+    assert not is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "We'll ship the replacement tomorrow, but only if the payment clears.",
+    "I'll call you back tomorrow - provided the engineer confirms the slot.",
+    "We'll ship it tomorrow - as long as the stock arrives.",
+    "I'll call you tomorrow; unless you'd rather we email.",
+    "If the logs arrive today; we'll fix it tomorrow.",
+])
+def test_a_condition_on_the_promise_in_the_next_or_previous_independent_clause_cancels_it(sentence):
+    assert not is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "I'll get back to you tomorrow; if you have questions in the meantime, just reply here.",
+    "I'll call you tomorrow - if you need anything before then just reply here.",
+    "I'll call you tomorrow, but I'm out until noon.",
+    "If you have questions, just reply; I'll call you tomorrow.",
+])
+def test_a_condition_addressed_to_the_customer_about_something_else_leaves_the_promise(sentence):
+    [c] = find_commitments(sentence, MONDAY, tz=NY)
+    assert c.due_at == datetime(2026, 3, 3, 17, tzinfo=NY)

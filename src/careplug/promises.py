@@ -13,12 +13,17 @@ It drops what only looks like one:
 - absences ("I'll be out of office tomorrow", "I'll be away tomorrow", "I'll be on leave next week").
 
 These are looked for in the clause that commits, not the whole sentence: conditions in its
-independent clause (split at ";", a spaced dash, "but", "however"), negations and past tense in its
-comma clause. "As discussed on the phone, I'll call you tomorrow" and "I'll get back to you
-tomorrow; if you have questions, just reply here" commit; "if you send the logs, we'll..." does not.
+independent clause (split at ";", a spaced dash, "but", "however") and conditions on it at the edges
+of its neighbours ("..., but only if the payment clears", "If the logs arrive today; we'll..."),
+negations and past tense in its comma clause. "As discussed on the phone, I'll call you tomorrow" and
+"I'll get back to you tomorrow; if you have questions, just reply here" commit; "if you send the
+logs, we'll..." does not. An absence is taken out of the clause before it is read: one that is the
+whole promise leaves nothing ("I'll be away tomorrow"), one beside a promise leaves the promise ("I'll
+finish it today since I'll be out tomorrow": today); "be out ... to <verb>" is a visit and stays.
 The due time is read from the committing clause too ("I'm out tomorrow, but I'll call you on
-Friday": Friday), and from the whole sentence when that clause names none ("Tomorrow morning,
-I'll call you").
+Friday": Friday), from the whole sentence, absences left out, when that clause names none ("Tomorrow
+morning, I'll call you"), and on the day the sentence names when that clause names a clock time
+alone ("Tomorrow, I'll call you at 3pm": tomorrow at 15:00).
 
 Due times are read relative to the message's time *in the team's time zone* (``tz``); calendar
 dates ("March 12", "10 March") are parsed with ``dateparser``. The conventions, so a due time is a
@@ -102,25 +107,68 @@ _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i 
                    r"we told you|i said|we said)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
-_NOT_PROMISES = re.compile(
-    r"\b(be happy to|be glad to|assume|be here|hope to|be closed|"
-    r"be (?:out of (?:the )?office|ooo|away|off|on (?:\w+ )?leave|on (?:holiday|vacation|pto)|unavailable|offline|"
-    r"out (?:today|tomorrow|this|next|until|on|from|sick)))\b")     # absences: "I'll be away tomorrow"
+_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed)\b")
+# an absence ("I'll be away tomorrow", "as I'm out of office next week"), from its conjunction to the end
+# of its phrase: it is taken out of a clause before the clause is read, so an absence that is the whole
+# commitment leaves nothing ("I'll be on leave next week"), and one beside a promise leaves the promise
+# and its due time ("I'll finish it today since I'll be out tomorrow": today). "Be out ... to <verb>" is
+# a visit, a promise ("our technician will be out tomorrow to install the meter"): it stays.
+_ABSENCE = re.compile(
+    r"(?:\b(?:as|since|because|while|though|although|and|so)\s+)?"
+    r"\b(?:i|we|he|she|they|(?:our|my|the)(?:\s+[\w\-]+){1,3}?)\s*"
+    r"(?:'ll|'m|'re|'s|\s(?:will|shall|am|are|is))(?:\s+(?:also|still|probably|going to))*(?:\s+be)?\s+"
+    r"(?P<what>out of (?:the )?office|ooo|away|off|on (?:\w+ )?leave|on (?:holiday|vacation|pto)|unavailable|"
+    r"offline|out(?= (?:today|tomorrow|this|next|until|on|from|sick)\b))\b"
+    r"(?P<tail>.*?)(?=\s+(?:and|then|so|but)\b|\s*[,;.!?]|$)")
+_VISIT = re.compile(r"\bto\s+(?!attend\b|travel\b|recover\b|rest\b)\w+")    # not "out next week to attend a course"
+_UNTIL = re.compile(r"\buntil\b.*")
+# a condition that restricts the promise from the next independent clause ("..., but only if the payment
+# clears", "... - provided the engineer confirms"), or from the one before it ("If the logs arrive
+# today; we'll fix it"). A condition there with its own consequence ("; if you have questions, just
+# reply here") is about something else and leaves the promise.
+_CONDITION_AFTER = re.compile(
+    r"^\s*(?:only\s+(?:if|when|once|after)|unless|provided|providing|as long as|so long as|assuming|"
+    r"on (?:the )?condition|subject to|if)\b")
+_RESTRICTS = re.compile(r"^\s*(?:only\b|unless\b|provided\b|providing\b|as long as\b|so long as\b|assuming\b|on\b|subject\b)")
+_CONDITION_LEADS = re.compile(r"^\s*(?:if|unless|provided|providing|as long as|so long as|assuming|once|when|"
+                              r"as soon as|should you)\b[^,]*$")
+_ASIDE = re.compile(r",\s*\S|\b(?:just|please|feel free|let (?:me|us) know|don't hesitate|do not hesitate|reply|"
+                    r"contact us|call us|reach out)\b")
 
 
 def _norm(text: str) -> str:
     return text.replace("’", "'").replace("‘", "'").strip().lower()
 
 
+def _absence(m: re.Match) -> str:
+    """What is left of an absence phrase in a clause being read for a commitment: nothing, or all of
+    it when it is a visit ("we'll be out on Wednesday to replace the router")."""
+    if m.group("what") == "out" and _VISIT.search(m.group("tail")):
+        return m.group(0)
+    return ""
+
+
+def _absence_context(m: re.Match) -> str:
+    """What is left of an absence phrase in a sentence read for a due time: its "until" ("I'll be away
+    from my desk until 2pm, then will call you back": 2pm), else nothing."""
+    if m.group("what") == "out" and _VISIT.search(m.group("tail")):
+        return m.group(0)
+    until = _UNTIL.search(m.group("tail"))
+    return until.group(0) if until else ""
+
+
 def _commitment_clause(sentence: str) -> str | None:
-    """The committing part of ``sentence`` (normalized: from the clause that commits to the end of its
-    independent clause), or None. Negations, past tense and "before" conditions are looked for in the
-    committing clause only, other conditions in its independent clause: "As discussed on the phone,
-    I'll call you tomorrow" commits, "If you send the logs, we'll call you" does not."""
+    """The committing part of ``sentence`` (normalized, absences taken out: from the clause that commits
+    to the end of its independent clause), or None. Negations, past tense and "before" conditions are
+    looked for in the committing clause only, other conditions in its independent clause and at the
+    edges of its neighbours: "As discussed on the phone, I'll call you tomorrow" commits, "If you send
+    the logs, we'll call you" and "we'll ship it tomorrow, but only if the payment clears" do not."""
     s = _norm(sentence)
     if not s or s.endswith("?") or _QUESTION_START.match(s):
         return None
-    for segment in _SEGMENT.split(s):
+    segments = _SEGMENT.split(s)
+    for k, segment in enumerate(segments):
+        segment = _ABSENCE.sub(_absence, segment)
         clauses = _CLAUSE.split(segment)
         for i, clause in enumerate(clauses):
             for marker in _MARKERS:
@@ -131,8 +179,21 @@ def _commitment_clause(sentence: str) -> str | None:
                     break
                 if _CONDITION_BEFORE.search(clause[:m.start()]) or _CONDITION_ANYWHERE.search(segment):
                     break
+                if k > 0 and _CONDITION_LEADS.match(segments[k - 1]):
+                    break                   # "if the logs arrive today; we'll fix it tomorrow"
+                if k + 1 < len(segments) and _restricts(segments[k + 1]):
+                    break                   # "we'll ship it tomorrow, but only if the payment clears"
                 return ",".join(clauses[i:]).strip()
     return None
+
+
+def _restricts(segment: str) -> bool:
+    """Whether the independent clause after a promise is a condition on it ("but only if the payment
+    clears", "- provided the engineer confirms", "unless you'd rather we email"), not an aside to the
+    customer with its own consequence ("; if you have questions, just reply here")."""
+    if not _CONDITION_AFTER.match(segment):
+        return False
+    return bool(_RESTRICTS.match(segment)) or not _ASIDE.search(segment)
 
 
 def is_commitment(sentence: str) -> bool:
@@ -215,6 +276,14 @@ def due_time(clause: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
              calendar: BusinessCalendar | None = None, end_of_day: time = time(17)) -> tuple[datetime | None, str | None]:
     """The due time a commitment ``clause`` names, and the words it was read from; (None, None)
     when it names none. ``sent_at`` must be aware."""
+    due, phrase, _ = _due(clause, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
+    return due, phrase
+
+
+def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: BusinessCalendar | None,
+         end_of_day: time) -> tuple[datetime | None, str | None, str | None]:
+    """``due_time``, and what kind of phrase it was read from: "exact" (hours and minutes from now),
+    "clock" (a time of day alone: "at 3pm"), "day" (a day, with or without a time), None."""
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     local = sent_at.astimezone(zone)
     today = local.date()
@@ -243,32 +312,32 @@ def due_time(clause: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
     if m:
         unit = m.group(1)
         if unit == "hour":
-            return _exact(sent_at, 3600, zone), m.group(0)
+            return _exact(sent_at, 3600, zone), m.group(0), "exact"
         days = 1 if unit == "day" else 7
-        return at(today + timedelta(days=days), end_of_day), m.group(0)
+        return at(today + timedelta(days=days), end_of_day), m.group(0), "day"
     m = _DURATION.search(s)
     if m:
         n, unit = _count(m.group(1)), m.group(2)
         if unit.startswith(("min", "h")):
             seconds = n * (60 if unit.startswith("min") else 3600)
-            return _exact(sent_at, seconds, zone), m.group(0)
+            return _exact(sent_at, seconds, zone), m.group(0), "exact"
         if unit.startswith(("business", "working")):
             day, left = today, int(n)
             while left > 0:
                 day += timedelta(days=1)
                 if _is_business_day(day, calendar):
                     left -= 1
-            return at(day, end_of_day), m.group(0)
+            return at(day, end_of_day), m.group(0), "day"
         days = int(n) * (7 if unit.startswith("week") else 1)
-        return at(today + timedelta(days=days), end_of_day), m.group(0)
+        return at(today + timedelta(days=days), end_of_day), m.group(0), "day"
     m = _DATE.search(s)
     if m:
         phrase = f"{m.group(1)} {m.group(2)}" if m.group(1) else f"{m.group(3)} {m.group(4)}"
         day = _parse_date(phrase, today)
         if day is not None:
-            return at(day, time_of_day(end_of_day)), m.group(0)
+            return at(day, time_of_day(end_of_day)), m.group(0), "day"
     if _TOMORROW.search(s):
-        return at(today + timedelta(days=1), time_of_day(end_of_day)), "tomorrow"
+        return at(today + timedelta(days=1), time_of_day(end_of_day)), "tomorrow", "day"
     m = _WEEKDAY.search(s)
     if m:
         target = _WEEKDAYS.index(m.group(2))
@@ -278,23 +347,23 @@ def due_time(clause: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
         else:
             ahead = (target - today.weekday()) % 7 or 7
             day = today + timedelta(days=ahead)
-        return at(day, time_of_day(end_of_day)), m.group(0).strip()
+        return at(day, time_of_day(end_of_day)), m.group(0).strip(), "day"
     m = _NEXT_WEEK.search(s)
     if m:
         monday_next = today + timedelta(days=7 - today.weekday())
         qualifier = (m.group(1) or "").strip()
         if qualifier == "early":
-            return at(monday_next + timedelta(days=1), end_of_day), m.group(0).strip()
+            return at(monday_next + timedelta(days=1), end_of_day), m.group(0).strip(), "day"
         if qualifier == "first thing":
-            return at(monday_next, time(10)), m.group(0).strip()
-        return at(monday_next + timedelta(days=4), end_of_day), m.group(0).strip()
+            return at(monday_next, time(10)), m.group(0).strip(), "day"
+        return at(monday_next + timedelta(days=4), end_of_day), m.group(0).strip(), "day"
     m = _THIS_WEEK.search(s)
     if m:
         friday = today + timedelta(days=(4 - today.weekday()) % 7)
-        return at(friday, end_of_day), m.group(0)
+        return at(friday, end_of_day), m.group(0), "day"
     m = _TODAY.search(s)
     if m:
-        return at(today, time_of_day(end_of_day)), m.group(0)
+        return at(today, time_of_day(end_of_day)), m.group(0), "day"
     m = _CLOCK.search(s)
     if m:
         t = _parse_clock(m.group(1).replace(".", ""))
@@ -302,21 +371,28 @@ def due_time(clause: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
             due = at(today, t)
             if due <= local:
                 due = at(today + timedelta(days=1), t)
-            return due, m.group(0)
-    return None, None
+            return due, m.group(0), "clock"
+    return None, None, None
 
 
 def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
                      calendar: BusinessCalendar | None = None, end_of_day: time = time(17)) -> list[Commitment]:
     """The commitments in a message, in order, each with its due time (None when undated)."""
     out: list[Commitment] = []
-    for sentence, clause in _committing(text or ""):
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    for sentence, clause, context in _committing(text or ""):
         # the due time is read from the committing clause ("I'm out tomorrow, but I'll call you on
-        # Friday": Friday); when that names none, from the whole sentence ("Give me 30 minutes and
-        # I'll...", "Tomorrow morning, I'll call you")
-        due, phrase = due_time(clause, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
-        if phrase is None and clause != _norm(sentence):
-            due, phrase = due_time(sentence, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
+        # Friday": Friday); when that names none, from the whole sentence, absences taken out ("Give me
+        # 30 minutes and I'll...", "Tomorrow morning, I'll call you"); when it names a time of day only,
+        # on the day the sentence names ("Tomorrow, I'll call you at 3pm": tomorrow at 15:00)
+        due, phrase, kind = _due(clause, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
+        if (phrase is None or kind == "clock") and clause != context:
+            whole, words, whole_kind = _due(context, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
+            if phrase is None:
+                due, phrase = whole, words
+            elif whole_kind == "day" and due is not None and whole is not None:
+                due = datetime.combine(whole.astimezone(zone).date(), due.astimezone(zone).time(), tzinfo=zone)
+                phrase = f"{words} {phrase}"
         if due is not None and due <= sent_at:
             due = None                      # passed when said ("later today" after hours): undated
         out.append(Commitment(sentence, due, phrase))
@@ -324,20 +400,20 @@ def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC"
 
 
 @lru_cache(maxsize=65536)
-def _committing(text: str) -> tuple[tuple[str, str], ...]:
-    """(sentence, committing clause) for each sentence of ``text`` that makes a commitment (the part
-    of the reading that does not depend on when the message was sent: memoized per text, as agents
-    reuse macros)."""
+def _committing(text: str) -> tuple[tuple[str, str, str], ...]:
+    """(sentence, committing clause, the sentence as read for a due time) for each sentence of ``text``
+    that makes a commitment (the part of the reading that does not depend on when the message was
+    sent: memoized per text, as agents reuse macros)."""
     out = []
     for sentence in _SENTENCE.split(text):
         sentence = sentence.strip()
         if sentence:
             clause = _commitment_clause(sentence)
             if clause is not None:
-                out.append((sentence, clause))
+                out.append((sentence, clause, _ABSENCE.sub(_absence_context, _norm(sentence)).strip()))
     return tuple(out)
 
 
 def committing_sentences(text: str) -> tuple[str, ...]:
     """The sentences of ``text`` that make a commitment."""
-    return tuple(sentence for sentence, _ in _committing(text))
+    return tuple(sentence for sentence, _, _ in _committing(text))

@@ -170,3 +170,20 @@ def test_a_warning_reached_stays_while_the_conversation_is_paused_and_the_due_ti
     [f] = a.findings
     assert f.stage == "warning" and f.due_at is None and a.next_check_at is None
     assert "on hold" in f.summary
+
+
+def test_a_clock_time_promise_after_a_leading_day_fires_on_that_day(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))                                   # Monday
+    journey.reply(conv, ny(2026, 3, 2, 10), "Tomorrow, I'll call you at 3pm.")
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    assert [f.stage for f in rule().evaluate(hist, ny(2026, 3, 2, 15, 1))] == []
+    [f] = rule().evaluate(hist, ny(2026, 3, 3, 15, 1))
+    assert f.stage == "breach" and f.due_at == utc(ny(2026, 3, 3, 15))
+
+
+def test_a_promise_restricted_by_a_condition_after_but_does_not_fire(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 10), "We'll ship the replacement tomorrow, but only if the payment clears.")
+    assert rule().evaluate(journey.history(f"conversation:zendesk:{conv.external_id}"), ny(2026, 3, 9, 9)) == []
