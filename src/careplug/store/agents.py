@@ -13,7 +13,7 @@ from typing import Any
 from ..history import History
 from ..model import AuthorRole
 
-__all__ = ["authors", "agent_refs", "attach"]
+__all__ = ["authors", "authors_by_conversation", "agent_refs", "attach"]
 
 _AGENT = AuthorRole.AGENT
 
@@ -21,6 +21,21 @@ _AGENT = AuthorRole.AGENT
 def authors(messages: Iterable[Any]) -> set[tuple[str, str]]:
     """``(source, id)`` of the agents who wrote ``messages``."""
     return {(m.source, m.author) for m in messages if m.author and m.author_role is _AGENT}
+
+
+def authors_by_conversation(messages: Iterable[Any]) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """``authors`` of each conversation's ``messages`` (any mix of conversations, one pass), by
+    ``(source, conversation id)``; conversations without an agent's message are left out."""
+    out: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for m in messages:
+        if m is not None and m.author and m.author_role is _AGENT:
+            key = (m.source, m.conversation_id)
+            found = out.get(key)
+            if found is None:
+                out[key] = {(m.source, m.author)}
+            else:
+                found.add((m.source, m.author))
+    return out
 
 
 def agent_refs(conversations: Iterable[Any], messages: Iterable[Any]) -> set[tuple[str, str]]:

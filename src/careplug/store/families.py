@@ -25,7 +25,7 @@ from sqlalchemy import LargeBinary, bindparam, cast, literal_column, or_, select
 from ..history import History
 from ..model import RECORD_KINDS_BY_TYPE, Event, Message, Rating, Task
 from . import codec, schema
-from .agents import agent_refs, attach
+from .agents import attach, authors_by_conversation
 from .bulk import Q_BY_ID, Q_LINKS_BY_UID, _by_source, _Loader
 from .idlist import ids_param, in_ids
 
@@ -152,8 +152,11 @@ class _Families:
         # their children, in time order: each to its conversation's list and to its customer's
         conv_lists: dict[tuple[str, str], tuple[list, list, list, list]] = {k: ([], [], [], []) for k in convs}
         cust_lists: dict[str, tuple[list, list, list, list]] = {uid: ([], [], [], []) for uid in links_by_uid}
+        authored: dict = {}                     # conversation -> the agents who wrote in it
         for kind, (rows, recs) in self.stream("children", None, _r.parent_id, convs).items():
             n = _SLOT[kind]
+            if n == 0:
+                authored = authors_by_conversation(recs)
             keyed = n >= 2                      # ratings and tasks: their sort keys are kept
             for row, rec in zip(rows, recs):
                 key = (row[3], row[4])
@@ -165,9 +168,7 @@ class _Families:
                 if keyed:
                     order[id(rec)] = (row[1] is not None, row[1] or 0.0, row[0])
 
-        # the agents each conversation names: its assignee, the authors of its agents' messages
-        conv_agents = {key: agent_refs((convs[key],), lists[0]) for key, lists in conv_lists.items()}
-        accounts, agents = self._accounts_and_agents(customers, convs, conv_agents)
+        accounts, agents = self._accounts_and_agents(customers, convs, authored)
         out: dict[str, History] = {}
         for uid in uids:
             links = links_by_uid.get(uid)
@@ -187,7 +188,7 @@ class _Families:
                             tasks=lists[3],
                             account=own_account if ref is None or ref in own else self._first(own | {ref}, accounts),
                             memo=_grouped({key: lists}))
-                attach(h, conv_agents[key], agents)
+                attach(h, _named(conv, authored.get(key)), agents)
                 out[h.subject] = h
             lists = cust_lists[uid]
             extras = extra_of.get(uid)
@@ -200,7 +201,10 @@ class _Families:
                                  else self._first(account_refs, accounts)),
                         memo={} if extras else _grouped({(c.source, c.external_id): conv_lists[(c.source, c.external_id)]
                                                          for c in conv_list}))
-            attach(h, set().union(*(conv_agents[(c.source, c.external_id)] for c in conv_list)), agents)
+            named: set = set()
+            for c in conv_list:
+                named.update(_named(c, authored.get((c.source, c.external_id))))
+            attach(h, named, agents)
             out[h.subject] = h
         return out
 
@@ -208,15 +212,24 @@ class _Families:
         found = [accounts[k] for k in refs if k in accounts]
         return self.loader.sort(found)[0] if found else None
 
-    def _accounts_and_agents(self, customers: dict, convs: dict, conv_agents: dict) -> tuple[dict, dict]:
+    def _accounts_and_agents(self, customers: dict, convs: dict, authored: dict) -> tuple[dict, dict]:
         acc_refs = {(c.source, c.account_id) for c in customers.values() if c.account_id}
         acc_refs |= {(c.source, c.account_id) for c in convs.values() if c.account_id}
         accounts = {(a.source, a.external_id): a for a in self.loader.fetch(Q_BY_ID, acc_refs, kind="account")}
         agents = self.agents
-        wanted = set().union(*conv_agents.values()) - agents.keys()
+        wanted = set().union({(c.source, c.assignee) for c in convs.values() if c.assignee}, *authored.values())
+        wanted -= agents.keys()
         for a in self.loader.fetch(Q_BY_ID, wanted, kind="agent"):
             agents[(a.source, a.external_id)] = a
         return accounts, agents
+
+
+def _named(conv: Any, authors: set | None) -> Iterable[tuple[str, str]]:
+    """The agents a conversation names: its assignee and ``authors`` (of its agents' messages)."""
+    if not conv.assignee:
+        return authors or ()
+    mine = (conv.source, conv.assignee)
+    return (mine,) if not authors else authors | {mine}
 
 
 _MEMO_KEYS = tuple(("grouped", _LIST_NAMES[cls]) for cls in _CHILD_TYPES)
