@@ -89,6 +89,27 @@ def test_errors_and_logs_never_contain_the_secret_url(chat, caplog):
     assert "SECRETTOKEN" not in caplog.text
 
 
+class EchoingChat(FakeServer):
+    """A webhook that refuses everything and echoes what it was sent, credentials included."""
+
+    @route("POST", SECRET, name="webhook")
+    def post(self, req: Request) -> Response:
+        echo = f"bad request from {req.headers.get('Authorization') or req.headers.get('authorization')} to {req.path}"
+        return Response(400, echo.encode(), {"Content-Type": "text/plain"})
+
+
+def test_credentials_in_the_url_are_not_echoed_back_into_errors(caplog):
+    caplog.set_level(logging.DEBUG)
+    with EchoingChat() as fake:
+        url = fake.url.replace("http://", "http://hook-user:Pa55word-xyz@") + SECRET
+        with pytest.raises(DeliveryError) as info:
+            notifier(url, retries=1).send([nudge()])
+    text = str(info.value) + caplog.text
+    assert "HTTP 400" in str(info.value)
+    for secret in ("Pa55word-xyz", "hook-user:Pa55word-xyz", "aG9vay11c2VyOlBhNTV3b3JkLXh5eg==", "SECRETTOKEN"):
+        assert secret not in text, secret
+
+
 def test_run_nudges_sends_a_breach_notification_once(chat, crm, store_path):
     policy = {"stages": {"breach": {"actions": ["task", {"action": "notify", "notifier": "slack"}],
                                     "assign_to": "manager"}},

@@ -18,10 +18,11 @@ or logs.
 
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from pydantic import Field, SecretStr, field_validator
@@ -86,10 +87,16 @@ class WebhookNotifier(Notifier):
         logging.getLogger("urllib3.connectionpool").addFilter(self._redact)
 
     def _scrub(self, text: str) -> str:
-        """``text`` with every longer piece of the URL's path and query replaced (a server may echo them)."""
+        """``text`` with every longer piece of the URL's path and query, and its credentials
+        (``user:password@``, in any form a server may echo: as written, or as the Basic
+        ``Authorization`` header made of them), replaced."""
         parts = urlsplit(self.options.url.get_secret_value())
-        for piece in sorted({parts.path, parts.query, *parts.path.split("/"), *parts.query.split("&")}, key=len,
-                            reverse=True):
+        pieces = {parts.path, parts.query, *parts.path.split("/"), *parts.query.split("&")}
+        if parts.username or parts.password:
+            userinfo = parts.netloc.rpartition("@")[0]
+            pieces |= {userinfo, parts.username or "", parts.password or "",
+                       base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()).decode()}
+        for piece in sorted(pieces, key=len, reverse=True):
             if len(piece) >= 6:
                 text = text.replace(piece, "<redacted>")
         return text
