@@ -219,3 +219,24 @@ def test_a_message_or_task_moved_elsewhere_marks_where_it_was(journey, store):
     task.customer_id = bob.external_id                     # filed on the wrong contact, moved
     store.commit_batch("zendesk", "tasks", [task], cursor=None)
     assert {f"customer:{ada_uid}", f"customer:{bob_uid}", "account:zendesk:acme"} <= set(store.dirty_subjects())
+
+
+def test_a_changed_customer_or_account_record_marks_the_conversations_whose_histories_hold_it(journey, store):
+    zd = journey.customer("zendesk", "z1", email="ada@example.com", account_id="acme")
+    hs = journey.customer("hubspot", "h1", email="ada@example.com")           # the same person
+    acme = journey.account("zendesk", "acme", tier="smb")
+    ticket = journey.conversation(zd, ny(2026, 3, 2, 9))
+    deal = journey.conversation(hs, ny(2026, 3, 2, 9))
+    journey.load()
+    settle(store)
+    uid = store.customer_uid("zendesk", "z1")
+    both = {f"conversation:zendesk:{ticket.external_id}", f"conversation:hubspot:{deal.external_id}"}
+
+    hs.tier = "enterprise"                       # scope reads it: the conversations may come into scope
+    store.commit_batch("hubspot", "contacts", [hs], cursor=None)
+    assert both | {f"customer:{uid}"} <= set(store.dirty_subjects())
+
+    settle(store)
+    acme.tier = "enterprise"
+    store.commit_batch("zendesk", "organizations", [acme], cursor=None)
+    assert both | {"account:zendesk:acme"} <= set(store.dirty_subjects())

@@ -23,7 +23,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, create_engine, delete, event, func, or_, select, true
+from sqlalchemy import and_, bindparam, create_engine, delete, event, func, literal_column, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -55,6 +55,14 @@ Q_CONVERSATION_REFS = (
     .where(_r.source == bindparam("src"), _r.kind == "conversation", in_ids(_r.external_id)))
 # customer ids (one source): their uids
 Q_UIDS_OF_CUSTOMERS = select(_l.uid).distinct().where(_l.source == bindparam("src"), in_ids(_l.external_id))
+# uids: every customer record linked to them
+Q_LINKS_OF_UIDS = select(_l.source, _l.external_id).where(in_ids(_l.uid))
+# customer ids (one source): their conversations (``kind || ''`` keeps SQLite on the customer index)
+Q_CONVERSATIONS_OF_CUSTOMERS = select(_r.external_id).where(
+    _r.source == bindparam("src"), (_r.kind + literal_column("''")) == "conversation", in_ids(_r.customer_id))
+# account ids (one source): the records of a kind stamped with them
+Q_BY_ACCOUNT_ID = select(_r.external_id).where(
+    _r.source == bindparam("src"), (_r.kind + literal_column("''")) == bindparam("kind"), in_ids(_r.account_id))
 # uids: the accounts of every customer record linked to them
 Q_ACCOUNTS_OF_UIDS = (
     select(_r.source, _r.account_id).distinct()
@@ -74,7 +82,7 @@ class _Touched:
     conversations (changed, or the parent of a changed child), customer ids, uids of the batch's
     customers, accounts; and the customer and account id of each conversation in the batch."""
 
-    __slots__ = ("conversations", "customer_refs", "uids", "accounts", "known")
+    __slots__ = ("conversations", "customer_refs", "uids", "accounts", "known", "profiles", "account_profiles")
 
     def __init__(self) -> None:
         self.conversations: set[tuple[str, str]] = set()
@@ -82,6 +90,10 @@ class _Touched:
         self.uids: set[str] = set()
         self.accounts: set[tuple[str, str]] = set()
         self.known: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        # stored customer and account records that changed (a tier, tags, an owner): every
+        # conversation history holds its customer's records and account, and scope reads them
+        self.profiles: set[tuple[str, str]] = set()
+        self.account_profiles: set[tuple[str, str]] = set()
 
 
 def _by_source(refs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -284,8 +296,12 @@ class Store:
                 customers.append(batch[i])
                 if account_id:
                     accounts.add((source, account_id))
+                if i in previous:
+                    touched.profiles.add((source, external_id))
             elif kind == "account":
                 accounts.add((source, external_id))
+                if i in previous:
+                    touched.account_profiles.add((source, external_id))
         for uid, merged in identities.resolve_many(conn, customers):  # type: ignore[arg-type]
             touched.uids.add(uid)
             result.subjects.update(subject_key("customer", m) for m in merged)
@@ -329,8 +345,30 @@ class Store:
             accounts.update(self._rows(conn, Q_ACCOUNTS_OF_UIDS, ids=sorted(uids)))
         subjects = result.subjects
         subjects.update([f"conversation:{source}:{external_id}" for source, external_id in touched.conversations])
+        if touched.profiles or touched.account_profiles:
+            subjects.update(f"conversation:{source}:{external_id}"
+                            for source, external_id in self._conversations_of_profiles(conn, touched))
         subjects.update([f"customer:{uid}" for uid in uids])
         subjects.update([f"account:{source}:{external_id}" for source, external_id in accounts])
+
+    def _conversations_of_profiles(self, conn: Connection, touched: _Touched) -> set[tuple[str, str]]:
+        """The conversations whose histories hold a changed stored customer or account record: every
+        conversation of every customer record linked to the changed customers (and to the
+        customers of the changed accounts), and the conversations stamped with a changed account.
+        Read only for records that were stored before and changed: a first sync reads nothing."""
+        out: set[tuple[str, str]] = set()
+        profiles = set(touched.profiles)
+        for source, ids in _by_source(touched.account_profiles).items():
+            for column in ("customer", "conversation"):
+                for (external_id,) in self._rows(conn, Q_BY_ACCOUNT_ID, src=source, kind=column, ids=ids):
+                    (profiles if column == "customer" else out).add((source, external_id))
+        uids: set[str] = set()
+        for source, ids in _by_source(profiles).items():
+            uids.update(row[0] for row in self._rows(conn, Q_UIDS_OF_CUSTOMERS, src=source, ids=ids))
+        links = self._rows(conn, Q_LINKS_OF_UIDS, ids=sorted(uids)) if uids else []
+        for source, ids in _by_source(links).items():
+            out.update((source, row[0]) for row in self._rows(conn, Q_CONVERSATIONS_OF_CUSTOMERS, src=source, ids=ids))
+        return out
 
     def _rows(self, conn: Connection, query: Any, *, ids: list[str], **params: Any) -> list[tuple]:
         """``query``'s rows as plain tuples, ``ids`` bound as one list."""
