@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import socket
 from datetime import timedelta
@@ -98,15 +99,19 @@ class EchoingChat(FakeServer):
         return Response(400, echo.encode(), {"Content-Type": "text/plain"})
 
 
-def test_credentials_in_the_url_are_not_echoed_back_into_errors(caplog):
+@pytest.mark.parametrize("userinfo,password", [("hook-user:Pa55word-xyz", "Pa55word-xyz"),
+                                               ("hook-user:p%40ssw0rd-long", "p@ssw0rd-long"),
+                                               ("hook-user:p%C3%A4ssw%C3%B6rd", "pässwörd")])
+def test_credentials_in_the_url_are_not_echoed_back_into_errors(caplog, userinfo, password):
     caplog.set_level(logging.DEBUG)
     with EchoingChat() as fake:
-        url = fake.url.replace("http://", "http://hook-user:Pa55word-xyz@") + SECRET
+        url = fake.url.replace("http://", f"http://{userinfo}@") + SECRET
         with pytest.raises(DeliveryError) as info:
             notifier(url, retries=1).send([nudge()])
     text = str(info.value) + caplog.text
     assert "HTTP 400" in str(info.value)
-    for secret in ("Pa55word-xyz", "hook-user:Pa55word-xyz", "aG9vay11c2VyOlBhNTV3b3JkLXh5eg==", "SECRETTOKEN"):
+    basic = [base64.b64encode(f"hook-user:{password}".encode(enc)).decode()[:12] for enc in ("latin-1", "utf-8")]
+    for secret in (password, userinfo, *basic, "SECRETTOKEN"):
         assert secret not in text, secret
 
 

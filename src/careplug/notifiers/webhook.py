@@ -93,9 +93,14 @@ class WebhookNotifier(Notifier):
         parts = urlsplit(self.options.url.get_secret_value())
         pieces = {parts.path, parts.query, *parts.path.split("/"), *parts.query.split("&")}
         if parts.username or parts.password:
-            userinfo = parts.netloc.rpartition("@")[0]
-            pieces |= {userinfo, parts.username or "", parts.password or "",
-                       base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()).decode()}
+            user, password = parts.username or "", parts.password or ""
+            pieces |= {parts.netloc.rpartition("@")[0], user, password, unquote(user), unquote(password)}
+            plain = f"{unquote(user)}:{unquote(password)}"
+            for encoding in ("latin-1", "utf-8"):             # requests builds Basic auth from latin-1
+                try:
+                    pieces.add(base64.b64encode(plain.encode(encoding)).decode())
+                except UnicodeEncodeError:
+                    pass
         for piece in sorted(pieces, key=len, reverse=True):
             if len(piece) >= 6:
                 text = text.replace(piece, "<redacted>")
@@ -154,7 +159,7 @@ class WebhookNotifier(Notifier):
             raise DeliveryError(f"webhook {self.name!r}: {type(exc).__name__}") from None
         if r.status_code < 300:
             return
-        detail = f"HTTP {r.status_code} {self._scrub(r.text.strip()[:120])}".strip()
+        detail = f"HTTP {r.status_code} {self._scrub(r.text.strip())[:120]}".strip()    # scrubbed, then cut
         if r.status_code == 429 or r.status_code >= 500:
             raise _Retriable(detail, _retry_after(r.headers.get("Retry-After")))
         raise DeliveryError(f"webhook {self.name!r}: {detail}")
