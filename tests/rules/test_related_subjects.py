@@ -240,3 +240,19 @@ def test_a_changed_customer_or_account_record_marks_the_conversations_whose_hist
     acme.tier = "enterprise"
     store.commit_batch("zendesk", "organizations", [acme], cursor=None)
     assert both | {"account:zendesk:acme"} <= set(store.dirty_subjects())
+
+
+def test_a_new_record_of_an_existing_customer_marks_that_customers_conversations(journey, store):
+    zd = journey.customer("zendesk", "z1", email="ada@example.com")
+    ticket = journey.conversation(zd, ny(2026, 3, 2, 9))
+    journey.load()
+    settle(store)
+    uid = store.customer_uid("zendesk", "z1")
+
+    # a CRM connected later knows her as an enterprise contact: her tickets' histories now say so
+    journey.customer("salesforce", "s1", email="ada@example.com", tier="enterprise")
+    journey.load()
+
+    assert store.customer_uid("salesforce", "s1") == uid
+    assert f"conversation:zendesk:{ticket.external_id}" in store.dirty_subjects()
+    assert store.load_history(f"conversation:zendesk:{ticket.external_id}").tier() == "enterprise"

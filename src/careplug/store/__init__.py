@@ -90,7 +90,7 @@ class _Touched:
         self.uids: set[str] = set()
         self.accounts: set[tuple[str, str]] = set()
         self.known: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-        # stored customer and account records that changed (a tier, tags, an owner): every
+        # customer records new or changed, account records changed (a tier, tags, an owner): every
         # conversation history holds its customer's records and account, and scope reads them
         self.profiles: set[tuple[str, str]] = set()
         self.account_profiles: set[tuple[str, str]] = set()
@@ -296,8 +296,9 @@ class Store:
                 customers.append(batch[i])
                 if account_id:
                     accounts.add((source, account_id))
-                if i in previous:
-                    touched.profiles.add((source, external_id))
+                # new or changed, it is in the histories of its family's conversations (a new
+                # record of an existing customer brings its tier and tags to them)
+                touched.profiles.add((source, external_id))
             elif kind == "account":
                 accounts.add((source, external_id))
                 if i in previous:
@@ -352,10 +353,10 @@ class Store:
         subjects.update([f"account:{source}:{external_id}" for source, external_id in accounts])
 
     def _conversations_of_profiles(self, conn: Connection, touched: _Touched) -> set[tuple[str, str]]:
-        """The conversations whose histories hold a changed stored customer or account record: every
-        conversation of every customer record linked to the changed customers (and to the
-        customers of the changed accounts), and the conversations stamped with a changed account.
-        Read only for records that were stored before and changed: a first sync reads nothing."""
+        """The conversations whose histories hold a new or changed customer record or a changed
+        account record: every conversation of every customer record linked to those customers (and
+        to the customers of the changed accounts), and the conversations stamped with a changed
+        account. A few indexed queries per batch of customers; none for other batches."""
         out: set[tuple[str, str]] = set()
         profiles = set(touched.profiles)
         for source, ids in _by_source(touched.account_profiles).items():
