@@ -191,6 +191,18 @@ def test_a_clock_time_in_the_committing_clause_falls_on_the_day_a_leading_clause
     assert c.due_at == due
 
 
+@pytest.mark.parametrize("sentence,due", [
+    ("Sorry I missed your call on Friday, but I'll call you at 3pm.", datetime(2026, 3, 2, 15, tzinfo=NY)),
+    ("Your order from March 1 is delayed, but I'll call you at 3pm.", datetime(2026, 3, 2, 15, tzinfo=NY)),
+    ("We're closed tomorrow, but I'll call you at 3pm.", datetime(2026, 3, 2, 15, tzinfo=NY)),
+    ("I'll call you at 2pm; our office is closed on Friday.", datetime(2026, 3, 2, 14, tzinfo=NY)),
+    ("I'll call you at 2pm - our office is closed on Friday.", datetime(2026, 3, 2, 14, tzinfo=NY)),
+])
+def test_a_clock_time_stays_today_when_the_day_named_is_not_the_promises(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz=NY)
+    assert c.due_at == due
+
+
 def test_a_day_in_the_committing_clause_wins_over_a_day_elsewhere_and_an_absences_day_is_not_the_promises():
     [c] = find_commitments("I'm out of the office tomorrow, but I'll call you on Friday.", MONDAY, tz=NY)
     assert c.due_at == datetime(2026, 3, 6, 17, tzinfo=NY)
@@ -210,9 +222,23 @@ def test_a_promise_that_mentions_an_absence_or_is_a_visit_is_a_commitment_due_wh
     assert c.due_at == due
 
 
+@pytest.mark.parametrize("sentence,due", [
+    ("I'll make sure the late fee is off your next invoice by Friday.", datetime(2026, 3, 6, 17, tzinfo=NY)),
+    ("I'll make sure the old server is offline by Friday.", datetime(2026, 3, 6, 17, tzinfo=NY)),
+    ("I'll be off the phone in 10 minutes and will call you right after.", datetime(2026, 3, 2, 10, 25, tzinfo=NY)),
+    ("Once again sorry for the delay - I'll get back to you tomorrow.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("I'll call you tomorrow, but if I can't reach you I'll leave a voicemail.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+])
+def test_things_switched_off_once_again_and_fallbacks_are_not_absences_or_conditions(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz=NY)
+    assert c.due_at == due
+
+
 @pytest.mark.parametrize("sentence", [
     "I'll be out of office tomorrow.", "I'll be away tomorrow.", "I'll be on leave next week.",
     "Our technician will be away next week.", "I'll be out next week to attend a conference.",
+    "I'll be out tomorrow due to a doctor's appointment.", "I'll be out tomorrow to see a doctor.",
+    "I'll be out on Friday to get my vaccine.",
 ])
 def test_an_absence_that_is_the_whole_commitment_promises_nothing(sentence):
     assert not is_commitment(sentence)

@@ -102,7 +102,7 @@ _NEGATION = re.compile(
     r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t)\b")
 _CONDITION_ANYWHERE = re.compile(
     r"\b(if|unless|in case|provided that|as long as)\b|\b(once|when|after|as soon as)\s+(you|your)\b")
-_CONDITION_BEFORE = re.compile(r"\b(once|when|after|as soon as|should you)\b")
+_CONDITION_BEFORE = re.compile(r"\b(once(?!\s+(?:again|more))|when|after|as soon as|should you)\b")
 _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i said|as we said|i told you|"
                    r"we told you|i said|we said)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
@@ -113,14 +113,19 @@ _NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be
 # commitment leaves nothing ("I'll be on leave next week"), and one beside a promise leaves the promise
 # and its due time ("I'll finish it today since I'll be out tomorrow": today). "Be out ... to <verb>" is
 # a visit, a promise ("our technician will be out tomorrow to install the meter"): it stays.
+_ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on (?:holiday|vacation|pto)|unavailable|"
+           r"(?:out|off|offline)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for)\b))\b")
 _ABSENCE = re.compile(
     r"(?:\b(?:as|since|because|while|though|although|and|so)\s+)?"
-    r"\b(?:i|we|he|she|they|(?:our|my|the)(?:\s+[\w\-]+){1,3}?)\s*"
-    r"(?:'ll|'m|'re|'s|\s(?:will|shall|am|are|is))(?:\s+(?:also|still|probably|going to))*(?:\s+be)?\s+"
-    r"(?P<what>out of (?:the )?office|ooo|away|off|on (?:\w+ )?leave|on (?:holiday|vacation|pto)|unavailable|"
-    r"offline|out(?= (?:today|tomorrow|this|next|until|on|from|sick)\b))\b"
+    # a person ("i", "we", ... with or without "be"), or someone named ("our technician") who will *be* away
+    r"(?:\b(?:i|we|he|she|they)\s*(?:'ll|'m|'re|'s|\s(?:will|shall|am|are|is))(?:\s+(?:also|still|probably|going to))*(?:\s+be)?"
+    r"|\b(?:our|my|the)(?:\s+[\w\-]+){1,3}?\s*(?:'ll|\s(?:will|shall|is going to))(?:\s+(?:also|still|probably))*\s+be)"
+    r"\s+" + _ABSENT +
     r"(?P<tail>.*?)(?=\s+(?:and|then|so|but)\b|\s*[,;.!?]|$)")
-_VISIT = re.compile(r"\bto\s+(?!attend\b|travel\b|recover\b|rest\b)\w+")    # not "out next week to attend a course"
+# a visit: "out" to do something for the customer ("to install the meter"), not an errand ("to see a
+# doctor", "due to an appointment")
+_VISIT = re.compile(r"(?<!due )\bto\s+(?:install|replace|repair|fix|check|inspect|deliver|collect|pick up|set up|"
+                    r"service|visit|meet you|see you|look at|configure|upgrade|test|survey|measure|assess|connect)\b")
 _UNTIL = re.compile(r"\buntil\b.*")
 # a condition that restricts the promise from the next independent clause ("..., but only if the payment
 # clears", "... - provided the engineer confirms"), or from the one before it ("If the logs arrive
@@ -130,10 +135,10 @@ _CONDITION_AFTER = re.compile(
     r"^\s*(?:only\s+(?:if|when|once|after)|unless|provided|providing|as long as|so long as|assuming|"
     r"on (?:the )?condition|subject to|if)\b")
 _RESTRICTS = re.compile(r"^\s*(?:only\b|unless\b|provided\b|providing\b|as long as\b|so long as\b|assuming\b|on\b|subject\b)")
-_CONDITION_LEADS = re.compile(r"^\s*(?:if|unless|provided|providing|as long as|so long as|assuming|once|when|"
-                              r"as soon as|should you)\b[^,]*$")
+_CONDITION_LEADS = re.compile(r"^\s*(?:if|unless|provided|providing|as long as|so long as|assuming|"
+                              r"once(?!\s+(?:again|more))|when|as soon as|should you)\b[^,]*$")
 _ASIDE = re.compile(r",\s*\S|\b(?:just|please|feel free|let (?:me|us) know|don't hesitate|do not hesitate|reply|"
-                    r"contact us|call us|reach out)\b")
+                    r"contact us|call us|reach out)\b|\b(?:i|we)(?:'ll|\s+will)\b")   # a fallback: "but if I can't reach you I'll..."
 
 
 def _norm(text: str) -> str:
@@ -158,8 +163,14 @@ def _absence_context(m: re.Match) -> str:
 
 
 def _commitment_clause(sentence: str) -> str | None:
+    parts = _commitment_parts(sentence)
+    return None if parts is None else parts[0]
+
+
+def _commitment_parts(sentence: str) -> tuple[str, str] | None:
     """The committing part of ``sentence`` (normalized, absences taken out: from the clause that commits
-    to the end of its independent clause), or None. Negations, past tense and "before" conditions are
+    to the end of its independent clause) and what leads to it in that independent clause ("tomorrow"
+    in "Tomorrow, I'll call you at 3pm"), or None. Negations, past tense and "before" conditions are
     looked for in the committing clause only, other conditions in its independent clause and at the
     edges of its neighbours: "As discussed on the phone, I'll call you tomorrow" commits, "If you send
     the logs, we'll call you" and "we'll ship it tomorrow, but only if the payment clears" do not."""
@@ -183,7 +194,7 @@ def _commitment_clause(sentence: str) -> str | None:
                     break                   # "if the logs arrive today; we'll fix it tomorrow"
                 if k + 1 < len(segments) and _restricts(segments[k + 1]):
                     break                   # "we'll ship it tomorrow, but only if the payment clears"
-                return ",".join(clauses[i:]).strip()
+                return ",".join(clauses[i:]).strip(), ",".join(clauses[:i]).strip()
     return None
 
 
@@ -380,23 +391,28 @@ def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC"
     """The commitments in a message, in order, each with its due time (None when undated)."""
     out: list[Commitment] = []
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-    for sentence, clause, context in _committing(text or ""):
+    for sentence, clause, context, lead in _committing(text or ""):
         # the due time is read from the committing clause ("I'm out tomorrow, but I'll call you on
         # Friday": Friday); when that names none, from the whole sentence, absences taken out ("Give me
         # 30 minutes and I'll...", "Tomorrow morning, I'll call you"); when it names a time of day only,
-        # on the day the sentence names ("Tomorrow, I'll call you at 3pm": tomorrow at 15:00)
+        # on the day that leads to it ("Tomorrow, I'll call you at 3pm": tomorrow at 15:00; not "Sorry I
+        # missed your call on Friday, I'll call you at 3pm", nor a day in another independent clause)
         due, phrase, kind = _due(clause, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
-        if (phrase is None or kind == "clock") and clause != context:
-            whole, words, whole_kind = _due(context, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
-            if phrase is None:
-                due, phrase = whole, words
-            elif whole_kind == "day" and due is not None and whole is not None:
-                due = datetime.combine(whole.astimezone(zone).date(), due.astimezone(zone).time(), tzinfo=zone)
+        if phrase is None and clause != context:
+            due, phrase, _kind = _due(context, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
+        elif kind == "clock" and due is not None and lead:
+            day, words, day_kind = _due(lead, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
+            if day_kind == "day" and day is not None and _LEADING_DAY.match(lead) and lead.endswith(words or "\0"):
+                due = datetime.combine(day.astimezone(zone).date(), due.astimezone(zone).time(), tzinfo=zone)
                 phrase = f"{words} {phrase}"
         if due is not None and due <= sent_at:
             due = None                      # passed when said ("later today" after hours): undated
         out.append(Commitment(sentence, due, phrase))
     return out
+
+
+# a lead that is only a day ("tomorrow", "on friday", "next monday"), perhaps after "so" or "and"
+_LEADING_DAY = re.compile(r"^(?:(?:so|and|then|ok|okay)\s+)?(?:on\s+|this\s+|next\s+)?\w+(?:\s+\w+)?$")
 
 
 @lru_cache(maxsize=65536)
@@ -408,12 +424,13 @@ def _committing(text: str) -> tuple[tuple[str, str, str], ...]:
     for sentence in _SENTENCE.split(text):
         sentence = sentence.strip()
         if sentence:
-            clause = _commitment_clause(sentence)
-            if clause is not None:
-                out.append((sentence, clause, _ABSENCE.sub(_absence_context, _norm(sentence)).strip()))
+            parts = _commitment_parts(sentence)
+            if parts is not None:
+                clause, lead = parts
+                out.append((sentence, clause, _ABSENCE.sub(_absence_context, _norm(sentence)).strip(), lead))
     return tuple(out)
 
 
 def committing_sentences(text: str) -> tuple[str, ...]:
     """The sentences of ``text`` that make a commitment."""
-    return tuple(sentence for sentence, _, _ in _committing(text))
+    return tuple(item[0] for item in _committing(text))
