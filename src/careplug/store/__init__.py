@@ -82,7 +82,7 @@ class _Touched:
     conversations (changed, or the parent of a changed child), customer ids, uids of the batch's
     customers, accounts; and the customer and account id of each conversation in the batch."""
 
-    __slots__ = ("conversations", "customer_refs", "uids", "accounts", "known", "profiles", "account_profiles")
+    __slots__ = ("conversations", "customer_refs", "uids", "accounts", "known", "account_profiles")
 
     def __init__(self) -> None:
         self.conversations: set[tuple[str, str]] = set()
@@ -90,9 +90,9 @@ class _Touched:
         self.uids: set[str] = set()
         self.accounts: set[tuple[str, str]] = set()
         self.known: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-        # customer records new or changed, account records changed (a tier, tags, an owner): every
-        # conversation history holds its customer's records and account, and scope reads them
-        self.profiles: set[tuple[str, str]] = set()
+        # account records that changed (a tier, tags, an owner): every conversation history holds
+        # its customer's account, and scope reads it (new or changed customer records are in
+        # ``uids``, resolved with the batch)
         self.account_profiles: set[tuple[str, str]] = set()
 
 
@@ -296,9 +296,6 @@ class Store:
                 customers.append(batch[i])
                 if account_id:
                     accounts.add((source, account_id))
-                # new or changed, it is in the histories of its family's conversations (a new
-                # record of an existing customer brings its tier and tags to them)
-                touched.profiles.add((source, external_id))
             elif kind == "account":
                 accounts.add((source, external_id))
                 if i in previous:
@@ -346,7 +343,7 @@ class Store:
             accounts.update(self._rows(conn, Q_ACCOUNTS_OF_UIDS, ids=sorted(uids)))
         subjects = result.subjects
         subjects.update([f"conversation:{source}:{external_id}" for source, external_id in touched.conversations])
-        if touched.profiles or touched.account_profiles:
+        if touched.uids or touched.account_profiles:
             subjects.update(f"conversation:{source}:{external_id}"
                             for source, external_id in self._conversations_of_profiles(conn, touched))
         subjects.update([f"customer:{uid}" for uid in uids])
@@ -358,13 +355,13 @@ class Store:
         to the customers of the changed accounts), and the conversations stamped with a changed
         account. A few indexed queries per batch of customers; none for other batches."""
         out: set[tuple[str, str]] = set()
-        profiles = set(touched.profiles)
+        customers: set[tuple[str, str]] = set()          # of the changed accounts
         for source, ids in _by_source(touched.account_profiles).items():
             for column in ("customer", "conversation"):
                 for (external_id,) in self._rows(conn, Q_BY_ACCOUNT_ID, src=source, kind=column, ids=ids):
-                    (profiles if column == "customer" else out).add((source, external_id))
-        uids: set[str] = set()
-        for source, ids in _by_source(profiles).items():
+                    (customers if column == "customer" else out).add((source, external_id))
+        uids = set(touched.uids)                         # the batch's own customers, resolved already
+        for source, ids in _by_source(customers).items():
             uids.update(row[0] for row in self._rows(conn, Q_UIDS_OF_CUSTOMERS, src=source, ids=ids))
         links = self._rows(conn, Q_LINKS_OF_UIDS, ids=sorted(uids)) if uids else []
         for source, ids in _by_source(links).items():
