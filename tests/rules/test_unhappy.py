@@ -83,6 +83,18 @@ def test_complaint_keywords_match_as_whole_words_in_any_case_as_a_word_boundary_
     assert rule._is_complaint("a refund please") and not rule._is_complaint(" refund at the start")
 
 
+def test_complaint_keywords_match_their_inflected_forms():
+    rule = Unhappy(UnhappyOptions(), context())
+    assert rule._is_complaint("I complained twice already")
+    assert rule._is_complaint("Still complaining about the same bug")
+    assert rule._is_complaint("Two COMPLAINTS and no answer")
+    assert rule._is_complaint("He complains every week")
+    assert not rule._is_complaint("the complainant's lawyer")        # another word
+    custom = Unhappy(UnhappyOptions(complaint_keywords=["escalate"]), context())
+    assert custom._is_complaint("escalated again") and custom._is_complaint("Escalating this")
+    assert not custom._is_complaint("an escalator")
+
+
 def test_scope_applies_to_a_rating_given_to_the_customer(journey):
     zd = journey.customer("zendesk", "z1", tier="smb")
     journey.rating(None, ny(2026, 3, 2, 10), customer=zd)

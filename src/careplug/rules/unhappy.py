@@ -38,6 +38,16 @@ DEFAULT_KEYWORDS = ["complaint", "complain", "unacceptable", "disappointed", "di
                     "terrible service", "worst service", "speak to a manager", "speak to your manager"]
 
 
+def _inflected(word: str) -> str:
+    """The pattern of ``word`` and its inflected forms: complaint(s), complain(s|ed|ing),
+    escalat(e|es|ed|ing); a keyword that does not end in a letter is matched as it is."""
+    if not word[-1].isalpha():
+        return re.escape(word)
+    if word.endswith("e"):
+        return re.escape(word[:-1]) + "(?:e|es|ed|ing)"
+    return re.escape(word) + "(?:s|es|ed|ing)?"
+
+
 class UnhappyOptions(CareRuleOptions):
     target: Duration = timedelta(hours=8)
     bad_score: float | None = Field(0.4, ge=0, le=1)
@@ -57,14 +67,16 @@ class Unhappy(CareRule):
 
     @cached_property
     def _complaint(self) -> re.Pattern[str] | None:
-        """The keywords, matched in lowercased text; the word boundary before a match is checked
-        by ``_is_complaint`` (a leading ``\\b`` would keep ``re`` from skipping ahead by first letter)."""
-        words = [re.escape(w.lower()) for w in self.options.complaint_keywords if w.strip()]
+        """The keywords, matched in lowercased text, each with the endings of its inflected forms
+        when it ends in a letter ("complain" matches "complained" and "complaining", "complaint"
+        "complaints"); the word boundary before a match is checked by ``_is_complaint`` (a leading
+        ``\\b`` would keep ``re`` from skipping ahead by first letter)."""
+        words = [_inflected(w.lower()) for w in self.options.complaint_keywords if w.strip()]
         return re.compile(r"(?:" + "|".join(words) + r")\b") if words else None
 
     def _is_complaint(self, text: str) -> bool:
-        """Whether ``text`` holds a complaint keyword as a whole word (any case): what
-        ``\\b(keyword)\\b`` matches in the lowercased text."""
+        """Whether ``text`` holds a complaint keyword, or an inflected form of it, as a whole word
+        (any case): what ``\\b(keyword form)\\b`` matches in the lowercased text."""
         low = text.lower()
         search = self._complaint.search  # type: ignore[union-attr]
         m = search(low)
