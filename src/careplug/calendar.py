@@ -334,6 +334,12 @@ class BusinessCalendar:
 
     # --- the API ------------------------------------------------------------------------------
 
+    @property
+    def counts_wall_time(self) -> bool:
+        """Whether this is the round-the-clock calendar (``calendar = "always"``): its durations
+        are wall time, and a day is a day."""
+        return self._always
+
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Open time between ``start`` and ``end`` (zero when ``end <= start``)."""
         a, b = start.timestamp(), end.timestamp()

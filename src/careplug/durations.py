@@ -59,8 +59,10 @@ def _no_unit(number: str) -> str:
     return f"a duration needs a unit: {number} alone is ambiguous; write e.g. '{n}h', '30m' or '2d' ('{n}s' for seconds)"
 
 
-def format_duration(delta: timedelta | float | None) -> str:
-    """``timedelta(hours=26, minutes=5)`` → ``"1d2h5m"``; seconds shown only under a minute."""
+def format_duration(delta: timedelta | float | None, *, days: bool = True) -> str:
+    """``timedelta(hours=26, minutes=5)`` → ``"1d2h5m"``; seconds shown only under a minute.
+    ``days=False`` → ``"26h5m"``: how business time is shown, where a day of 24 open hours would
+    read as a working day."""
     if delta is None:
         return "-"
     seconds = int(round(delta.total_seconds() if isinstance(delta, timedelta) else delta))
@@ -70,8 +72,8 @@ def format_duration(delta: timedelta | float | None) -> str:
     seconds = abs(seconds)
     if seconds < 60:
         return f"{sign}{seconds}s"
-    days, rest = divmod(seconds, 86400)
+    n_days, rest = divmod(seconds, 86400) if days else (0, seconds)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    return (sign + (f"{days}d" if days else "") + (f"{hours}h" if hours else "")
+    return (sign + (f"{n_days}d" if n_days else "") + (f"{hours}h" if hours else "")
             + (f"{minutes}m" if minutes else ""))

@@ -171,3 +171,20 @@ def test_a_solved_conversation_stops_the_clock(journey):
 def test_wrong_options_are_rejected_with_a_clear_message(options, message):
     with pytest.raises(ValidationError, match=message):
         UnansweredOptions(**options)
+
+
+def test_business_time_is_shown_in_hours_so_a_day_of_open_hours_does_not_read_as_a_working_day(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))               # Monday 09:00
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    # "1d" on the 09:00-17:00 calendar is 24 open hours: Monday to Wednesday 17:00 = 24h, due Thursday
+    [f] = rule(first_reply="1d").evaluate(hist, ny(2026, 3, 5, 12))  # Thursday 12:00: 27 open hours
+    assert (f.stage, f.due_at) == ("breach", utc(ny(2026, 3, 4, 17)))
+    assert f.explain["target"] == "24h" and f.explain["business_time_elapsed"] == "27h"
+    assert f.explain["remaining"] == "-3h" and f.explain["wall_time_elapsed"] == "3d3h"   # wall time keeps days
+    assert f.summary.endswith("for 27h of 24h")
+    # on the round-the-clock calendar a day is a day
+    always = Unanswered(UnansweredOptions(first_reply="1d", calendar="always"), context())
+    [g] = always.evaluate(hist, ny(2026, 3, 5, 12))
+    assert g.explain["target"] == "1d" and g.explain["business_time_elapsed"] == "3d3h"

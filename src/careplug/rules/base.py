@@ -35,9 +35,9 @@ def iso(ts: float | None) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _format_delta(delta: timedelta) -> str:
+def _format_delta(delta: timedelta, days: bool = True) -> str:
     """``format_duration`` of a target or a stage offset: the same few values over and over."""
-    return format_duration(delta)
+    return format_duration(delta, days=days)
 
 
 _NOW: tuple[float | None, str | None] = (None, None)
@@ -109,6 +109,14 @@ class CareRule(Rule):
     def clock(self, pauses: list | None = None) -> Clock:
         return Clock(self.calendar, pauses or [])
 
+    def span(self, duration: timedelta | float) -> str:
+        """A duration counted on this rule's calendar, for people: ``"2d4h"`` on the round-the-clock
+        calendar, ``"52h"`` on a business one (52 open hours: six and a half 8-hour days, not two)."""
+        days = self.calendar.counts_wall_time
+        if isinstance(duration, timedelta):
+            return _format_delta(duration, days)
+        return format_duration(duration, days=days)
+
     def staged(self, out: Assessment, *, history: History, occurrence: str, start: float,
                target: timedelta, stages: list[StageTime], clock: Clock, now: float,
                summary: str | Callable[[], str], conversation: Conversation | None = None,
@@ -162,6 +170,7 @@ class CareRule(Rule):
     def clock_math(self, start: float, target: timedelta, clock: Clock, now: float, due: float | None,
                    times: list[tuple[StageTime, float | None]]) -> dict[str, Any]:
         cal = clock.calendar
+        days = cal.counts_wall_time                    # business time is shown in hours
         business = cal.elapsed_seconds(start, now)
         pauses: list[dict[str, Any]] = []
         paused = 0.0
@@ -169,23 +178,23 @@ class CareRule(Rule):
             paused += seconds
             if (p.end is None or p.end > start) and p.start < now:
                 pauses.append({"status": p.status, "from": iso(p.start), "to": iso(p.end),
-                               "clock_time": format_duration(seconds)})
+                               "clock_time": format_duration(seconds, days=days)})
         active = max(business - paused, 0.0)           # = clock.active(start, now)
         return {
-            "target": _format_delta(target),
+            "target": _format_delta(target, days),
             "calendar": cal.name or cal.tz.key,
             "time_zone": cal.tz.key,
             "started_at": iso(start),
             "evaluated_at": _iso_now(now),
             "wall_time_elapsed": format_duration(max(now - start, 0)),
-            "business_time_elapsed": format_duration(business),
-            "paused": format_duration(business - active if now > start else 0.0),   # = clock.paused
-            "clock_elapsed": format_duration(active),
-            "remaining": format_duration(target.total_seconds() - active),
+            "business_time_elapsed": format_duration(business, days=days),
+            "paused": format_duration(business - active if now > start else 0.0, days=days),   # = clock.paused
+            "clock_elapsed": format_duration(active, days=days),
+            "remaining": format_duration(target.total_seconds() - active, days=days),
             "due_at": iso(due),
             "pauses": pauses,
             "stages": [{"stage": st.name, "severity": getattr(st.severity, "value", st.severity),
-                        "after": _format_delta(st.offset), "at": iso(t)} for st, t in times],
+                        "after": _format_delta(st.offset, days), "at": iso(t)} for st, t in times],
         }
 
 

@@ -37,7 +37,7 @@ from ..promises import Commitment, find_commitments
 from .base import Assessment, CareRule, iso
 from .clock import Clock, conversation_pauses
 from .context import ALWAYS, calendar_of
-from .options import CareRuleOptions, Duration, format_duration, in_scope
+from .options import CareRuleOptions, Duration, in_scope
 from .stages import StageOptions, Stages, StageTime
 from .touches import conversation_touches, is_reply
 
@@ -144,7 +144,7 @@ class BrokenPromise(CareRule):
                     conversation=conv, owner=m.author or conv.assignee,
                     explain=lambda: {
                         "promise": promise.sentence,
-                        "due_phrase": _due_phrase(promise, bool(dated), o.undated_due),
+                        "due_phrase": _due_phrase(promise, bool(dated), self.span(o.undated_due)),
                         "read_in_zone": zone, "promised_at": iso(sent), "promised_due_at": iso(promised),
                         "due_at": iso(due),
                         "stage_clock": "wall time between the promise and its due time, less time paused"})
@@ -155,10 +155,10 @@ class BrokenPromise(CareRule):
         return agent.time_zone if agent is not None and agent.time_zone else None
 
 
-def _due_phrase(promise: Commitment, dated: bool, undated_due: timedelta) -> str:
+def _due_phrase(promise: Commitment, dated: bool, undated_due: str) -> str:
     if dated:
         return promise.phrase or ""
-    default = f"undated: default {format_duration(undated_due)}"
+    default = f"undated: default {undated_due}"
     return f"{promise.phrase} (passed when promised): {default}" if promise.phrase else default
 
 

@@ -24,7 +24,7 @@ import careplug
 from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
-from .options import CareRuleOptions, Duration, format_duration, in_scope, lower, lowercase_list, record_in_scope
+from .options import CareRuleOptions, Duration, in_scope, lower, lowercase_list, record_in_scope
 from .stages import StageOptions, Stages
 from .touches import is_inquiry, touch_times
 
@@ -87,7 +87,7 @@ class NeglectedLead(CareRule):
         owner = next((c.owner for c in history.customers if c.owner), None)
         f = self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target,
                         stages=self.stage_times(o.stages, o.target, o.breach_severity), clock=clock, now=ts_now,
-                        summary=lambda: f"{what}: no response for {format_duration(clock.active(start, ts_now))}",
+                        summary=lambda: f"{what}: no response for {self.span(clock.active(start, ts_now))}",
                         explain={"lead": what}, owner=owner)
         if f is not None:
             f.source = occurrence.split(":")[1]

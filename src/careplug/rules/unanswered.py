@@ -25,7 +25,7 @@ from ..finding import Severity
 from ..history import History
 from ..model import Channel, Priority
 from .base import Assessment, CareRule
-from .options import CareRuleOptions, Duration, format_duration, in_scope
+from .options import CareRuleOptions, Duration, in_scope
 from .clock import conversation_pauses
 from .stages import StageOptions, Stages
 from .touches import answered_on_the_spot, conversation_touches, is_inquiry
@@ -99,7 +99,7 @@ class Unanswered(CareRule):
                 stages=self.stage_times(o.stages, target, o.breach_severity), clock=clock, now=ts_now,
                 summary=lambda: (
                     f"{msg.channel.value} inquiry waiting for a {which} for "
-                    f"{format_duration(clock.active(start, ts_now))} of {format_duration(target)}"),
+                    f"{self.span(clock.active(start, ts_now))} of {self.span(target)}"),
                 conversation=conv, explain={"reply": which, "inquiry_channel": msg.channel.value,
                                             "priority": conv.priority.value})
         return out

@@ -30,7 +30,7 @@ from ..history import History
 from ..model import Status
 from .base import Assessment, CareRule
 from .clock import conversation_pauses
-from .options import CareRuleOptions, Duration, format_duration, in_scope, record_in_scope
+from .options import CareRuleOptions, Duration, in_scope, record_in_scope
 from .stages import StageOptions, Stages
 from .touches import conversation_touches, is_inquiry, touch_times
 
@@ -159,7 +159,7 @@ class Unhappy(CareRule):
         clock = clock or self.clock()
         self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target, stages=stages,
                     clock=clock, now=now, conversation=conv,
-                    summary=lambda: f"{what}: no follow-up from a person for {format_duration(clock.active(start, now))}",
+                    summary=lambda: f"{what}: no follow-up from a person for {self.span(clock.active(start, now))}",
                     explain={"occurrence": what})
 
 
