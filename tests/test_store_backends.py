@@ -284,6 +284,26 @@ def test_a_child_synced_alone_marks_its_customer_and_the_accounts_of_every_linke
     assert set(store.dirty_subjects()) == result.subjects
 
 
+def test_an_agent_whose_time_zone_changes_marks_the_conversations_it_wrote_in_or_is_assigned(store):
+    from careplug import Agent
+    from careplug.model import AuthorRole
+
+    store.commit_batch("zd", "users", [Agent("zd", "a1", name="Bo", time_zone="America/New_York"),
+                                       Agent("zd", "a2", name="Cy")])
+    store.commit_batch("zd", "tickets", [
+        Conversation("zd", "1", created_at=T), Conversation("zd", "2", created_at=T, assignee="a1"),
+        Conversation("zd", "3", created_at=T), Conversation("zd", "4", created_at=T),
+        Message("zd", "m1", conversation_id="1", created_at=T, author="a1", author_role=AuthorRole.AGENT),
+        Message("zd", "m3", conversation_id="3", created_at=T, author="a2", author_role=AuthorRole.AGENT),
+        Message("zd", "m4", conversation_id="4", created_at=T, author="a1")])      # a customer's id, same value
+    store.mark_evaluated({s: None for s in store.dirty_subjects()}, now=T)
+    renamed = store.commit_batch("zd", "users", [Agent("zd", "a1", name="Bo B.", time_zone="America/New_York")])
+    assert renamed.subjects == set()                            # no rule reads an agent's name
+    moved = store.commit_batch("zd", "users", [Agent("zd", "a1", name="Bo B.", time_zone="Europe/Berlin")])
+    assert moved.subjects == {"conversation:zd:1", "conversation:zd:2"}
+    assert set(store.dirty_subjects()) == moved.subjects
+
+
 def test_an_account_history_spans_its_customers_in_every_source(store):
     from careplug.store import bulk
 

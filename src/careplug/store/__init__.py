@@ -23,7 +23,8 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, create_engine, delete, event, func, literal_column, or_, select, true
+from sqlalchemy import (JSON, and_, bindparam, cast, create_engine, delete, event, func, literal_column, or_, select,
+                        true, type_coerce)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -63,6 +64,21 @@ Q_CONVERSATIONS_OF_CUSTOMERS = select(_r.external_id).where(
 # account ids (one source): the records of a kind stamped with them
 Q_BY_ACCOUNT_ID = select(_r.external_id).where(
     _r.source == bindparam("src"), (_r.kind + literal_column("''")) == bindparam("kind"), in_ids(_r.account_id))
+
+
+def _conversations_of_agents(dialect: str) -> Any:
+    """Agent ids (one source): the conversations they are assigned, and those they wrote in as
+    agents. Read from the JSON (PostgreSQL needs the text cast to ``json``; SQLite reads it as it
+    is, and a CAST there would make it a number): a scan of the source's conversations and
+    messages, run only when an agent's time zone changed."""
+    data = cast(_r.data, JSON) if dialect == "postgresql" else type_coerce(_r.data, JSON)
+    return (select(_r.external_id)
+            .where(_r.source == bindparam("src"), _r.kind == "conversation", in_ids(data["assignee"].as_string()))
+            .union(select(_r.parent_id).where(
+                _r.source == bindparam("src"), _r.kind == "message", _r.parent_id.is_not(None),
+                data["author_role"].as_string() == "agent", in_ids(data["author"].as_string()))))
+
+
 # uids: the accounts of every customer record linked to them
 Q_ACCOUNTS_OF_UIDS = (
     select(_r.source, _r.account_id).distinct()
@@ -82,7 +98,7 @@ class _Touched:
     conversations (changed, or the parent of a changed child), customer ids, uids of the batch's
     customers, accounts; and the customer and account id of each conversation in the batch."""
 
-    __slots__ = ("conversations", "customer_refs", "uids", "accounts", "known", "account_profiles")
+    __slots__ = ("conversations", "customer_refs", "uids", "accounts", "known", "account_profiles", "agent_zones")
 
     def __init__(self) -> None:
         self.conversations: set[tuple[str, str]] = set()
@@ -94,6 +110,8 @@ class _Touched:
         # its customer's account, and scope reads it (new or changed customer records are in
         # ``uids``, resolved with the batch)
         self.account_profiles: set[tuple[str, str]] = set()
+        # agents whose time zone changed: a promise is read in its author's zone
+        self.agent_zones: set[tuple[str, str]] = set()
 
 
 def _by_source(refs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -300,6 +318,9 @@ class Store:
                 accounts.add((source, external_id))
                 if i in previous:
                     touched.account_profiles.add((source, external_id))
+            elif kind == "agent" and i in previous:
+                if json.loads(previous[i]).get("time_zone") != getattr(batch[i], "time_zone", None):
+                    touched.agent_zones.add((source, external_id))
         for uid, merged in identities.resolve_many(conn, customers):  # type: ignore[arg-type]
             touched.uids.add(uid)
             result.subjects.update(subject_key("customer", m) for m in merged)
@@ -342,6 +363,10 @@ class Store:
             # large merged family — a shared switchboard number — for every id of it in the batch)
             accounts.update(self._rows(conn, Q_ACCOUNTS_OF_UIDS, ids=sorted(uids)))
         subjects = result.subjects
+        for source, ids in _by_source(touched.agent_zones).items():
+            touched.conversations.update((source, row[0]) for row in
+                                         self._rows(conn, _conversations_of_agents(self.dialect), src=source,
+                                                    ids=ids))
         subjects.update([f"conversation:{source}:{external_id}" for source, external_id in touched.conversations])
         if touched.uids or touched.account_profiles:
             subjects.update(f"conversation:{source}:{external_id}"
