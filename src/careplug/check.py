@@ -15,7 +15,8 @@ One run (``run_check``):
    ``next_check_at`` of its assessments and findings.
 
 A rule that raises is reported in ``CheckResult.failures`` and the others go on; the findings it
-reported before stay as they were (a failure is not a recovery). With ``dry_run=True`` nothing is
+reported before stay as they were (a failure is not a recovery), and the subject is due again at
+once: the next run retries it. With ``dry_run=True`` nothing is
 written. With ``dry_run=True, since=timedelta`` the rules are *replayed* over stored history: each
 subject is evaluated at every instant in the window where something happened or a stage fell due,
 seeing only the history up to that instant, to show what would have fired (``replay``).
@@ -335,6 +336,8 @@ def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, resu
             prev.next_check_at = None
             to_resolve.append(key)
             resolved.append(prev)
+        if outcome.failed_rules or outcome.plugin_failed:
+            wake = now                            # a failure is not an evaluation: retried next run
         evaluated[subject] = wake
     result.n_resolved += len(resolved)
     if keep_findings:
