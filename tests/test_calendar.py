@@ -70,6 +70,21 @@ def test_a_24h_day_has_23_real_hours_in_spring_and_25_in_autumn():
     assert cal.elapsed(ny(2026, 11, 1), ny(2026, 11, 2)) == 25 * H
 
 
+def test_an_opening_or_closing_time_the_spring_gap_skips_takes_effect_when_the_clocks_jump():
+    # New York, 2026-03-08: 02:00 EST jumps to 03:00 EDT at 07:00 UTC; "02:30" never shows on the
+    # wall clock, which reads 03:00 from the jump on: open from then, 3 real hours to 06:00
+    sunday = calendar(hours={"sun": "02:30-06:00"})
+    assert sunday.next_open(ny(2026, 3, 8, 0)) == datetime(2026, 3, 8, 7, tzinfo=timezone.utc)
+    assert sunday.elapsed(ny(2026, 3, 8, 0), ny(2026, 3, 8, 12)) == 3 * H
+    # London, 2026-03-29: 01:00 GMT jumps to 02:00 BST; closing at "01:30" closes at the jump
+    london = ZoneInfo("Europe/London")
+    early = calendar(timezone="Europe/London", hours={"sun": "00:00-01:30"})
+    assert not early.is_open(datetime(2026, 3, 29, 2, 15, tzinfo=london))
+    assert early.elapsed(datetime(2026, 3, 28, 23, tzinfo=london), datetime(2026, 3, 29, 12, tzinfo=london)) == H
+    # a week later, as written
+    assert early.elapsed(datetime(2026, 4, 5, 0, tzinfo=london), datetime(2026, 4, 5, 12, tzinfo=london)) == 1.5 * H
+
+
 def test_add_lands_in_the_next_open_interval():
     cal = calendar()
     # Friday 16:00 + 3 open hours = Monday 11:00

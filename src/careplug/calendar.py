@@ -285,7 +285,24 @@ class BusinessCalendar:
         if minute >= 1440:
             return self._midnight(d.toordinal() + 1)
         wall = datetime(d.year, d.month, d.day, minute // 60, minute % 60, tzinfo=self.tz)
-        return wall.timestamp()
+        ts = wall.timestamp()
+        if datetime.fromtimestamp(ts, self.tz).replace(tzinfo=None) != wall.replace(tzinfo=None):
+            return self._jump(wall)
+        return ts
+
+    def _jump(self, wall: datetime) -> float:
+        """The instant the clocks jump over ``wall``, a time the spring-forward gap skips: the first
+        instant the wall clock reads ``wall`` or later (an opening or closing time in the gap takes
+        effect then; Python's ``fold=0`` would put it up to the gap's length later)."""
+        lo, hi = wall.replace(fold=1).timestamp(), wall.timestamp()   # before / after the jump
+        after = datetime.fromtimestamp(hi, self.tz).utcoffset()
+        while hi - lo > 0.5:
+            mid = (lo + hi) / 2
+            if datetime.fromtimestamp(mid, self.tz).utcoffset() == after:
+                hi = mid
+            else:
+                lo = mid
+        return float(round(hi))
 
     def _ensure(self, ordinal: int) -> int:
         """Make running totals cover ``ordinal``; return its index."""
