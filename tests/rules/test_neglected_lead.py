@@ -67,6 +67,28 @@ def test_an_old_lead_nobody_answered_does_not_hide_a_fresh_first_inquiry(journey
     assert f.due_at == ny(2026, 3, 2, 11).astimezone(timezone.utc)
 
 
+def test_a_lead_is_looked_at_again_when_it_leaves_the_lookback(journey, store):
+    from datetime import datetime
+
+    from careplug.check import evaluate_store
+    from careplug.store import findings as store_findings
+
+    lead = journey.customer("zendesk", "L1", is_lead=True, created_at=ny(2026, 2, 2, 9))   # inside 30d on 2 Mar
+    conv = journey.conversation(lead, ny(2026, 3, 2, 9))
+    inquiry = journey.inbound(conv, ny(2026, 3, 2, 9), "Do you ship to Canada?")
+    journey.load()
+    r = rule(target="2h", lookback="30d")
+    [f] = evaluate_store(store, [r], ny(2026, 3, 2, 12)).new
+    assert (f.occurrence, f.stage) == ("lead:zendesk:L1", "breach")
+    # 2 Feb 09:00 EST + 30 days = 4 Mar 14:00 UTC: the lead leaves the lookback, and the subject is due
+    assert store.due_subjects(datetime(2026, 3, 4, 14, 0, 0, tzinfo=timezone.utc)) == []
+    assert store.due_subjects(datetime(2026, 3, 4, 14, 0, 1, tzinfo=timezone.utc)) == [f.subject]
+    result = evaluate_store(store, [r], ny(2026, 3, 4, 12))
+    assert [x.key for x in result.resolved] == [f.key]
+    assert [x.occurrence for x in store_findings.open_findings(store)] == [
+        f"first-inquiry:zendesk:{inquiry.external_id}"]
+
+
 def test_scope_picks_which_leads_and_inquiries_count(journey):
     ada = journey.customer("zendesk", "Z1")
     spam = journey.conversation(ada, ny(2026, 3, 2, 9), channel=Channel.WEB_FORM, tags=["spam"])

@@ -4,7 +4,8 @@ A lead is a customer record marked ``is_lead`` (a CRM lead or new contact) — i
 it was created — or, with ``first_inquiry``, a customer's first inquiry ever (no earlier
 conversation, no earlier touch). The response is the first touch in *any* connected source: a
 lead created in Salesforce that an agent emailed from Zendesk was answered. Leads older than
-``lookback`` are left alone, so switching the rule on does not flood the team with history.
+``lookback`` are left alone, so switching the rule on does not flood the team with history; a
+lead's open finding expires when it leaves the lookback (a later first inquiry then takes its place).
 
     [rules.neglected_lead]
     target = "2h"
@@ -91,6 +92,7 @@ class NeglectedLead(CareRule):
                         explain={"lead": what}, owner=owner)
         if f is not None:
             f.source = occurrence.split(":")[1]
+        out.wake(start + o.lookback.total_seconds() + 1)   # it leaves the lookback: another lead, or none
         return out
 
 
