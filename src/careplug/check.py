@@ -503,9 +503,10 @@ class Explanation:
     timeline: list[dict[str, Any]]
     clock: dict[str, Any]
     current: Finding | None = None       # the rule's view now (None when it no longer reports it)
+    stored: bool = True                  # False: reported by the rule now, not written yet (a dry run's)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"finding": finding_dict(self.finding),
+        return {"finding": finding_dict(self.finding), "stored": self.stored,
                 "current": None if self.current is None else finding_dict(self.current),
                 "timeline": self.timeline, "clock": self.clock}
 
@@ -513,7 +514,8 @@ class Explanation:
         f = self.current or self.finding
         lines = [f"{f.key}", f"  {f.rule}: {f.summary}",
                  f"  stage {f.stage} ({getattr(f.severity, 'value', f.severity)}), "
-                 f"{'resolved ' + self.finding.resolved_at.isoformat() if self.finding.resolved_at else 'open'}",
+                 f"{'resolved ' + self.finding.resolved_at.isoformat() if self.finding.resolved_at else 'open'}"
+                 + ("" if self.stored else " (not stored yet: what `careplug check` would write)"),
                  "", "timeline:"]
         for item in self.timeline:
             lines.append(f"  {item['at']}  {item['source']:<10} {item['kind']:<12} {item['summary']}")
@@ -605,8 +607,12 @@ def explain_store(store: Any, rules: list[Any], finding_key: str, now: datetime)
             shown = "\n  ".join(keys[:5]) + ("\n  ..." if len(keys) > 5 else "")
             raise CareplugError(f"{finding_key!r} is the start of several findings' keys; give more of it:\n  {shown}")
     if stored is None:
-        raise CareplugError(f"no finding {finding_key!r} in the store: `careplug check --dry-run` lists the open "
-                            f"ones with their keys")
+        found = _found_now(store, rules, finding_key, now)
+        if found is None:
+            raise CareplugError(f"no finding {finding_key!r}, neither in the store nor reported by the rules now: "
+                                f"`careplug check` lists the open ones with their keys")
+        history, current = found
+        return Explanation(current, _timeline(history, current, now), dict(current.explain), current, stored=False)
     history = store.load_history(stored.subject)
     current = None
     clock = dict(stored.explain)
@@ -621,3 +627,28 @@ def explain_store(store: Any, rules: list[Any], finding_key: str, now: datetime)
                 clock["rule_error"] = f"{type(exc).__name__}: {exc}"
     timeline = _timeline(history, stored, now) if history is not None else []
     return Explanation(stored, timeline, clock, current)
+
+
+def _found_now(store: Any, rules: list[Any], finding_key: str, now: datetime) -> tuple[History, Finding] | None:
+    """A finding not stored yet (listed by ``check --dry-run``, or by a run that has not written it):
+    its subject's history and the finding as its rule reports it now, by key or by the start of one
+    (``rule|subject|…``)."""
+    rule_name, _, rest = finding_key.partition("|")
+    subject = rest.partition("|")[0]
+    rule = next((r for r in rules if r.name == rule_name), None)
+    if rule is None or not subject:
+        return None
+    history = store.load_history(subject)
+    if history is None:
+        return None
+    try:
+        findings = assess(rule, history, now).findings
+    except Exception:  # the rule fails on it: nothing to explain beyond what check reports
+        log.debug("rule %s failed explaining %s", rule_name, subject, exc_info=True)
+        return None
+    exact = [f for f in findings if f.key == finding_key]
+    matches = exact or [f for f in findings if f.key.startswith(finding_key)]
+    if len(matches) > 1:
+        shown = "\n  ".join(f.key for f in matches[:5])
+        raise CareplugError(f"{finding_key!r} is the start of several findings' keys; give more of it:\n  {shown}")
+    return (history, matches[0]) if matches else None

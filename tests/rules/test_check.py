@@ -254,6 +254,23 @@ def test_explain_prints_the_timeline_and_the_clock_math(journey, store, plugins)
     assert f.key in str(info.value)
 
 
+def test_a_finding_a_dry_run_listed_can_be_explained_before_it_is_stored(journey, store, plugins):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9), "Our checkout is down")
+    journey.load()
+    [f] = evaluate_store(store, [unanswered()], ny(2026, 3, 2, 16), plugins=plugins, dry_run=True).new
+    assert store_findings.open_findings(store) == []
+    ex = explain_store(store, [unanswered()], f.key, ny(2026, 3, 2, 16))
+    assert ex.finding.key == f.key and not ex.stored and ex.clock["business_time_elapsed"] == "7h"
+    assert "not stored yet" in ex.render() and "Our checkout is down" in ex.render()
+    assert ex.as_dict()["stored"] is False
+    # the start of a key will do here too
+    assert explain_store(store, [unanswered()], f.key.rsplit("|", 1)[0], ny(2026, 3, 2, 16)).finding.key == f.key
+    with pytest.raises(CareplugError, match="no finding"):                # the rule reports nothing then
+        explain_store(store, [unanswered()], f.key, ny(2026, 3, 2, 9, 30))
+
+
 def test_explain_lists_a_rules_own_details_one_per_line_not_as_python_values(journey, store):
     from careplug.rules.run_around import RunAround, RunAroundOptions
 
