@@ -84,17 +84,28 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _SEGMENT = re.compile(r";|\s[-–—]+\s|\bbut\b|\bhowever\b")
 _CLAUSE = re.compile(r",")
 
+# what a colleague or a subjectless "will" commits to do for the customer
+_ACTS = (r"call|ring|phone|contact|email|e-mail|message|text|dm|reach|get|follow|send|update|keep|confirm|reply|"
+         r"respond|revert|ping|share|arrange|book|schedule|be in touch|be back|come back|let you know|notify|inform")
+
 _MARKERS = [
-    re.compile(r"\b(i|we)\s*('ll|’ll| will| shall|'m going to| am going to|'re going to| are going to)\b"),
+    re.compile(r"\b(i|we)\s*('ll|’ll| will| shall|'m going to| am going to|'re going to| are going to|'m gonna|"
+               r" am gonna|'re gonna| are gonna| gonna)\b"),
+    re.compile(r"^\s*gonna\s+\w+"),                                  # chat shorthand: "gonna check and ..."
+    # an expectation of one's own ("I should have the keys for you by tomorrow"), not a regret ("we
+    # should have told you")
+    re.compile(r"\b(i|we)\s+should\s+have\s+(it|this|that|them|the|a|an|your|some|something|news)\b"),
     re.compile(r"\blet me\b(?!\s+know)"),
     re.compile(r"\bexpect\b"),
     re.compile(r"\byou\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
     re.compile(r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
-    re.compile(r"\b(our|the|my)\s+([\w\-]+\s+){0,3}?(team|engineers?|specialists?|technicians?|agents?|"
-               r"colleagues?|manager|department|staff|experts?)\s*('ll| will)\b"),
-    re.compile(r"\b(they|he|she)\s*('ll| will)\s+(call|contact|email|reach|get|follow|send|update)\b"),
-    re.compile(r"^\s*(will|'ll)\s+(update|call|send|get|follow|email|confirm|reply|check|ping|circle)\b"),
-    re.compile(r"\b(and|then)\s+will\s+(update|call|send|get|follow|email|confirm|reply|check|let|be)\b"),
+    # someone of the team, perhaps named ("my colleague priya will call you")
+    re.compile(r"\b(our|the|my)\s+([\w\-]+\s+){0,3}?(team|engineers?|specialists?|technicians?|techs?|agents?|"
+               r"colleagues?|manager|supervisor|lead|department|staff|experts?|reps?|representatives?|advis[eo]rs?|"
+               r"consultants?|developers?|devs|installers?|couriers?|drivers?)(\s+[a-z]+)?\s*('ll| will)\b"),
+    re.compile(r"\b(they|he|she)\s*('ll| will)\s+(" + _ACTS + r")\b"),
+    re.compile(r"^\s*(will|'ll)\s+(" + _ACTS + r"|check|circle)\b"),
+    re.compile(r"\b(and|then)\s+will\s+(" + _ACTS + r"|check|let|be)\b"),
     re.compile(r"\bi promise\b"),
 ]
 _NEGATION = re.compile(
@@ -107,7 +118,14 @@ _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i 
                    r"we told you|i said|we said)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
-_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed)\b")
+_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank)\b"
+                           # what we will need from the customer ("we'll need your invoice number")
+                           r"|\b(?:i|we)(?:'ll| will)\s+(?:need|require)\s+(?:your|you\b|from you|more (?:info|information|"
+                           r"details)|further|additional)")
+# a request to the customer that the promise answers ("kindly share the id and we will check"): a
+# condition like "if you send the logs, we will..."
+_REQUEST_THEN = re.compile(r"^\s*(?:(?:please|kindly|just|simply)\s+)*(?:send|share|provide|forward|attach|upload|"
+                           r"confirm|reply|give us|let us know|tell us|fill|complete|email us|drop us)\b.*\band\s*$")
 # an absence ("I'll be away tomorrow", "as I'm out of office next week"), from its conjunction to the end
 # of its phrase: it is taken out of a clause before the clause is read, so an absence that is the whole
 # commitment leaves nothing ("I'll be on leave next week"), and one beside a promise leaves the promise
@@ -125,7 +143,8 @@ _ABSENCE = re.compile(
 # a visit: "out" to do something for the customer ("to install the meter"), not an errand ("to see a
 # doctor", "due to an appointment")
 _VISIT = re.compile(r"(?<!due )\bto\s+(?:install|replace|repair|fix|check|inspect|deliver|collect|pick up|set up|"
-                    r"service|visit|meet you|see you|look at|configure|upgrade|test|survey|measure|assess|connect)\b")
+                    r"service|visit|meet you|see you|look at|configure|upgrade|test|survey|measure|assess|connect|"
+                    r"swap|change|fit|mount|activate|commission|reconnect|drop off|bring|sort|finish|complete)\b")
 _UNTIL = re.compile(r"\buntil\b.*")
 # a condition that restricts the promise from the next independent clause ("..., but only if the payment
 # clears", "... - provided the engineer confirms"), or from the one before it ("If the logs arrive
@@ -190,6 +209,8 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                     break
                 if _CONDITION_BEFORE.search(clause[:m.start()]) or _CONDITION_ANYWHERE.search(segment):
                     break
+                if _REQUEST_THEN.match(clause[:m.start()]):
+                    break                   # "kindly share the transaction id and we will check..."
                 if k > 0 and _CONDITION_LEADS.match(segments[k - 1]):
                     break                   # "if the logs arrive today; we'll fix it tomorrow"
                 if k + 1 < len(segments) and _restricts(segments[k + 1]):
@@ -223,15 +244,24 @@ _DURATION = re.compile(
 _WITHIN_THE = re.compile(r"\bwithin\s+the\s+(?:next\s+)?(hour|day|week)\b")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY = re.compile(r"\b(next\s+|this\s+|on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-                      r"(\s+next\s+week)?\b")
+                      r"(\s+next\s+week)?\b"
+                      # an abbreviation ("by weds", "on thurs"), after a word that makes it a day ("sat" alone is not)
+                      r"|\b(next\s+|this\s+|on\s+|by\s+|until\s+|till\s+|before\s+)"
+                      r"(mon|tues?|weds?|thu|thur|thurs|fri|sat|sun)\.?(\s+next\s+week)?(?!\w)")
+_ABBREVIATED = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4,
+                "sat": 5, "sun": 6}
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
            "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
 _DATE = re.compile(rf"\b(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?"
                    rf"(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTHS})\b|({_MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b)")
-_CLOCK = re.compile(r"\b(?:at|by|before|around|until)\s+(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|noon|midday)\b")
+# a time of day after "at", "by", ... ("at 3pm", "by 10:30", "before noon"), or one with am/pm after a
+# day ("tomorrow 11 am", "friday 2pm")
+_CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|tonight|monday|tuesday|wednesday|"
+                    r"thursday|friday|saturday|sunday),?\s+(?=\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)))"
+                    r"(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|noon|midday)\b")
 _TODAY = re.compile(r"\b(later today|today|end of (?:the |to)?day|eod|close of business|cob|end of business|"
                     r"this afternoon|this morning|tonight|this evening|log off)\b")
-_TOMORROW = re.compile(r"\btomorrow\b")
+_TOMORROW = re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmrow|tmw|tmr|2moro|2morrow)\b")
 _THIS_WEEK = re.compile(r"\b(end of (?:the |this )?week|this week|before the weekend|by the weekend)\b")
 _NEXT_WEEK = re.compile(r"\b(early|end of|later|first thing)?\s*(?:the\s+)?next week\b")
 _MORNING = re.compile(r"\bmorning\b")
@@ -351,8 +381,11 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
         return at(today + timedelta(days=1), time_of_day(end_of_day)), "tomorrow", "day"
     m = _WEEKDAY.search(s)
     if m:
-        target = _WEEKDAYS.index(m.group(2))
-        if (m.group(1) or "").strip() == "next" or m.group(3):
+        if m.group(2):
+            lead, target, next_week = m.group(1), _WEEKDAYS.index(m.group(2)), m.group(3)
+        else:
+            lead, target, next_week = m.group(4), _ABBREVIATED[m.group(5)], m.group(6)
+        if (lead or "").strip() == "next" or next_week:
             monday_next = today + timedelta(days=7 - today.weekday())
             day = monday_next + timedelta(days=target)
         else:
