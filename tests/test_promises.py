@@ -51,7 +51,7 @@ def test_corpus_precision_recall_and_due_accuracy_meet_the_targets():
     assert m["due_accuracy"] >= 0.90, m
 
 
-@pytest.mark.parametrize("name", ["promise_holdout.jsonl", "promise_holdout2.jsonl"])
+@pytest.mark.parametrize("name", ["promise_holdout.jsonl", "promise_holdout2.jsonl", "promise_holdout3.jsonl"])
 def test_hold_out_sentences_written_after_the_extractor_meet_the_targets_too(name):
     m = measure(DATA / name)
     assert m["precision"] >= 0.90 and m["recall"] >= 0.85 and m["due_accuracy"] >= 0.90, m
@@ -300,5 +300,38 @@ def test_a_request_the_promise_answers_what_we_need_from_the_customer_and_regret
     ("We'll update you Friday 3pm.", datetime(2026, 3, 6, 15, tzinfo=NY)),
 ])
 def test_shorthand_days_and_a_time_right_after_the_day_are_read(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "no worries, ill ping you back in 30 mins",
+    "An engineer will be with you on 19 March to fit the new router.",
+    "Your account manager will reach out before the end of the week.",
+    "I'm aiming to have your access set up by Friday.",
+])
+def test_chat_spelling_staff_named_by_a_or_your_and_aims_are_commitments(sentence):
+    assert is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "I'm ill today, sorry for the slow replies.",
+    "You'll receive an automated email once the payment has cleared.",
+    "I'll be travelling on Friday so replies may be slow.",
+    "Your account manager will be out of office until Monday.",
+    "Not sure I'll be able to get an answer today.",
+    "We're planning to retire the old API next year.",
+])
+def test_illness_automated_notices_travel_absences_and_doubts_are_not(sentence):
+    assert not is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("I will call you back at 2:30.", datetime(2026, 3, 2, 14, 30, tzinfo=NY)),      # sent 10:15: afternoon
+    ("I'll call you tomorrow at 10.", datetime(2026, 3, 3, 10, tzinfo=NY)),
+    ("I'll ring you back this arvo.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("I'll send the deck ahead of Thursday's call, by Wednesday at the latest.", datetime(2026, 3, 4, 17, tzinfo=NY)),
+])
+def test_times_without_am_pm_afternoons_and_a_deadline_beside_a_named_meeting(sentence, due):
     [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
     assert c.due_at == due

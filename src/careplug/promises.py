@@ -92,6 +92,10 @@ _MARKERS = [
     re.compile(r"\b(i|we)\s*('ll|’ll| will| shall|'m going to| am going to|'re going to| are going to|'m gonna|"
                r" am gonna|'re gonna| are gonna| gonna)\b"),
     re.compile(r"^\s*gonna\s+\w+"),                                  # chat shorthand: "gonna check and ..."
+    # "ill" for "I'll" in chat, before what an agent does ("ill ping you back"), not "I'm ill"
+    re.compile(r"(?<!'m )(?<!am )\bill\s+(" + _ACTS + r"|check|look|have|sort|chase|find|fix|do)\b"),
+    # an intention with a direction ("I'm aiming to have it set up by Friday")
+    re.compile(r"\b(i|we)\s*('m|'re| am| are)\s+aiming\s+to\b"),
     # an expectation of one's own ("I should have the keys for you by tomorrow"), not a regret ("we
     # should have told you")
     re.compile(r"\b(i|we)\s+should\s+have\s+(it|this|that|them|the|a|an|your|some|something|news)\b"),
@@ -100,7 +104,7 @@ _MARKERS = [
     re.compile(r"\byou\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
     re.compile(r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
     # someone of the team, perhaps named ("my colleague priya will call you")
-    re.compile(r"\b(our|the|my)\s+([\w\-]+\s+){0,3}?(team|engineers?|specialists?|technicians?|techs?|agents?|"
+    re.compile(r"\b(our|the|my|your|an?)\s+([\w\-]+\s+){0,3}?(team|engineers?|specialists?|technicians?|techs?|agents?|"
                r"colleagues?|manager|supervisor|lead|department|staff|experts?|reps?|representatives?|advis[eo]rs?|"
                r"consultants?|developers?|devs|installers?|couriers?|drivers?)(\s+[a-z]+)?\s*('ll| will)\b"),
     re.compile(r"\b(they|he|she)\s*('ll| will)\s+(" + _ACTS + r")\b"),
@@ -110,7 +114,7 @@ _MARKERS = [
 ]
 _NEGATION = re.compile(
     r"\b(can't|cannot|can not|won't|will not|wont|unable|not able|no promises?|don't|do not|didn't|did not|"
-    r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t)\b")
+    r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t|not sure|unsure|not certain|doubt)\b")
 _CONDITION_ANYWHERE = re.compile(
     r"\b(if|unless|in case|provided that|as long as)\b|\b(once|when|after|as soon as)\s+(you|your)\b")
 _CONDITION_BEFORE = re.compile(r"\b(once(?!\s+(?:again|more))|when|after|as soon as|should you)\b")
@@ -118,7 +122,8 @@ _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i 
                    r"we told you|i said|we said)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
-_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank)\b"
+_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank|"
+                           r"automated|automatic|automatically)\b"
                            # what we will need from the customer ("we'll need your invoice number")
                            r"|\b(?:i|we)(?:'ll| will)\s+(?:need|require)\s+(?:your|you\b|from you|more (?:info|information|"
                            r"details)|further|additional)")
@@ -132,12 +137,12 @@ _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|kindly|just|simply)\s+)*(?:send|sh
 # and its due time ("I'll finish it today since I'll be out tomorrow": today). "Be out ... to <verb>" is
 # a visit, a promise ("our technician will be out tomorrow to install the meter"): it stays.
 _ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on (?:holiday|vacation|pto)|unavailable|"
-           r"(?:out|off|offline)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for)\b))\b")
+           r"(?:out|off|offline|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for)\b))\b")
 _ABSENCE = re.compile(
     r"(?:\b(?:as|since|because|while|though|although|and|so)\s+)?"
     # a person ("i", "we", ... with or without "be"), or someone named ("our technician") who will *be* away
     r"(?:\b(?:i|we|he|she|they)\s*(?:'ll|'m|'re|'s|\s(?:will|shall|am|are|is))(?:\s+(?:also|still|probably|going to))*(?:\s+be)?"
-    r"|\b(?:our|my|the)(?:\s+[\w\-]+){1,3}?\s*(?:'ll|\s(?:will|shall|is going to))(?:\s+(?:also|still|probably))*\s+be)"
+    r"|\b(?:our|my|the|your|an?)(?:\s+[\w\-]+){1,3}?\s*(?:'ll|\s(?:will|shall|is going to))(?:\s+(?:also|still|probably))*\s+be)"
     r"\s+" + _ABSENT +
     r"(?P<tail>.*?)(?=\s+(?:and|then|so|but)\b|\s*[,;.!?]|$)")
 # a visit: "out" to do something for the customer ("to install the meter"), not an errand ("to see a
@@ -258,15 +263,17 @@ _DATE = re.compile(rf"\b(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|
 # day ("tomorrow 11 am", "friday 2pm")
 _CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|tonight|monday|tuesday|wednesday|"
                     r"thursday|friday|saturday|sunday),?\s+(?=\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)))"
-                    r"(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|noon|midday)\b")
+                    r"(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|noon|midday"
+                    # a bare hour where nothing else can follow it ("tomorrow at 10.", "at 4 on friday")
+                    r"|\d{1,2}(?=\s*(?:o'clock\b|$|[.,;!)]|\s(?:tomorrow|today|tonight|on|this|sharp)\b)))\b")
 _TODAY = re.compile(r"\b(later today|today|end of (?:the |to)?day|eod|close of business|cob|end of business|"
-                    r"this afternoon|this morning|tonight|this evening|log off)\b")
+                    r"this afternoon|this arvo|this morning|tonight|this evening|log off)\b")
 _TOMORROW = re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmrow|tmw|tmr|2moro|2morrow)\b")
 _THIS_WEEK = re.compile(r"\b(end of (?:the |this )?week|this week|before the weekend|by the weekend)\b")
 _NEXT_WEEK = re.compile(r"\b(early|end of|later|first thing)?\s*(?:the\s+)?next week\b")
 _MORNING = re.compile(r"\bmorning\b")
 _FIRST_THING = re.compile(r"\bfirst thing\b")
-_AFTERNOON = re.compile(r"\bafternoon\b")
+_AFTERNOON = re.compile(r"\b(afternoon|arvo)\b")
 _EVENING = re.compile(r"\b(evening|tonight)\b")
 
 
@@ -299,10 +306,21 @@ def _parse_date(phrase: str, base: date) -> date | None:
     return when.date() if when else None
 
 
+_BARE_TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
+
+
 @lru_cache(maxsize=1024)
 def _parse_clock(phrase: str) -> time | None:
+    """A time of day. One without am/pm is read as people at work mean it: 1 to 6 in the afternoon
+    ("at 2:30" is 14:30), 7 to 12 as written, 13 to 23 on the 24-hour clock."""
     if phrase in ("noon", "midday"):
         return time(12)
+    bare = _BARE_TIME.match(phrase.strip())
+    if bare:
+        hour, minute = int(bare.group(1)), int(bare.group(2) or 0)
+        if 1 <= hour <= 6:
+            hour += 12
+        return time(hour, minute) if hour < 24 and minute < 60 else None
     when = dateparser.parse(phrase, languages=["en"], settings={
         "RELATIVE_BASE": datetime(2000, 1, 3), "RETURN_AS_TIMEZONE_AWARE": False})
     return when.time() if when else None
@@ -379,8 +397,8 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
             return at(day, time_of_day(end_of_day)), m.group(0), "day"
     if _TOMORROW.search(s):
         return at(today + timedelta(days=1), time_of_day(end_of_day)), "tomorrow", "day"
-    m = _WEEKDAY.search(s)
-    if m:
+    m = next((w for w in _WEEKDAY.finditer(s) if not s.startswith("'s", w.end())), None) or _WEEKDAY.search(s)
+    if m:                                   # "ahead of tuesday's call, by monday": monday
         if m.group(2):
             lead, target, next_week = m.group(1), _WEEKDAYS.index(m.group(2)), m.group(3)
         else:
