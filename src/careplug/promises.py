@@ -86,7 +86,19 @@ _CLAUSE = re.compile(r",")
 
 # what a colleague or a subjectless "will" commits to do for the customer
 _ACTS = (r"call|ring|phone|contact|email|e-mail|message|text|dm|reach|get|follow|send|update|keep|confirm|reply|"
-         r"respond|revert|ping|share|arrange|book|schedule|be in touch|be back|come back|let you know|notify|inform")
+         r"respond|revert|ping|share|arrange|book|schedule|be in touch|be back|come back|let you know|notify|inform|"
+         r"write|try|return|come|visit|attend|arrive|drop|pop|bring|deliver|collect|pick up|install|fix|repair|sort|"
+         r"review|process|look|chase|investigate|escalate|be there|be with you|be round|be over|be out|swing by")
+# who of the team (or sent by it) a promise can name: "our tech will", "an officer will", "the nurse will"
+_STAFF = (r"team|engineers?|specialists?|technicians?|techs?|agents?|colleagues?|manager|supervisor|lead|"
+          r"department|staff|experts?|reps?|representatives?|advis[eo]rs?|consultants?|developers?|devs|"
+          r"installers?|couriers?|drivers?|officers?|nurses?|doctors?|gp|clinicians?|pharmacists?|therapists?|"
+          r"electricians?|plumbers?|contractors?|fitters?|surveyors?|inspectors?|assessors?|adjusters?|"
+          r"caseworkers?|case managers?|coordinators?|co-ordinators?|dispatchers?|handyman|locksmiths?|builders?|"
+          r"cleaners?|movers?|crew|brokers?|underwriters?|accountants?|solicitors?|lawyers?|paralegals?|"
+          r"tutors?|instructors?|coaches|trainers?|registrar|admissions|recruiters?|receptionists?|concierge|"
+          r"porters?|partners?|vendors?|suppliers?|carriers?|warehouse|billing|finance|support|helpdesk|"
+          r"service desk")
 
 _MARKERS = [
     re.compile(r"\b(i|we)\s*('ll|’ll| will| shall|'m going to| am going to|'re going to| are going to|'m gonna|"
@@ -104,12 +116,13 @@ _MARKERS = [
     re.compile(r"\byou\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
     re.compile(r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
     # someone of the team, perhaps named ("my colleague priya will call you")
-    re.compile(r"\b(our|the|my|your|an?)\s+([\w\-]+\s+){0,3}?(team|engineers?|specialists?|technicians?|techs?|agents?|"
-               r"colleagues?|manager|supervisor|lead|department|staff|experts?|reps?|representatives?|advis[eo]rs?|"
-               r"consultants?|developers?|devs|installers?|couriers?|drivers?)(\s+[a-z]+)?\s*('ll| will)\b"),
+    re.compile(r"(?:\b(?:our|the|my|your|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + _STAFF + r")(\s+[a-z]+)?\s*('ll| will)\b"),
     re.compile(r"\b(they|he|she)\s*('ll| will)\s+(" + _ACTS + r")\b"),
     re.compile(r"^\s*(will|'ll)\s+(" + _ACTS + r"|check|circle)\b"),
     re.compile(r"\b(and|then)\s+will\s+(" + _ACTS + r"|check|let|be)\b"),
+    # "and will" with any verb done to the customer or the matter ("and will write to you again")
+    re.compile(r"\b(and|then)\s+will\s+(?!not\b|never\b)[a-z]+\s+(?:to\s+|with\s+)?(?:you|your|u|it|this|that|them|"
+               r"the|an?|back|over)\b"),
     re.compile(r"\bi promise\b"),
 ]
 _NEGATION = re.compile(
@@ -117,6 +130,16 @@ _NEGATION = re.compile(
     r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t|not sure|unsure|not certain|doubt)\b")
 _CONDITION_ANYWHERE = re.compile(
     r"\b(if|unless|in case|provided that|as long as)\b|\b(once|when|after|as soon as)\s+(you|your)\b")
+# "if" that means "whether" ("let you know if it's ready") is no condition
+_WHETHER = re.compile(r"\b(know|tell you|confirm|check|see|find out|ask|advise|inform you|update you|"
+                      r"wondering|unsure|not sure)\s+if\b")
+# a condition that restricts the promise in the comma clause after it ("..., provided the courier
+# confirms"); a bare ", if that suits" is a courtesy, not a restriction
+_RESTRICTING_CLAUSE = re.compile(r"^\s*(?:only\s+(?:if|when|once|after)|unless|provided|providing|as long as|"
+                                 r"so long as|assuming|on (?:the )?condition|subject to)\b")
+# a condition in a comma clause before the promise ("once the landlord approves the quote, we'll...")
+_CONDITION_CLAUSE = re.compile(r"^\s*(?:once(?!\s+(?:again|more))|as soon as|if|unless|provided|providing|assuming|"
+                               r"should you)\b")
 _CONDITION_BEFORE = re.compile(r"\b(once(?!\s+(?:again|more))|when|after|as soon as|should you)\b")
 _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i said|as we said|i told you|"
                    r"we told you|i said|we said)\b")
@@ -142,7 +165,7 @@ _ABSENCE = re.compile(
     r"(?:\b(?:as|since|because|while|though|although|and|so)\s+)?"
     # a person ("i", "we", ... with or without "be"), or someone named ("our technician") who will *be* away
     r"(?:\b(?:i|we|he|she|they)\s*(?:'ll|'m|'re|'s|\s(?:will|shall|am|are|is))(?:\s+(?:also|still|probably|going to))*(?:\s+be)?"
-    r"|\b(?:our|my|the|your|an?)(?:\s+[\w\-]+){1,3}?\s*(?:'ll|\s(?:will|shall|is going to))(?:\s+(?:also|still|probably))*\s+be)"
+    r"|\b(?P<staff>our|my|the|your|an?)(?:\s+[\w\-]+){1,3}?\s*(?:'ll|\s(?:will|shall|is going to))(?:\s+(?:also|still|probably))*\s+be)"
     r"\s+" + _ABSENT +
     r"(?P<tail>.*?)(?=\s+(?:and|then|so|but)\b|\s*[,;.!?]|$)")
 # a visit: "out" to do something for the customer ("to install the meter"), not an errand ("to see a
@@ -150,6 +173,10 @@ _ABSENCE = re.compile(
 _VISIT = re.compile(r"(?<!due )\bto\s+(?:install|replace|repair|fix|check|inspect|deliver|collect|pick up|set up|"
                     r"service|visit|meet you|see you|look at|configure|upgrade|test|survey|measure|assess|connect|"
                     r"swap|change|fit|mount|activate|commission|reconnect|drop off|bring|sort|finish|complete)\b")
+_TO_DO = re.compile(r"(?<!due )\bto\s+[a-z]+")
+_ERRAND = re.compile(r"\bto\s+(?:see|visit)\s+(?:a|my|the|his|her|their)\s+(?:doctor|dentist|gp|family|parents|mum|mom|dad)|"
+                     r"\bto\s+attend\s+(?:a|an|my|his|her|their)\b|\bto\s+(?:rest|recover|relax)\b|"
+                     r"\bto\s+(?:deal with|take care of|sort out|handle)\s+(?:a |some )?(?:personal|family|private|my|his|her)")
 _UNTIL = re.compile(r"\buntil\b.*")
 # a condition that restricts the promise from the next independent clause ("..., but only if the payment
 # clears", "... - provided the engineer confirms"), or from the one before it ("If the logs arrive
@@ -169,18 +196,28 @@ def _norm(text: str) -> str:
     return text.replace("’", "'").replace("‘", "'").strip().lower()
 
 
+def _is_visit(m: re.Match) -> bool:
+    """Whether an "out" is a visit: "to" a service verb ("we'll be out on Wednesday to replace the
+    router"), or, said of someone named ("the fibre tech will be out on Monday to splice the cable"),
+    "to" do anything that is not an errand of their own."""
+    if m.group("what") != "out":
+        return False
+    tail = m.group("tail")
+    if _VISIT.search(tail):
+        return True
+    return m.group("staff") is not None and bool(_TO_DO.search(tail)) and not _ERRAND.search(tail)
+
+
 def _absence(m: re.Match) -> str:
     """What is left of an absence phrase in a clause being read for a commitment: nothing, or all of
-    it when it is a visit ("we'll be out on Wednesday to replace the router")."""
-    if m.group("what") == "out" and _VISIT.search(m.group("tail")):
-        return m.group(0)
-    return ""
+    it when it is a visit."""
+    return m.group(0) if _is_visit(m) else ""
 
 
 def _absence_context(m: re.Match) -> str:
     """What is left of an absence phrase in a sentence read for a due time: its "until" ("I'll be away
     from my desk until 2pm, then will call you back": 2pm), else nothing."""
-    if m.group("what") == "out" and _VISIT.search(m.group("tail")):
+    if _is_visit(m):
         return m.group(0)
     until = _UNTIL.search(m.group("tail"))
     return until.group(0) if until else ""
@@ -201,7 +238,7 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
     s = _norm(sentence)
     if not s or s.endswith("?") or _QUESTION_START.match(s):
         return None
-    segments = _SEGMENT.split(s)
+    segments = _SEGMENT.split(_WHETHER.sub(r"\1 whether", s))
     for k, segment in enumerate(segments):
         segment = _ABSENCE.sub(_absence, segment)
         clauses = _CLAUSE.split(segment)
@@ -216,6 +253,9 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                     break
                 if _REQUEST_THEN.match(clause[:m.start()]):
                     break                   # "kindly share the transaction id and we will check..."
+                if any(_CONDITION_CLAUSE.match(c) for c in clauses[:i]) or any(
+                        _RESTRICTING_CLAUSE.match(c) for c in clauses[i + 1:]):
+                    break                   # "once the landlord approves, we'll..."; "..., provided the..."
                 if k > 0 and _CONDITION_LEADS.match(segments[k - 1]):
                     break                   # "if the logs arrive today; we'll fix it tomorrow"
                 if k + 1 < len(segments) and _restricts(segments[k + 1]):
