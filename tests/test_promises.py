@@ -52,7 +52,7 @@ def test_corpus_precision_recall_and_due_accuracy_meet_the_targets():
 
 
 @pytest.mark.parametrize("name", ["promise_holdout.jsonl", "promise_holdout2.jsonl", "promise_holdout3.jsonl",
-                                  "promise_holdout4.jsonl"])
+                                  "promise_holdout4.jsonl", "promise_holdout5.jsonl"])
 def test_hold_out_sentences_written_after_the_extractor_meet_the_targets_too(name):
     m = measure(DATA / name)
     assert m["precision"] >= 0.90 and m["recall"] >= 0.85 and m["due_accuracy"] >= 0.90, m
@@ -360,3 +360,32 @@ def test_staff_of_any_trade_arrivals_and_if_meaning_whether_are_commitments(sent
 ])
 def test_conditions_in_a_comma_clause_errands_and_notices_are_not_commitments(sentence):
     assert not is_commitment(sentence)
+
+
+def test_the_quoted_history_of_an_email_reply_is_not_read_for_promises():
+    text = ("Thanks Mark, that's perfect, no rush at all.\n\nOn Tue, Mar 1, 2026 at 5:02 PM Mark <m@x.com> wrote:\n"
+            "> I'll upload the server logs tomorrow morning.")
+    assert find_commitments(text, MONDAY, tz="America/New_York") == []
+    assert find_commitments("Sure.\n-----Original Message-----\nFrom: us\nWe'll call you tomorrow.", MONDAY) == []
+    [c] = find_commitments("I'll call you tomorrow.\n> We'll email you today.", MONDAY, tz="America/New_York")
+    assert c.phrase == "tomorrow"
+
+
+def test_a_title_does_not_end_the_sentence_and_a_negation_in_an_embedded_question_is_not_the_promise():
+    [c] = find_commitments("I'll ask Dr. de Vries to have a look and I'll message you back this afternoon.", MONDAY,
+                           tz="America/New_York")
+    assert c.due_at == datetime(2026, 3, 2, 17, tzinfo=NY)
+    assert is_commitment("I'll check with the identity team why the push isn't reaching your phone and get back to you.")
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("I'll get back to you on the 16th with the outcome.", datetime(2026, 3, 16, 17, tzinfo=NY)),
+    ("Our installer will be out on the 1st to fit the meter.", datetime(2026, 4, 1, 17, tzinfo=NY)),
+    ("I'll update you tomorrow po, before 12nn.", datetime(2026, 3, 3, 12, tzinfo=NY)),
+    ("Will call her back Thurs w/ refund conf #.", datetime(2026, 3, 5, 17, tzinfo=NY)),
+    ("Will mail the notice by Weds.", datetime(2026, 3, 4, 17, tzinfo=NY)),
+    ("Our pathologist will phone you within 12 hours.", datetime(2026, 3, 2, 22, 15, tzinfo=NY)),
+])
+def test_a_day_of_the_month_alone_noon_shorthand_and_more_trades_are_read(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
+    assert c.due_at == due

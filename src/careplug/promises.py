@@ -78,6 +78,12 @@ class Commitment:
 # --- detection ----------------------------------------------------------------------------------
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# a title or abbreviation ends no sentence ("I'll ask Dr. Patel and call you")
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:dr|mr|mrs|ms|mx|prof|st|no|vs|approx|dept|ext|ref|e\.g|i\.e|etc|inc|ltd|co)\.$",
+                           re.IGNORECASE)
+# where the quoted history of an email reply starts: what it quotes is not this message's promise
+_QUOTED = re.compile(r"^\s*(?:>|on\s.{1,200}\swrote:\s*$|-{2,}\s*original message\s*-{2,}|from:\s.+\bsent:\s)",
+                     re.IGNORECASE | re.MULTILINE)
 # a sentence is read in parts: independent clauses (split at ";", a dash, "but", "however"), each in
 # comma clauses. A condition governs the whole independent clause it sits in ("If you send the logs,
 # we'll..."), not its neighbours ("I'll call you tomorrow; if you have questions, just reply").
@@ -88,7 +94,8 @@ _CLAUSE = re.compile(r",")
 _ACTS = (r"call|ring|phone|contact|email|e-mail|message|text|dm|reach|get|follow|send|update|keep|confirm|reply|"
          r"respond|revert|ping|share|arrange|book|schedule|be in touch|be back|come back|let you know|notify|inform|"
          r"write|try|return|come|visit|attend|arrive|drop|pop|bring|deliver|collect|pick up|install|fix|repair|sort|"
-         r"review|process|look|chase|investigate|escalate|be there|be with you|be round|be over|be out|swing by")
+         r"review|process|look|chase|investigate|escalate|be there|be with you|be round|be over|be out|swing by|mail|"
+         r"post")
 # who of the team (or sent by it) a promise can name: "our tech will", "an officer will", "the nurse will"
 _STAFF = (r"team|engineers?|specialists?|technicians?|techs?|agents?|colleagues?|manager|supervisor|lead|"
           r"department|staff|experts?|reps?|representatives?|advis[eo]rs?|consultants?|developers?|devs|"
@@ -116,7 +123,8 @@ _MARKERS = [
     re.compile(r"\byou\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
     re.compile(r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
     # someone of the team, perhaps named ("my colleague priya will call you")
-    re.compile(r"(?:\b(?:our|the|my|your|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + _STAFF + r")(\s+[a-z]+)?\s*('ll| will)\b"),
+    re.compile(r"(?:\b(?:our|the|my|your|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + _STAFF + r"|vets?|[a-z]{3,}(?:ists?|ians?))"
+               r"(\s+[a-z]+)?\s*('ll| will)\b"),
     re.compile(r"\b(they|he|she)\s*('ll| will)\s+(" + _ACTS + r")\b"),
     re.compile(r"^\s*(will|'ll)\s+(" + _ACTS + r"|check|circle)\b"),
     re.compile(r"\b(and|then)\s+will\s+(" + _ACTS + r"|check|let|be)\b"),
@@ -130,6 +138,8 @@ _NEGATION = re.compile(
     r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t|not sure|unsure|not certain|doubt)\b")
 _CONDITION_ANYWHERE = re.compile(
     r"\b(if|unless|in case|provided that|as long as)\b|\b(once|when|after|as soon as)\s+(you|your)\b")
+# an embedded question after the promise: a negation in it is what is looked into, not the promise
+_EMBEDDED = re.compile(r"\b(?:why|whether|how come)\b")
 # "if" that means "whether" ("let you know if it's ready") is no condition
 _WHETHER = re.compile(r"\b(know|tell you|confirm|check|see|find out|ask|advise|inform you|update you|"
                       r"wondering|unsure|not sure)\s+if\b")
@@ -247,7 +257,9 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                 m = marker.search(clause)
                 if m is None:
                     continue
-                if _NEGATION.search(clause) or _NOT_PROMISES.search(clause) or _PAST.search(clause):
+                embedded = _EMBEDDED.search(clause, m.end())      # "…check why it isn't reaching you"
+                if (_NEGATION.search(clause, 0, embedded.start() if embedded else len(clause))
+                        or _NOT_PROMISES.search(clause) or _PAST.search(clause)):
                     break
                 if _CONDITION_BEFORE.search(clause[:m.start()]) or _CONDITION_ANYWHERE.search(segment):
                     break
@@ -291,8 +303,11 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 _WEEKDAY = re.compile(r"\b(next\s+|this\s+|on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
                       r"(\s+next\s+week)?\b"
                       # an abbreviation ("by weds", "on thurs"), after a word that makes it a day ("sat" alone is not)
-                      r"|\b(next\s+|this\s+|on\s+|by\s+|until\s+|till\s+|before\s+)"
-                      r"(mon|tues?|weds?|thu|thur|thurs|fri|sat|sun)\.?(\s+next\s+week)?(?!\w)")
+                      r"|\b(next\s+|this\s+|on\s+|by\s+|until\s+|till\s+|before\s+)?"
+                      r"(tues|weds|thur|thurs|fri|(?<=next )(?:mon|tue|wed|thu|sat|sun)|(?<=this )(?:mon|tue|wed|thu|sat|sun)|"
+                      r"(?<=on )(?:mon|tue|wed|thu|sat|sun)|(?<=by )(?:mon|tue|wed|thu|sat|sun)|"
+                      r"(?<=until )(?:mon|tue|wed|thu|sat|sun)|(?<=till )(?:mon|tue|wed|thu|sat|sun)|"
+                      r"(?<=before )(?:mon|tue|wed|thu|sat|sun))\.?(\s+next\s+week)?(?!\w)")
 _ABBREVIATED = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4,
                 "sat": 5, "sun": 6}
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -301,9 +316,11 @@ _DATE = re.compile(rf"\b(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|
                    rf"(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTHS})\b|({_MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b)")
 # a time of day after "at", "by", ... ("at 3pm", "by 10:30", "before noon"), or one with am/pm after a
 # day ("tomorrow 11 am", "friday 2pm")
+# a day of the month without its month ("on the 16th", "by the 3rd"): its next occurrence
+_ORDINAL_DAY = re.compile(r"\b(?:on|by|before|until|till|for)\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b")
 _CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|tonight|monday|tuesday|wednesday|"
                     r"thursday|friday|saturday|sunday),?\s+(?=\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)))"
-                    r"(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|noon|midday"
+                    r"(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|12\s*nn|12 noon|noon|midday"
                     # a bare hour where nothing else can follow it ("tomorrow at 10.", "at 4 on friday")
                     r"|\d{1,2}(?=\s*(?:o'clock\b|$|[.,;!)]|\s(?:tomorrow|today|tonight|on|this|sharp)\b)))\b")
 _TODAY = re.compile(r"\b(later today|today|end of (?:the |to)?day|eod|close of business|cob|end of business|"
@@ -349,11 +366,27 @@ def _parse_date(phrase: str, base: date) -> date | None:
 _BARE_TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
 
 
+def _next_day_of_month(n: int, base: date) -> date | None:
+    """The next date on or after ``base`` whose day of the month is ``n`` (a month without one is skipped)."""
+    if not 1 <= n <= 31:
+        return None
+    year, month = base.year, base.month
+    for _ in range(13):
+        try:
+            day = date(year, month, n)
+        except ValueError:
+            day = None
+        if day is not None and day >= base:
+            return day
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
 @lru_cache(maxsize=1024)
 def _parse_clock(phrase: str) -> time | None:
     """A time of day. One without am/pm is read as people at work mean it: 1 to 6 in the afternoon
     ("at 2:30" is 14:30), 7 to 12 as written, 13 to 23 on the 24-hour clock."""
-    if phrase in ("noon", "midday"):
+    if phrase in ("noon", "midday", "12 noon") or phrase.replace(" ", "") == "12nn":
         return time(12)
     bare = _BARE_TIME.match(phrase.strip())
     if bare:
@@ -435,6 +468,11 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
         day = _parse_date(phrase, today)
         if day is not None:
             return at(day, time_of_day(end_of_day)), m.group(0), "day"
+    m = _ORDINAL_DAY.search(s)
+    if m:
+        day = _next_day_of_month(int(m.group(1)), today)
+        if day is not None:
+            return at(day, time_of_day(end_of_day)), m.group(0), "day"
     if _TOMORROW.search(s):
         return at(today + timedelta(days=1), time_of_day(end_of_day)), "tomorrow", "day"
     m = next((w for w in _WEEKDAY.finditer(s) if not s.startswith("'s", w.end())), None) or _WEEKDAY.search(s)
@@ -512,14 +550,32 @@ def _committing(text: str) -> tuple[tuple[str, str, str], ...]:
     that makes a commitment (the part of the reading that does not depend on when the message was
     sent: memoized per text, as agents reuse macros)."""
     out = []
-    for sentence in _SENTENCE.split(text):
-        sentence = sentence.strip()
+    for sentence in _sentences(_unquoted(text)):
         if sentence:
             parts = _commitment_parts(sentence)
             if parts is not None:
                 clause, lead = parts
                 out.append((sentence, clause, _ABSENCE.sub(_absence_context, _norm(sentence)).strip(), lead))
     return tuple(out)
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without the quoted history of an email reply (from the first "> " line, "On … wrote:",
+    "-----Original Message-----" or "From: … Sent:" on)."""
+    m = _QUOTED.search(text)
+    return text[:m.start()] if m else text
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of ``text``, a title or abbreviation ("Dr.", "e.g.") not taken for an end."""
+    out: list[str] = []
+    for piece in _SENTENCE.split(text):
+        piece = piece.strip()
+        if out and _ABBREVIATION.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        elif piece:
+            out.append(piece)
+    return out
 
 
 def committing_sentences(text: str) -> tuple[str, ...]:
