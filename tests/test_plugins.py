@@ -116,6 +116,36 @@ def test_an_unknown_argument_name_is_rejected():
         plugins.register(module, name="badarg")
 
 
+@pytest.mark.parametrize("marker", ["wrapper=True", "hookwrapper=True"])
+def test_a_hook_wrapper_is_refused_naming_the_plugin_and_the_hook(marker):
+    """careplug calls each implementation on its own (one that raises fails only itself), so a
+    wrapper would never wrap anything: it is refused, never silently run as a plain implementation."""
+    plugins = Plugins(load_entry_points=False, builtins=())
+    module = make_module("timing_plugin", f"""
+        import careplug
+        @careplug.hookimpl({marker})
+        def careplug_detect_neglect(subject, history, now):
+            result = yield
+            return result
+    """)
+    with pytest.raises(PluginError, match=r"'timing'.*careplug_detect_neglect.*wrapper"):
+        plugins.register(module, name="timing")
+    assert "timing" not in {i.name for i in plugins.list()}
+    assert plugins.detect_neglect("conversation:x:1", None, None) == []     # nothing left registered
+
+
+def test_a_hook_wrapper_in_an_installed_plugin_is_a_load_failure(entry_point_dist):
+    entry_point_dist("careplug-timing", {"timing": "good_plugin"}, {"good_plugin": """
+        import careplug
+        @careplug.hookimpl(wrapper=True)
+        def careplug_nudge_delivered(nudge, receipt):
+            return (yield)
+    """})
+    plugins = Plugins(builtins=())
+    assert [(f.name, f.origin) for f in plugins.load_failures] == [("timing", "entry point")]
+    assert "wrapper" in plugins.load_failures[0].error
+
+
 def test_two_plugins_registering_one_kind_are_both_named():
     plugins = Plugins(load_entry_points=False, builtins=())
 

@@ -140,13 +140,16 @@ class Plugins:
         self._load(module, origin, lambda: importlib.import_module(module), version=None)
 
     def register(self, plugin: Any, *, name: str, origin: str = "entry point", version: str | None = None) -> None:
-        """Register one plugin object and validate it: every ``careplug_*`` function must be a hook."""
+        """Register one plugin object and validate it: every ``careplug_*`` function must be a hook,
+        and none a hook wrapper (``_refuse_wrappers``). An invalid plugin is left unregistered and
+        ``PluginError`` names it."""
         try:
             self.pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"plugin {name!r}: {exc}") from exc
         try:
             self._check_unknown_hooks(plugin, name)
+            self._refuse_wrappers(plugin, name)
             self.pm.check_pending()
         except (pluggy.PluginValidationError, PluginError) as exc:
             self.pm.unregister(name=name)
@@ -163,6 +166,20 @@ class Plugins:
                 hint = difflib.get_close_matches(attr, known, n=1)
                 did_you_mean = f" (did you mean {hint[0]}?)" if hint else ""
                 raise PluginError(f"plugin {name!r}: {attr} matches no careplug hook{did_you_mean}")
+
+    def _refuse_wrappers(self, plugin: Any, name: str) -> None:
+        """careplug calls each implementation on its own, so that one that raises fails only its
+        own part (``_guarded``): there is no single call for a pluggy wrapper (``wrapper=True`` or
+        ``hookwrapper=True``) to wrap. Run as a plain implementation it would return a generator
+        and never see a result, so it is refused here, by name."""
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+                    kind = "wrapper=True" if impl.wrapper else "hookwrapper=True"
+                    raise PluginError(
+                        f"plugin {name!r}: {caller.name} is a hook wrapper ({kind}); careplug calls each "
+                        f"implementation on its own and supports no wrappers: implement the hook plainly "
+                        f"(CAREPLUG_TRACE_HOOKS=1 traces every hook call)")
 
     def list(self) -> list[PluginInfo]:
         return sorted(self.infos.values(), key=lambda i: (i.origin != "built-in", i.name))
