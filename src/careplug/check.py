@@ -39,6 +39,7 @@ from .history import History
 from .model import EventKind, Priority, Status
 from .rules.base import Assessment
 from .rules.context import RuleContext
+from .shapes import list_of
 from .store import bulk
 from .store import findings as store_findings
 from .store.families import load_families
@@ -67,7 +68,7 @@ def _assessor(rule: Any) -> Any:
 
 
 def _from_evaluate(rule: Any, history: History, now: datetime) -> Assessment:
-    findings = list(rule.evaluate(history, now) or [])
+    findings = list_of(rule.evaluate(history, now), Finding)   # or ShapeError: what it returned instead
     out = Assessment(findings)
     for f in findings:
         if f.next_check_at is not None:
@@ -165,12 +166,13 @@ class _Evaluator:
         for rule, assess_ in self._assessors.get(subject_kind(subject), ()):
             try:
                 a = assess_(history, now)
+                findings = list_of(a.findings, Finding)   # a bare Finding, [None]: this rule's failure
             except Exception as exc:  # one broken rule must not stop the others
                 failed.add(rule.name)
                 self.result.failures.append(f"rule {rule.name!r} failed on {subject}: {type(exc).__name__}: {exc}")
                 log.exception("rule %s failed on %s", rule.name, subject)
                 continue
-            for f in a.findings:
+            for f in findings:
                 found[f.key] = f
             if a.next_check_at is not None and (wake is None or a.next_check_at < wake):
                 wake = a.next_check_at

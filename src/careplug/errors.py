@@ -27,6 +27,12 @@ class PluginError(CareplugError):
     """A plugin failed to load or registered something invalid."""
 
 
+class ShapeError(CareplugError, TypeError):
+    """A plugin returned something of the wrong shape (a bare ``Finding`` where a list is due, a
+    list holding None): ``careplug.shapes`` says what each hook and rule returns. Recorded as that
+    plugin's failure; the run goes on without its result."""
+
+
 class StoreLocked(CareplugError):
     """Another run holds the store's run lock."""
 

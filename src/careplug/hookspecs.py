@@ -3,7 +3,8 @@
 A plugin is any module or object with functions named like these hooks and decorated with
 ``careplug.hookimpl``. Implementations may take any subset of a hook's arguments, by name.
 Unless a hook says ``firstresult``, every implementation is called and the results are collected
-in a list (``None`` results are dropped). ``docs/hooks.md`` documents each hook with an example;
+in a list (``None`` results are dropped). A hook that returns findings, timeline items or nudges
+returns a list of them or None; anything else is that plugin's failure (``careplug.shapes``). ``docs/hooks.md`` documents each hook with an example;
 ``tests/test_hooks_documented.py`` fails when one is missing there.
 """
 

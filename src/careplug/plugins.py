@@ -28,6 +28,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+from .shapes import hook_result
 
 log = logging.getLogger(__name__)
 
@@ -261,11 +262,14 @@ class Plugins:
         return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
 
     def _guarded(self, impl: Any, hook: str, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """Call one implementation: (True, its result), or (False, None) when it raised or returned
+        something of the wrong shape (``careplug.shapes``): then the failure is recorded as that
+        plugin's and the caller goes on with the others."""
         try:
             result = impl.function(**_kwargs(impl, kwargs))
             if self.trace:
                 sys.stderr.write(f"[careplug hook] {hook} -> {impl.plugin_name}: {_short(result)}\n")
-            return True, result
+            return True, hook_result(hook, result)
         except PluginError:
             raise
         except Exception as exc:
