@@ -178,17 +178,23 @@ class _Evaluator:
                 wake = a.next_check_at
         plugin_failed = False
         if self.plugins is not None:
-            before = len(self.plugins.hook_failures)
-            for f in self.plugins.detect_neglect(subject, history, now):
-                found[f.key] = f
-                if f.next_check_at is not None and (wake is None or f.next_check_at < wake):
-                    wake = f.next_check_at
-            if len(self.plugins.hook_failures) > before:
-                plugin_failed = True
-                for hf in self.plugins.hook_failures[before:]:
-                    self.result.failures.append(
-                        f"plugin {hf.plugin!r} failed in {hf.hook} on {subject}: {type(hf.error).__name__}: {hf.error}")
+            with self.plugins.recording() as hook_failures:
+                for f in self.plugins.detect_neglect(subject, history, now):
+                    found[f.key] = f
+                    if f.next_check_at is not None and (wake is None or f.next_check_at < wake):
+                        wake = f.next_check_at
+            plugin_failed = bool(hook_failures)
+            self.result.failures += [hf.describe(f"on {subject}") for hf in hook_failures]
         return _Outcome(found, wake, failed, plugin_failed)
+
+
+def notify_resolved(plugins: Any, findings: Iterable[Finding], result: CheckResult) -> None:
+    """``careplug_finding_resolved`` for each finding (once, after the transaction that resolved
+    it committed); a plugin that raises is a failure of this check."""
+    for f in findings:
+        with plugins.recording() as hook_failures:
+            plugins.finding_resolved(f)
+        result.failures += [hf.describe(f"for {f.key}") for hf in hook_failures]
 
 
 def _changed(old: Finding, new: Finding) -> bool:
@@ -254,8 +260,7 @@ def evaluate_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any 
     for batch, histories in batches:
         resolved = _run_batch(store, ev, batch, now, result, dry_run, keep_findings, histories)
         if plugins is not None and not dry_run:
-            for f in resolved:              # after the batch's transaction committed, once each
-                plugins.finding_resolved(f)
+            notify_resolved(plugins, resolved, result)   # after the batch's transaction committed
     result.seconds = _time.perf_counter() - started
     return result
 

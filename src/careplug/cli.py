@@ -234,17 +234,25 @@ def sync(state: State, only: tuple[str, ...]) -> None:
 
     app = state.app()
     try:
-        with app.store.run_lock():
+        with app.store.run_lock(), app.plugins.recording() as hooks:
             result = _do_sync(state, app, only)
     finally:
         app.close()
-    state.emit(_sync_dict(result)) if state.json else print_sync(console, result)
-    sys.exit(EXIT_OK if result.ok and not app.plugins.hook_failures else EXIT_FAILED)
+    failures = [f.describe() for f in [*app.plugins.setup_failures, *hooks]]
+    state.emit(_sync_dict(result, failures)) if state.json else print_sync(console, result)
+    _print_failures(state, failures)
+    sys.exit(EXIT_OK if result.ok and not failures else EXIT_FAILED)
 
 
-def _sync_dict(result: Any) -> dict[str, Any]:
-    return {"ok": result.ok, "read": result.read, "changed": result.changed,
-            "streams": [vars(s) for s in result.streams]}
+def _sync_dict(result: Any, failures: list[str]) -> dict[str, Any]:
+    return {"ok": result.ok and not failures, "read": result.read, "changed": result.changed,
+            "streams": [vars(s) for s in result.streams], "failures": failures}
+
+
+def _print_failures(state: State, failures: list[str]) -> None:
+    if not state.json:
+        for failure in failures:
+            console.print(f"[red]✗ {escape(failure)}[/]", highlight=False)
 
 
 @cli.command()
@@ -280,11 +288,12 @@ def check(state: State, explain_key: str | None, dry_run: bool, since: str | Non
             result = run_check(app, now, full=full or bool(window), dry_run=dry_run, since=window, workers=workers)
         finally:
             lock.release()
+        result.failures[:0] = [f.describe() for f in app.plugins.setup_failures]
         state.emit(result.as_dict()) if state.json else print_findings(console, result, now,
                                                                        label=app.store.customer_label)
     finally:
         app.close()
-    sys.exit(EXIT_OK if result.ok and not app.plugins.hook_failures else EXIT_FAILED)
+    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
 
 
 @cli.command()
@@ -307,10 +316,11 @@ def nudge(state: State, dry_run: bool) -> None:
             result = run_nudges(app, now, dry_run=dry_run)
         finally:
             lock.release()
+        result.failures[:0] = [f.describe() for f in app.plugins.setup_failures]
     finally:
         app.close()
     state.emit(result.as_dict()) if state.json else print_nudges(console, result, dry_run=dry_run)
-    sys.exit(EXIT_OK if result.ok and not app.plugins.hook_failures else EXIT_FAILED)
+    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
 
 
 @cli.command()

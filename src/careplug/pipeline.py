@@ -2,6 +2,9 @@
 
 A failure in one part (a source down, a rule raising, a CRM refusing a write) is reported and the
 rest goes on: rules still see everything that did sync, nudges still go to the CRMs that answer.
+``RunResult.failures`` are this run's own, each once (a plugin set serves many runs: an earlier
+run's failures are not repeated), plus the register hooks that failed when the plugins loaded
+(``Plugins.setup_failures``: what they would have registered is missing from every run).
 The run's summary is stored in the ``runs`` table.
 """
 
@@ -50,22 +53,22 @@ def run_pipeline(app: Any, *, dry_run: bool = False, progress_console: Any = Non
     app.register_router()
     with app.store.run_lock() as lock:
         run_id = _start(app, dry_run)
+        result.failures += [f.describe() for f in app.plugins.setup_failures]
         result.sync = SyncResult()
         enabled = progress_console is not None and progress_console.is_terminal
-        with sync_progress(progress_console, enabled=enabled) as progress:
+        with sync_progress(progress_console, enabled=enabled) as progress, app.plugins.recording() as hooks:
             for name, source in app.sources.items():
                 result.sync.streams.extend(
                     sync_source(app.store, source, plugins=app.plugins, progress=progress).streams)
                 lock.heartbeat()
         result.failures += [f"sync {s.source}:{s.stream}: {s.error}" for s in result.sync.streams if s.error]
+        result.failures += [f"sync: {f.describe()}" for f in hooks]
         now = app.now()
         result.check = run_check(app, now, dry_run=dry_run)
         result.failures += [f"check: {f}" for f in result.check.failures]
         lock.heartbeat()
         result.nudges = run_nudges(app, now, dry_run=dry_run)
         result.failures += [f"nudges: {f}" for f in result.nudges.failures]
-        result.failures += [f"plugin {f.plugin} in {f.hook}: {type(f.error).__name__}: {f.error}"
-                            for f in app.plugins.hook_failures]
         result.seconds = time.monotonic() - started
         _finish(app, run_id, result)
     return result

@@ -1,6 +1,8 @@
 """The plugin manager: built-ins first, then entry points one at a time, then config plugins.
 
 Call sites never touch ``pm.hook``: ``Plugins`` offers one typed method per hook (as tox does).
+A plugin that raises in a hook, or returns the wrong shape (``careplug.shapes``), fails only its
+own part; one plugin set serves many runs, and each reports its own failures (``recording()``).
 
 Environment:
 
@@ -20,7 +22,10 @@ import importlib.metadata
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,11 +73,24 @@ class LoadFailure:
 
 @dataclass
 class HookFailure:
-    """A plugin raised while a hook ran; the run goes on without that plugin's part."""
+    """A plugin raised (or returned the wrong shape) while a hook ran; the run goes on without that
+    plugin's part."""
 
     plugin: str
     hook: str
     error: BaseException
+
+    def describe(self, where: str = "") -> str:
+        """A line of a run's failures: ``plugin 'x' failed in careplug_y <where>: Error: message``."""
+        return f"plugin {self.plugin!r} failed in {self.hook}{' ' + where if where else ''}: " \
+               f"{type(self.error).__name__}: {self.error}"
+
+
+HOOK_FAILURES_KEPT = 1000
+
+# the open ``Plugins.recording()`` blocks of this thread or task: (plugins, the list they fill)
+_recordings: ContextVar[tuple[tuple["Plugins", list[HookFailure]], ...]] = ContextVar("careplug_recordings",
+                                                                                   default=())
 
 
 def _env_list(name: str) -> set[str] | None:
@@ -98,10 +116,13 @@ class Plugins:
         self.block = _env_list("CAREPLUG_BLOCK_PLUGINS") or set()
         self.infos: dict[str, PluginInfo] = {}
         self.load_failures: list[LoadFailure] = []
-        self.hook_failures: list[HookFailure] = []
+        # the latest hook failures of any run, for a look in a debugger or a test; a run reports
+        # its own with ``recording()``
+        self.hook_failures: deque[HookFailure] = deque(maxlen=HOOK_FAILURES_KEPT)
         self._sources: dict[str, tuple[type, str]] | None = None
         self._rules: dict[str, tuple[type, str]] | None = None
         self._notifiers: dict[str, tuple[type, str]] | None = None
+        self._setup_failures: dict[str, list[HookFailure]] = {}
         self.trace = _truthy("CAREPLUG_TRACE_HOOKS")
         for name in builtins:
             self._load(name, "built-in", lambda n=name: importlib.import_module(n), version=None)
@@ -189,6 +210,16 @@ class Plugins:
 
     def _collect(self, hook: str, attr: str, what: str) -> dict[str, tuple[type, str]]:
         found: dict[str, tuple[type, str]] = {}
+        failed: list[HookFailure] = []
+        token = _recordings.set(((self, failed),))     # reported as setup_failures only, by every run
+        try:
+            self._register_each(hook, attr, what, found)
+        finally:
+            _recordings.reset(token)
+        self._setup_failures[hook] = failed
+        return found
+
+    def _register_each(self, hook: str, attr: str, what: str, found: dict[str, tuple[type, str]]) -> None:
         for impl in self._impls(hook):
             def register(cls: type, _plugin: str = impl.plugin_name) -> None:
                 key = getattr(cls, attr, "")
@@ -200,7 +231,13 @@ class Plugins:
                 found[key] = (cls, _plugin)
 
             self._guarded(impl, hook, {"register": register})
-        return found
+
+    @property
+    def setup_failures(self) -> list[HookFailure]:
+        """The failures of the register hooks the source, rule and notifier registries were
+        collected with. What those plugins would have registered is missing from every run on
+        this plugin set, so each run reports them (not only the first)."""
+        return [f for failed in self._setup_failures.values() for f in failed]
 
     def sources(self) -> dict[str, type]:
         if self._sources is None:
@@ -255,6 +292,26 @@ class Plugins:
     def finding_resolved(self, finding: Any) -> None:
         self._each("careplug_finding_resolved", finding=finding)
 
+    # --- failures -----------------------------------------------------------------------------
+
+    @contextmanager
+    def recording(self) -> Iterator[list[HookFailure]]:
+        """The hook failures of the calls made inside the block, in this thread or task: what a run
+        (or a part of one) reports as its own, never an earlier run's. Blocks nest: each open
+        one gets every failure."""
+        caught: list[HookFailure] = []
+        token = _recordings.set((*_recordings.get(), (self, caught)))
+        try:
+            yield caught
+        finally:
+            _recordings.reset(token)
+
+    def _failed(self, failure: HookFailure) -> None:
+        self.hook_failures.append(failure)
+        for owner, caught in _recordings.get():
+            if owner is self:
+                caught.append(failure)
+
     # --- calling ------------------------------------------------------------------------------
 
     def _impls(self, hook: str) -> list[Any]:
@@ -274,7 +331,7 @@ class Plugins:
             raise
         except Exception as exc:
             log.error("plugin %r failed in %s: %s: %s", impl.plugin_name, hook, type(exc).__name__, exc)
-            self.hook_failures.append(HookFailure(impl.plugin_name, hook, exc))
+            self._failed(HookFailure(impl.plugin_name, hook, exc))
             return False, None
 
     def _each(self, hook: str, **kwargs: Any) -> list[Any]:

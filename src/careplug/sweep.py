@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from .check import CheckResult, _Evaluator, _run_batch, evaluate_store, family_batch
+from .check import CheckResult, _Evaluator, _run_batch, evaluate_store, family_batch, notify_resolved
 from .errors import CareplugError
 from .store import bulk
 from .store.due_buffer import DueBuffer
@@ -96,8 +96,7 @@ def sweep_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any | N
     for part in parts:
         _merge(result, part)
     if plugins is not None:
-        for f in result.resolved:          # committed by the worker that resolved it
-            plugins.finding_resolved(f)
+        notify_resolved(plugins, result.resolved, result)   # committed by the worker that resolved it
     rest = evaluate_store(store, rules, now, plugins=plugins, keep_findings=keep_findings)
     _merge(result, rest)
     result.seconds = _time.perf_counter() - started

@@ -149,14 +149,12 @@ class _Run:
         self._counted: dict[str, int] = {}
 
     def run(self) -> NudgeResult:
-        hook_failures = len(self.plugins.hook_failures)
-        planned = self.plan()
-        self.clear()
-        if self.policy.enabled:  # disabled: nothing new is written; cleared findings still close theirs
-            self.deliver(planned)
-        for failure in self.plugins.hook_failures[hook_failures:]:
-            self.result.failures.append(f"plugin {failure.plugin!r} failed in {failure.hook}: "
-                                        f"{type(failure.error).__name__}: {failure.error}")
+        with self.plugins.recording() as hook_failures:
+            planned = self.plan()
+            self.clear()
+            if self.policy.enabled:  # disabled: nothing new is written; cleared findings still close theirs
+                self.deliver(planned)
+        self.result.failures += [failure.describe() for failure in hook_failures]
         return self.result
 
     # --- 1. plan ------------------------------------------------------------------------------
