@@ -113,3 +113,16 @@ def test_a_register_hook_that_failed_is_reported_by_every_run(project):
     for result in runs:
         assert result.failures == ["plugin 'acme' failed in careplug_register_rules: "
                                    "ImportError: no module named 'acme_sdk'"]
+
+
+def test_one_plugin_set_serves_one_app_after_another(project):
+    """E.g. the App reopened after careplug.toml was edited, in one test or one worker process."""
+    plugins = Plugins(load_entry_points=False)
+    results = []
+    for _ in range(2):
+        app = App.from_file(project, plugins=plugins)
+        try:
+            results.append(run_pipeline(app))
+        finally:
+            app.close()
+    assert results[1].check.findings == results[0].check.findings != []

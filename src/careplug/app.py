@@ -24,7 +24,6 @@ class App:
         self.plugins = plugins
         self.base_dir = config.base_dir
         self._store: Store | None = None
-        self._router_registered = False
 
     # --- construction -------------------------------------------------------------------------
 
@@ -90,16 +89,6 @@ class App:
     @property
     def policy(self) -> Any:
         return self.config.nudges
-
-    def register_router(self) -> None:
-        """Let the built-in delivery route nudges to this App's sources and notifiers."""
-        if self._router_registered:
-            return
-        from .nudges.routing import Router
-
-        self.plugins.register(Router(self.sources, self.notifiers), name="careplug.nudges.routing",
-                              origin="built-in")
-        self._router_registered = True
 
     @staticmethod
     def now() -> datetime:

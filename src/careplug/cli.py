@@ -307,7 +307,6 @@ def nudge(state: State, dry_run: bool) -> None:
 
     app = state.app()
     try:
-        app.register_router()
         now = app.now()
         lock = app.store.run_lock()
         if not dry_run:

@@ -123,8 +123,8 @@ def careplug_deliver_nudges(target: str, nudges: list["Nudge"]) -> list["Receipt
     ``firstresult``: the plugin that owns ``target`` returns one ``Receipt`` per nudge, in order;
     others return None. Delivery must be idempotent: look each nudge's marker up before writing.
     Raise ``DeliveryError`` (or a ``SourceError``) for a failure; the ledger keeps the nudges
-    pending and the next run retries them. The built-in implementation routes to configured
-    sources' ``deliver`` and notifiers' ``send``.
+    pending and the next run retries them. A target no implementation owns goes to the run's
+    own App: its configured source's ``deliver`` or notifier's ``send`` of that name.
     """
 
 

@@ -50,7 +50,6 @@ def run_pipeline(app: Any, *, dry_run: bool = False, progress_console: Any = Non
 
     result = RunResult()
     started = time.monotonic()
-    app.register_router()
     with app.store.run_lock() as lock:
         run_id = _start(app, dry_run)
         result.failures += [f.describe() for f in app.plugins.setup_failures]

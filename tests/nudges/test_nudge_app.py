@@ -58,3 +58,41 @@ def test_a_mistake_in_the_nudges_table_is_a_config_error_naming_the_key(crm, tmp
     with pytest.raises(ConfigError) as info:
         app_for(tmp_path, crm.url, '\n[nudges.limits]\nper_person_per_dya = 3\n')
     assert "nudges.limits.per_person_per_dya" in str(info.value)
+
+
+def app_on(plugins: Plugins, tmp_path, crm_url: str, db: str = "c.db") -> App:
+    return App.from_text(CONFIG.format(store=tmp_path / db, url=crm_url), base_dir=tmp_path, plugins=plugins)
+
+
+def test_one_plugin_set_serves_one_app_after_another(crm, tmp_path):
+    """E.g. the App reopened after careplug.toml was edited, in one process."""
+    plugins = Plugins(builtins=("careplug.nudges.planner",), load_entry_points=False)
+    for n in (1, 2):
+        app = app_on(plugins, tmp_path, crm.url)
+        try:
+            save(app.store, finding(n, owner="alice", stage="breach"))
+            assert run_nudges(app, T0).ok
+        finally:
+            app.close()
+    assert [t["assignee"] for t in crm.tasks] == ["maria", "maria"]
+
+
+def test_two_open_apps_on_one_plugin_set_each_deliver_to_their_own_crm(tmp_path):
+    """Each run routes to its own App's sources: another open App's source of the same name never
+    answers for it."""
+    from nudge_taskcrm import FakeTaskCRM
+
+    plugins = Plugins(builtins=("careplug.nudges.planner",), load_entry_points=False)
+    with FakeTaskCRM() as crm_a, FakeTaskCRM() as crm_b:
+        app_a = app_on(plugins, tmp_path, crm_a.url, "a.db")
+        app_b = app_on(plugins, tmp_path, crm_b.url, "b.db")
+        try:
+            app_b.sources                                    # both Apps' parts exist before either runs
+            save(app_a.store, finding(1, owner="alice", stage="breach"))
+            save(app_b.store, finding(2, owner="alice", stage="breach"))
+            assert run_nudges(app_a, T0).ok and run_nudges(app_b, T0).ok
+        finally:
+            app_a.close()
+            app_b.close()
+        assert [t["conversation"] for t in crm_a.tasks] == ["1"]
+        assert [t["conversation"] for t in crm_b.tasks] == ["2"]

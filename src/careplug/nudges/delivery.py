@@ -134,11 +134,11 @@ class _Run:
         self.app = app
         self.now = now
         self.dry_run = dry_run
-        if hasattr(app, "register_router"):
-            app.register_router()  # the App's Router answers careplug_deliver_nudges for its targets
         self.store = app.store
         self.plugins = app.plugins
         self.ledger = Ledger(self.store)
+        # this run's routes to its App's sources and notifiers: not a registered plugin, as one
+        # plugin set may serve several Apps, and one App's router must never answer for another
         self.router = Router(app.sources, app.notifiers)
         policy = app.policy
         if policy is None or isinstance(policy, dict):
@@ -351,7 +351,9 @@ class _Run:
         if not nudges:
             return True
         try:
-            receipts = self.plugins.deliver_nudges(target, nudges)
+            receipts = self.plugins.deliver_nudges(target, nudges)   # a plugin that owns the target
+            if receipts is None:
+                receipts = self.router.careplug_deliver_nudges(target, nudges)
             if receipts is None:
                 raise LookupError(f"no source or notifier named {target!r} can deliver nudges "
                                   "(set [nudges] default_target, or an action's target)")

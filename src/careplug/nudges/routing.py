@@ -1,10 +1,13 @@
-"""``Router``: the built-in ``careplug_deliver_nudges``, routing a batch to the configured source or
-notifier named by its target.
+"""``Router``: the built-in delivery, routing a batch to the configured source or notifier named by
+its target.
 
-The App registers one instance at start-up (``App.register_router``); ``trylast`` so a plugin that
-owns a target itself answers first. A target that is neither a source that can deliver nor a
-notifier gets None (no plugin owns it), which ``run_nudges`` reports as a failure of that target.
-``find_delivered`` and ``cancel`` give ``run_nudges`` the same routing for closing nudges.
+Each nudge run (``run_nudges``) has its own instance over its App's sources and notifiers, and asks
+it when no plugin's ``careplug_deliver_nudges`` owns a target. It is not registered as a plugin:
+one plugin set may serve several Apps (one after another, or open at once), and one App's router
+must never answer for another App's run. A target that is neither a source that can deliver nor a
+notifier gets None, which ``run_nudges`` reports as a failure of that target. ``find_delivered`` and
+``cancel`` give ``run_nudges`` the same routing for closing nudges. (The method keeps its
+``trylast`` hook marker, so a test or a tool may still register a Router in a plugin set.)
 """
 
 from __future__ import annotations
