@@ -126,3 +126,48 @@ def test_one_plugin_set_serves_one_app_after_another(project):
         finally:
             app.close()
     assert results[1].check.findings == results[0].check.findings != []
+
+
+class Flaky(careplug.Source):
+    """A source whose client cannot be built: ``error`` is what its constructor raises."""
+
+    kind = "flaky"
+    streams = ("tickets",)
+    error: Exception
+
+    def __init__(self, name, options, *, base_dir=None):
+        super().__init__(name, options, base_dir=base_dir)
+        raise self.error
+
+
+def with_flaky(project, error: Exception) -> App:
+    def careplug_register_sources(register):
+        register(type("FlakyNow", (Flaky,), {"error": error}))
+
+    project.write_text(CONFIG + '[sources.broken]\ntype = "flaky"\n')
+    plugins = Plugins(load_entry_points=False)
+    plugins.register(plugin(careplug_register_sources=careplug_register_sources), name="flaky_plugin")
+    return App.from_file(project, plugins=plugins)
+
+
+def test_a_source_that_cannot_be_created_fails_only_itself_and_never_shows_a_foreign_message(project):
+    app = with_flaky(project, RuntimeError("cannot build client with token s3cr3t-t0ken"))
+    try:
+        result = run_pipeline(app)
+    finally:
+        app.close()
+    assert result.failures == [
+        "sync: source 'broken' (type 'flaky') could not be created: RuntimeError (its message is not "
+        "shown: it may quote a secret; careplug -vv logs it)"]
+    assert result.sync.read > 0 and {s.source for s in result.sync.streams} == {"local"}
+    assert result.check.findings                       # the other source synced and was checked
+
+
+def test_a_careplug_error_creating_a_source_is_shown(project):
+    app = with_flaky(project, careplug.AuthError("set DESK_TOKEN", source="broken"))
+    try:
+        result = run_pipeline(app)
+    finally:
+        app.close()
+    assert result.failures == [
+        "sync: source 'broken' (type 'flaky') could not be created: AuthError: broken: set DESK_TOKEN"]

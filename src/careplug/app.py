@@ -3,19 +3,32 @@
 Every command builds one App and hands it to the engines (sync, check, nudges). Nothing here
 talks to a CRM: sources are created, not opened, so ``careplug validate`` and ``--dry-run`` work
 offline.
+
+A source or notifier whose class raises when created is that part's failure, not the App's: it is
+left out of ``sources`` (``notifiers``), the reason is kept in ``source_failures``
+(``notifier_failures``) and the run goes on without it. The reason quotes the error only when it
+is careplug's own (a ``SourceError``, ``AuthError``...: their messages never hold a secret); any
+other error, a client library's perhaps quoting the credentials it was given, is named by type
+(``careplug -vv`` logs it whole).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from . import config as config_mod
+from .errors import CareplugError
 from .plugins import Plugins
+from .source import Source
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 class App:
@@ -24,6 +37,7 @@ class App:
         self.plugins = plugins
         self.base_dir = config.base_dir
         self._store: Store | None = None
+        self._failures: dict[str, dict[str, str]] = {}     # "source"/"notifier" -> name -> why
 
     # --- construction -------------------------------------------------------------------------
 
@@ -47,14 +61,38 @@ class App:
 
     @cached_property
     def sources(self) -> dict[str, Any]:
+        """The configured sources that could be created, by name."""
         registry = self.plugins.sources()
-        return {name: registry[kind](name, options, base_dir=str(self.base_dir))
-                for name, (kind, options) in self.config.sources.items()}
+        return _create("source", self.config.sources, self._failures.setdefault("source", {}),
+                       lambda name, kind, options: registry[kind](name, options, base_dir=str(self.base_dir)))
 
     @cached_property
     def notifiers(self) -> dict[str, Any]:
+        """The configured notifiers that could be created, by name."""
         registry = self.plugins.notifiers()
-        return {name: registry[kind](name, options) for name, (kind, options) in self.config.notifiers.items()}
+        return _create("notifier", self.config.notifiers, self._failures.setdefault("notifier", {}),
+                       lambda name, kind, options: registry[kind](name, options))
+
+    @property
+    def source_failures(self) -> dict[str, str]:
+        """Why each configured source that could not be created was not, by name."""
+        self.sources
+        return dict(self._failures["source"])
+
+    @property
+    def notifier_failures(self) -> dict[str, str]:
+        """Why each configured notifier that could not be created was not, by name."""
+        self.notifiers
+        return dict(self._failures["notifier"])
+
+    @property
+    def deliverable_targets(self) -> set[str]:
+        """The names nudges can be delivered to: configured sources that write back and notifiers,
+        also those that could not be created in this run (their nudges wait for them rather than
+        being planned for another target)."""
+        sources, notifiers = self.plugins.sources(), self.plugins.notifiers()
+        return ({name for name, (kind, _) in self.config.sources.items()
+                 if sources[kind].deliver is not Source.deliver} | set(self.config.notifiers))
 
     @cached_property
     def calendars(self) -> dict[str, Any]:
@@ -107,3 +145,22 @@ class App:
                 pass
         if self._store is not None:
             self._store.close()
+
+
+def _create(what: str, tables: dict[str, tuple[str, Any]], failures: dict[str, str],
+            make: Callable[[str, str, Any], Any]) -> dict[str, Any]:
+    """``make(name, kind, options)`` for each configured table; one that raises goes to ``failures``."""
+    created = {}
+    for name, (kind, options) in tables.items():
+        try:
+            created[name] = make(name, kind, options)
+        except Exception as exc:  # one part that cannot be created must not take the others down
+            log.debug("%s %r (type %r) could not be created", what, name, kind, exc_info=True)
+            failures[name] = f"{what} {name!r} (type {kind!r}) could not be created: {_reason(exc)}"
+    return created
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, CareplugError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__} (its message is not shown: it may quote a secret; careplug -vv logs it)"

@@ -211,9 +211,10 @@ def _do_sync(state: State, app: Any, only: tuple[str, ...]) -> Any:
     from .render import sync_progress
     from .sync import SyncResult, sync_source
 
-    unknown = [s for s in only if s not in app.sources]
+    configured = app.config.sources
+    unknown = [s for s in only if s not in configured]
     if unknown:
-        raise click.BadParameter(f"no source named {', '.join(unknown)} (configured: {', '.join(app.sources) or 'none'})",
+        raise click.BadParameter(f"no source named {', '.join(unknown)} (configured: {', '.join(configured) or 'none'})",
                                  param_hint="--source")
     result = SyncResult()
     with sync_progress(console, enabled=not state.json and console.is_terminal) as progress:
@@ -239,6 +240,7 @@ def sync(state: State, only: tuple[str, ...]) -> None:
     finally:
         app.close()
     failures = [f.describe() for f in [*app.plugins.setup_failures, *hooks]]
+    failures += [why for name, why in app.source_failures.items() if not only or name in only]
     state.emit(_sync_dict(result, failures)) if state.json else print_sync(console, result)
     _print_failures(state, failures)
     sys.exit(EXIT_OK if result.ok and not failures else EXIT_FAILED)
@@ -315,7 +317,8 @@ def nudge(state: State, dry_run: bool) -> None:
             result = run_nudges(app, now, dry_run=dry_run)
         finally:
             lock.release()
-        result.failures[:0] = [f.describe() for f in app.plugins.setup_failures]
+        result.failures[:0] = [*(f.describe() for f in app.plugins.setup_failures),
+                               *app.source_failures.values(), *app.notifier_failures.values()]
     finally:
         app.close()
     state.emit(result.as_dict()) if state.json else print_nudges(console, result, dry_run=dry_run)

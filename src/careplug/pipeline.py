@@ -1,7 +1,7 @@
 """``careplug run``: sync, then check, then nudge, under one run lock — what a scheduler calls.
 
-A failure in one part (a source down, a rule raising, a CRM refusing a write) is reported and the
-rest goes on: rules still see everything that did sync, nudges still go to the CRMs that answer.
+A failure in one part (a source down or that cannot even be created, a rule raising, a CRM
+refusing a write) is reported and the rest goes on: rules still see everything that did sync, nudges still go to the CRMs that answer.
 ``RunResult.failures`` are this run's own, each once (a plugin set serves many runs: an earlier
 run's failures are not repeated), plus the register hooks that failed when the plugins loaded
 (``Plugins.setup_failures``: what they would have registered is missing from every run).
@@ -60,6 +60,7 @@ def run_pipeline(app: Any, *, dry_run: bool = False, progress_console: Any = Non
                 result.sync.streams.extend(
                     sync_source(app.store, source, plugins=app.plugins, progress=progress).streams)
                 lock.heartbeat()
+        result.failures += [f"sync: {why}" for why in app.source_failures.values()]
         result.failures += [f"sync {s.source}:{s.stream}: {s.error}" for s in result.sync.streams if s.error]
         result.failures += [f"sync: {f.describe()}" for f in hooks]
         now = app.now()
@@ -67,6 +68,7 @@ def run_pipeline(app: Any, *, dry_run: bool = False, progress_console: Any = Non
         result.failures += [f"check: {f}" for f in result.check.failures]
         lock.heartbeat()
         result.nudges = run_nudges(app, now, dry_run=dry_run)
+        result.failures += [f"nudges: {why}" for why in app.notifier_failures.values()]
         result.failures += [f"nudges: {f}" for f in result.nudges.failures]
         result.seconds = time.monotonic() - started
         _finish(app, run_id, result)

@@ -96,3 +96,31 @@ def test_two_open_apps_on_one_plugin_set_each_deliver_to_their_own_crm(tmp_path)
             app_b.close()
         assert [t["conversation"] for t in crm_a.tasks] == ["1"]
         assert [t["conversation"] for t in crm_b.tasks] == ["2"]
+
+
+def test_nudges_for_a_source_that_could_not_be_created_wait_for_it(crm, tmp_path, monkeypatch):
+    """Planned for their own source as always, kept pending without spending an attempt, and
+    delivered by the next run that can create the source."""
+    from nudge_taskcrm import TaskCrmSource
+
+    def cannot(self, *args, **kwargs):
+        raise RuntimeError("no client")
+
+    plugins = Plugins(builtins=("careplug.nudges.planner",), load_entry_points=False)
+    app = app_on(plugins, tmp_path, crm.url)
+    with monkeypatch.context() as m:
+        m.setattr(TaskCrmSource, "__init__", cannot)
+        try:
+            save(app.store, finding(1, owner="alice", stage="breach"))
+            down = run_nudges(app, T0)
+        finally:
+            app.close()
+    assert list(app.source_failures) == ["crm"]
+    assert [(line.op, line.target) for line in down.lines] == [("defer", "crm")] and down.ok
+    assert crm.tasks == []
+    app = app_on(plugins, tmp_path, crm.url)
+    try:
+        assert run_nudges(app, T0).ok
+    finally:
+        app.close()
+    assert [t["assignee"] for t in crm.tasks] == ["maria"]

@@ -52,7 +52,8 @@ class NudgeLine:
     ``op``: ``create`` (written to the CRM / sent), ``exists`` (a retry found it already there),
     ``retry`` (dry run: a pending/failed nudge to deliver again), ``cancel`` (never written:
     the finding cleared first), ``close`` (its CRM object closed: the finding cleared),
-    ``defer`` (held back: quiet hours or the daily cap), ``fail`` (the target failed).
+    ``defer`` (held back: quiet hours, the daily cap, or a target not created in this run),
+    ``fail`` (the target failed).
     """
 
     op: str
@@ -162,8 +163,11 @@ class _Run:
     def plan(self) -> list[Nudge]:
         if not self.policy.enabled:
             return []
-        deliverable = {n for n, s in self.app.sources.items() if getattr(s, "can_deliver", False)}
-        policy = self.policy.bind(deliverable=deliverable | set(self.app.notifiers),
+        deliverable = getattr(self.app, "deliverable_targets", None)
+        if deliverable is None:
+            deliverable = {n for n, s in self.app.sources.items() if getattr(s, "can_deliver", False)}
+            deliverable |= set(self.app.notifiers)
+        policy = self.policy.bind(deliverable=deliverable,
                                   managers=self._agent_managers())
         planned: dict[str, Nudge] = {}
         open_findings = findings_store.open_findings(self.store)
@@ -288,13 +292,23 @@ class _Run:
         if self.dry_run:
             return
         self.ledger.defer(deferred)
+        missing = self._not_created()
         for target in sorted(due):
             nudges = due[target]
+            if target in missing:          # kept pending, no attempt spent: the caller reports why
+                self.result.lines.extend(NudgeLine.of("defer", n, f"{target} could not be created in this run")
+                                         for n in nudges)
+                continue
             for i in range(0, len(nudges), limits.batch_size):
                 if not self._deliver_batch(target, nudges[i:i + limits.batch_size]):
                     for nudge in nudges[i + limits.batch_size:]:
                         self.result.lines.append(NudgeLine.of("defer", nudge, f"{target} failed earlier in this run"))
                     break
+
+    def _not_created(self) -> set[str]:
+        """Targets configured in the App but not created in this run (``App.source_failures``)."""
+        names = {*getattr(self.app, "source_failures", {}), *getattr(self.app, "notifier_failures", {})}
+        return {n for n in names if n not in self.app.sources and n not in self.app.notifiers}
 
     def _report_given_up(self) -> None:
         """Nudges that failed ``max_attempts`` times are no longer retried: say so on every run

@@ -1,0 +1,101 @@
+"""The command line with plugins from careplug.toml (``plugins = [...]``) and plugins that fail:
+real subprocesses, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import careplug
+from careplug.testing.generator import write_files
+
+CAREPLUG_SRC = str(Path(careplug.__file__).resolve().parents[1])   # the careplug under test, in the child too
+
+
+@pytest.fixture
+def mods(tmp_path):
+    """Write a plugin module importable by the child process: ``mods(name, code)``."""
+    folder = tmp_path / "mods"
+    folder.mkdir()
+
+    def write(name: str, code: str) -> None:
+        (folder / f"{name}.py").write_text(textwrap.dedent(code))
+
+    return write
+
+
+def careplug_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    path = os.pathsep.join([str(cwd / "mods"), CAREPLUG_SRC, os.environ.get("PYTHONPATH", "")])
+    environ = {k: v for k, v in os.environ.items() if k != "CAREPLUG_CONFIG"}
+    return subprocess.run([sys.executable, "-m", "careplug", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**environ, "PYTHONPATH": path, **(env or {})}, timeout=300)
+
+
+def project(tmp_path: Path, extra: str = "", plugins: tuple[str, ...] = ()) -> Path:
+    write_files(tmp_path / "export", 20, seed=7, sources=("local",))
+    config = tmp_path / "careplug.toml"
+    config.write_text(f"plugins = {json.dumps(list(plugins))}\n" + textwrap.dedent("""
+        [store]
+        path = "careplug.db"
+        [sources.local]
+        type = "files"
+        path = "export/local"
+        [rules.unanswered]
+        first_reply = "4h"
+    """) + textwrap.dedent(extra))
+    return config
+
+
+# --- a plugin's failure is its own ---------------------------------------------------------------
+
+
+def test_a_source_whose_constructor_raises_fails_only_itself(tmp_path, mods):
+    mods("flaky_src", """
+        import careplug
+        class Flaky(careplug.Source):
+            kind = "flaky"
+            streams = ("tickets",)
+            def __init__(self, name, options, *, base_dir=None):
+                super().__init__(name, options, base_dir=base_dir)
+                raise RuntimeError("cannot build client for token s3cr3t-t0ken")
+        @careplug.hookimpl
+        def careplug_register_sources(register):
+            register(Flaky)
+    """)
+    project(tmp_path, '[sources.broken]\ntype = "flaky"\n', plugins=("flaky_src",))
+    proc = careplug_cli("--json", "run", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [f for f in data["failures"] if "broken" in f] == [
+        "sync: source 'broken' (type 'flaky') could not be created: RuntimeError (its message is not shown: "
+        "it may quote a secret; careplug -vv logs it)"]
+    assert data["sync"]["read"] > 0 and data["check"]["open"] > 0
+    assert "s3cr3t" not in proc.stdout + proc.stderr
+    assert careplug_cli("sync", "--source", "local", cwd=tmp_path).returncode == 0   # only the one that works
+    assert careplug_cli("sync", "--source", "broken", cwd=tmp_path).returncode == 1
+
+
+def test_a_detect_neglect_plugin_returning_a_bare_finding_fails_only_itself(tmp_path, mods):
+    mods("crm_sla", """
+        import careplug
+        @careplug.hookimpl
+        def careplug_detect_neglect(subject, history, now):
+            conv = history.conversation
+            if conv is not None:
+                return careplug.Finding("crm_sla", subject, "sla", "breach", careplug.Severity.BREACH, "sla",
+                                        started_at=conv.created_at)
+    """)
+    project(tmp_path, plugins=("crm_sla",))
+    proc = careplug_cli("--json", "run", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    assert data["check"]["open"] > 0 and {f["rule"] for f in data["check"]["findings"]} == {"unanswered"}
+    assert data["failures"][0].startswith("check: plugin 'crm_sla' failed in careplug_detect_neglect on ")
+    assert data["failures"][0].endswith("ShapeError: returned a Finding, not a list of Finding "
+                                        "(return [] or None for none)")
