@@ -99,3 +99,52 @@ def test_a_detect_neglect_plugin_returning_a_bare_finding_fails_only_itself(tmp_
     assert data["failures"][0].startswith("check: plugin 'crm_sla' failed in careplug_detect_neglect on ")
     assert data["failures"][0].endswith("ShapeError: returned a Finding, not a list of Finding "
                                         "(return [] or None for none)")
+
+
+# --- config plugins: listed ---------------------------------------
+
+COMPANY_RULES = """
+    import click, careplug
+    class Vip(careplug.Rule):
+        name = "company_vip"
+        def evaluate(self, history, now):
+            return []
+    @careplug.hookimpl
+    def careplug_register_rules(register):
+        register(Vip)
+"""
+
+
+@pytest.mark.parametrize("how", ["-c", "--config=", "CAREPLUG_CONFIG", "./careplug.toml"])
+def test_careplug_plugins_lists_the_config_files_plugins(tmp_path, mods, how):
+    mods("company_rules", COMPANY_RULES)
+    config = tmp_path / "conf" / "careplug.toml"
+    config.parent.mkdir()
+    config.write_text('plugins = ["company_rules"]\n')
+    args, env, cwd = {"-c": (["-c", str(config)], {}, tmp_path),
+                      "--config=": ([f"--config={config}"], {}, tmp_path),
+                      "CAREPLUG_CONFIG": ([], {"CAREPLUG_CONFIG": str(config)}, tmp_path),
+                      "./careplug.toml": ([], {}, config.parent)}[how]
+    if how == "./careplug.toml":
+        (config.parent / "mods").symlink_to(tmp_path / "mods")
+    proc = careplug_cli(*args, "--json", "plugins", cwd=cwd, env=env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {p["name"]: p["origin"] for p in data["plugins"]}["company_rules"] == "config"
+    assert "company_vip" in data["rules"]
+
+
+def test_careplug_plugins_without_a_config_lists_the_installed_ones(tmp_path):
+    proc = careplug_cli("--json", "plugins", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    origins = {p["origin"] for p in json.loads(proc.stdout)["plugins"]}
+    assert "built-in" in origins and "config" not in origins
+
+
+def test_a_config_plugin_that_fails_to_import_is_listed_as_failed(tmp_path, mods):
+    mods("broken_rules", "raise ImportError('no module named acme_sdk')\n")
+    (tmp_path / "careplug.toml").write_text('plugins = ["broken_rules"]\n')
+    proc = careplug_cli("--json", "plugins", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (failed,) = json.loads(proc.stdout)["failed"]
+    assert (failed["name"], failed["origin"]) == ("broken_rules", "config") and "acme_sdk" in failed["error"]

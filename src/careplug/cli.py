@@ -53,6 +53,12 @@ class State:
             self._plugins = Plugins(strict=True) if self.strict else get_plugins()
         return self._plugins
 
+    def config_plugins(self) -> Plugins:
+        """``plugins`` with the config file's own (``plugins = [...]``, origin ``config``) when
+        there is a config file (``-c``, $CAREPLUG_CONFIG or ./careplug.toml)."""
+        _add_config_plugins(self.plugins, self.config_path)
+        return self.plugins
+
     def app(self):
         from .app import App
 
@@ -167,22 +173,23 @@ def schema(state: State) -> None:
 @click.pass_obj
 @_guard
 def plugins(state: State) -> None:
-    """List plugins: name, version, origin and the hooks each implements."""
-    infos = state.plugins.list()
+    """List plugins: name, version, origin and the hooks each implements, with the config file's own."""
+    plugins = state.config_plugins()
+    infos = plugins.list()
     if state.json:
-        state.emit({"plugins": [vars(i) for i in infos], "failed": [vars(f) for f in state.plugins.load_failures],
-                    "sources": sorted(state.plugins.sources()), "rules": sorted(state.plugins.rules()),
-                    "notifiers": sorted(state.plugins.notifiers())})
+        state.emit({"plugins": [vars(i) for i in infos], "failed": [vars(f) for f in plugins.load_failures],
+                    "sources": sorted(plugins.sources()), "rules": sorted(plugins.rules()),
+                    "notifiers": sorted(plugins.notifiers())})
         return
     from .render import plugins_table
 
     console.print(plugins_table(infos))
-    for failure in state.plugins.load_failures:
+    for failure in plugins.load_failures:
         err_console.print(f"[red]✗ {failure.name}[/] ({failure.origin}) failed to load and was skipped: "
                           f"{failure.error}", highlight=False)
-    console.print(f"sources: {', '.join(sorted(state.plugins.sources())) or '-'}   "
-                  f"rules: {', '.join(sorted(state.plugins.rules())) or '-'}   "
-                  f"notifiers: {', '.join(sorted(state.plugins.notifiers())) or '-'}")
+    console.print(f"sources: {', '.join(sorted(plugins.sources())) or '-'}   "
+                  f"rules: {', '.join(sorted(plugins.rules())) or '-'}   "
+                  f"notifiers: {', '.join(sorted(plugins.notifiers())) or '-'}")
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -394,6 +401,14 @@ def demo(state: State, directory: str | None, conversations: int, keep: bool) ->
     code = run_demo(console, directory=directory, conversations=conversations, keep=keep or bool(directory),
                     as_json=state.json)
     sys.exit(code)
+
+
+def _add_config_plugins(plugins: Plugins, path: Path) -> None:
+    """Load the plugins the config file at ``path`` names, if there is one (read leniently: a
+    broken file is reported by the command that loads it)."""
+    if path.is_file():
+        for module in config_mod.plugin_modules(path):
+            plugins.add_module(module, origin="config")
 
 
 def _load_command_plugins() -> None:

@@ -556,6 +556,28 @@ def find_config(explicit: str | os.PathLike | None = None) -> Path:
     return Path(candidate)
 
 
+def plugin_modules(path: str | os.PathLike) -> list[str]:
+    """The ``plugins = [...]`` of the config file at ``path``, read without validating anything
+    else: for what must be loaded before the config is (the commands its plugins add). Lenient:
+    a file that is missing, unreadable or not TOML, a ``plugins`` that is not a list, an entry that
+    is not a string or whose ``${...}`` cannot be resolved all give nothing (``load`` reports them)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    modules = data.get("plugins")
+    if not isinstance(modules, list):
+        return []
+    out = []
+    for i, module in enumerate(modules):
+        problems: list[tuple[tuple, str, str | None]] = []
+        value = _interpolate(module, ("plugins", i), path.resolve().parent, problems)
+        if isinstance(value, str) and value and not problems:
+            out.append(value)
+    return out
+
+
 def load(path: str | os.PathLike, *, plugins: Any = None) -> Config:
     path = Path(path)
     try:

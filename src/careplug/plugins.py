@@ -139,8 +139,8 @@ class Plugins:
         return self.allow is None or name in self.allow
 
     def _load(self, name: str, origin: str, loader: Callable[[], Any], version: str | None) -> None:
-        if not self._wanted(name) or name in self.infos:
-            return
+        if not self._wanted(name) or name in self.infos or any(f.name == name for f in self.load_failures):
+            return                                          # loaded, or reported, once
         try:
             plugin = loader()
             self.register(plugin, name=name, origin=origin, version=version)
