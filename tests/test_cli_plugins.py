@@ -101,7 +101,7 @@ def test_a_detect_neglect_plugin_returning_a_bare_finding_fails_only_itself(tmp_
                                         "(return [] or None for none)")
 
 
-# --- config plugins: listed ---------------------------------------
+# --- config plugins: listed, and their commands registered ---------------------------------------
 
 COMPANY_RULES = """
     import click, careplug
@@ -112,6 +112,12 @@ COMPANY_RULES = """
     @careplug.hookimpl
     def careplug_register_rules(register):
         register(Vip)
+    @careplug.hookimpl
+    def careplug_register_commands(cli):
+        @cli.command()
+        def hello():
+            \"\"\"Say hello.\"\"\"
+            click.echo("hello from my plugin")
 """
 
 
@@ -148,3 +154,43 @@ def test_a_config_plugin_that_fails_to_import_is_listed_as_failed(tmp_path, mods
     assert proc.returncode == 0, proc.stderr
     (failed,) = json.loads(proc.stdout)["failed"]
     assert (failed["name"], failed["origin"]) == ("broken_rules", "config") and "acme_sdk" in failed["error"]
+
+
+@pytest.mark.parametrize("args", [["-c", "careplug.toml"], ["-vccareplug.toml"], []])
+def test_a_config_plugins_commands_are_registered(tmp_path, mods, args):
+    mods("company_rules", COMPANY_RULES)
+    (tmp_path / "careplug.toml").write_text('plugins = ["company_rules"]\n')
+    proc = careplug_cli(*args, "hello", cwd=tmp_path)
+    assert proc.returncode == 0 and "hello from my plugin" in proc.stdout, proc.stderr
+    assert "hello" in careplug_cli(*args, "--help", cwd=tmp_path).stdout
+
+
+def test_a_broken_config_breaks_neither_help_nor_validates_report(tmp_path, mods):
+    (tmp_path / "careplug.toml").write_text('plugins = ["company_rules"\n[rules.unanswered]\n')   # not TOML
+    assert careplug_cli("--help", cwd=tmp_path).returncode == 0
+    proc = careplug_cli("validate", cwd=tmp_path)
+    assert proc.returncode == 3 and "not valid TOML" in proc.stderr, proc.stderr
+
+    mods("exploding", """
+        import careplug
+        @careplug.hookimpl
+        def careplug_register_commands(cli):
+            raise RuntimeError("boom")
+    """)
+    mods("unimportable", "raise ImportError('no module named acme_sdk')\n")
+    (tmp_path / "careplug.toml").write_text('plugins = ["exploding", "unimportable"]\n'
+                                            '[rules.company_vip]\n')
+    help_ = careplug_cli("--help", cwd=tmp_path)
+    assert help_.returncode == 0 and "validate" in help_.stdout, help_.stderr
+    proc = careplug_cli("validate", cwd=tmp_path)
+    assert proc.returncode == 3 and "unknown rule 'company_vip'" in proc.stderr, proc.stderr
+    assert proc.stderr.count("'unimportable' (config) failed to load") == 1
+
+
+def test_validate_another_file_checks_it_with_its_own_plugins_only(tmp_path, mods):
+    mods("company_rules", COMPANY_RULES)
+    (tmp_path / "careplug.toml").write_text('plugins = ["company_rules"]\n')
+    (tmp_path / "other.toml").write_text('[rules.company_vip]\n')            # needs company_rules
+    proc = careplug_cli("validate", "other.toml", cwd=tmp_path)
+    assert proc.returncode == 3 and "unknown rule 'company_vip'" in proc.stderr, proc.stderr
+    assert careplug_cli("validate", cwd=tmp_path).returncode == 0

@@ -149,7 +149,9 @@ def init(path: str, force: bool) -> None:
 def validate(state: State, file: str | None) -> None:
     """Check a config file; print every problem with key path and line."""
     path = Path(file) if file else state.config_path
-    config = config_mod.load(path, plugins=state.plugins)
+    # another file than the command line's config: checked with its own plugins, not those too
+    plugins = state.plugins if path == state.config_path else Plugins(strict=state.strict or None)
+    config = config_mod.load(path, plugins=plugins)
     summary = {"ok": True, "file": str(path), "sources": sorted(config.sources), "rules": sorted(config.rules),
                "calendars": sorted(config.calendars), "notifiers": sorted(config.notifiers)}
     if state.json:
@@ -411,17 +413,42 @@ def _add_config_plugins(plugins: Plugins, path: Path) -> None:
             plugins.add_module(module, origin="config")
 
 
-def _load_command_plugins() -> None:
+def _config_option(args: list[str]) -> str | None:
+    """The value of the group's ``-c``/``--config`` in ``args`` (``-c F``, ``-cF``, ``-vc F``,
+    ``--config F``, ``--config=F``; the last one wins), read before click parses them."""
+    value = None
+    it = iter(args)
+    for arg in it:
+        if arg == "--" or not arg.startswith("-"):
+            break                                          # the command: what follows is its own
+        if arg == "--config":
+            value = next(it, None)
+        elif arg.startswith("--config="):
+            value = arg.partition("=")[2]
+        elif not arg.startswith("--"):
+            flags, c, rest = arg[1:].partition("c")         # -v, -h take no value; -c takes one
+            if c and set(flags) <= {"v", "h"}:
+                value = rest or next(it, None)
+    return value
+
+
+def _load_command_plugins(args: list[str]) -> None:
+    """``careplug_register_commands`` of every plugin, the config file's included: the config is
+    found from ``args`` (``-c``), $CAREPLUG_CONFIG or ./careplug.toml before click parses the
+    command line, as the commands must exist by then."""
     try:
-        get_plugins().register_commands(cli)
+        plugins = get_plugins()
+        _add_config_plugins(plugins, config_mod.find_config(_config_option(args)))
+        plugins.register_commands(cli)
     except Exception as exc:  # never let a plugin break the whole command line
         err_console.print(f"[red]plugin commands not loaded:[/] {exc}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:
-    _load_command_plugins()
+    args = sys.argv[1:] if argv is None else list(argv)
+    _load_command_plugins(args)
     try:
-        cli.main(args=argv, prog_name="careplug", standalone_mode=True)
+        cli.main(args=args, prog_name="careplug", standalone_mode=True)
     except SystemExit:
         raise
 
