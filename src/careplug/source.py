@@ -1,7 +1,10 @@
 """The source contract: what an adapter plugin implements.
 
 A source *class* is registered through ``careplug_register_sources``; careplug creates one
-instance per ``[sources.NAME]`` table in the config, passing the validated options.
+instance per ``[sources.NAME]`` table in the config, passing the validated options. Creating a
+source must not reach the CRM. A constructor that cannot build it raises a ``SourceError`` (such as
+``AuthError``) whose message, shown to people, never holds a secret: that source fails, the others
+go on (``careplug.app``); any other exception is reported by its type only.
 
 Reading
     ``fetch(stream, cursor)`` yields normalized records (``careplug.model``) changed since
