@@ -16,7 +16,7 @@ from careplug.rules.unanswered import Unanswered, UnansweredOptions
 from careplug.store import bulk
 from careplug.store import findings as store_findings
 
-from conftest import context, ny
+from conftest import Journey, context, ny
 
 
 class Recorder:
@@ -360,8 +360,6 @@ first_reply = "2h"
 """
     app = App.from_text(config, base_dir=tmp_path)
     try:
-        from conftest import Journey
-
         j = Journey(app.store)
         ada = j.customer()
         conv = j.conversation(ada, ny(2026, 3, 2, 9))
