@@ -30,6 +30,7 @@ from rich.markup import escape
 
 from . import __version__
 from . import config as config_mod
+from .cli_options import CONFIG_HELP, JSON_HELP, CommandGroup
 from .errors import CareplugError, ConfigError, PluginError, StoreLocked
 from .plugins import Plugins, get_plugins
 
@@ -110,10 +111,10 @@ def _guard(fn: Callable) -> Callable:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="careplug")
-@click.option("-c", "--config", "config", metavar="FILE", help="Config file (default: $CAREPLUG_CONFIG or ./careplug.toml).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.option("-c", "--config", "config", metavar="FILE", help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.option("--strict-plugins", is_flag=True, help="A plugin that fails to load is fatal.")
 @click.pass_context
