@@ -68,6 +68,14 @@ def test_unknown_options_and_bad_values_are_rejected_with_a_clear_message():
         FilesOptions(path="x", delimiter=";;")
 
 
+@pytest.mark.parametrize("encoding, says", [("utf-9", "unknown text encoding 'utf-9'"),
+                                             ("base64", "'base64' is not a text encoding")])
+def test_an_encoding_python_cannot_read_text_with_is_refused(encoding, says):
+    with pytest.raises(ValidationError, match=says):
+        FilesOptions(path="x", encoding=encoding)
+    assert FilesOptions(path="x", encoding="UTF-8-sig").encoding == "UTF-8-sig"
+
+
 def test_a_relative_path_is_relative_to_the_config_file_s_folder(tmp_path):
     src = FilesSource("desk", FilesOptions(path="data/desk"), base_dir=str(tmp_path))
     assert src.path == str(tmp_path / "data" / "desk")

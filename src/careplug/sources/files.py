@@ -23,6 +23,7 @@ Writing back
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -72,6 +73,18 @@ class FilesOptions(SourceOptions):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            info = codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r} (e.g. 'utf-8', 'utf-8-sig', 'cp1252', "
+                             "'latin-1')") from None
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(f"{value!r} is not a text encoding (e.g. 'utf-8', 'cp1252', 'latin-1')")
         return value
 
     @field_validator("delimiter", "list_separator")
