@@ -372,10 +372,13 @@ def _line_for(lines: dict[tuple, int], path: tuple) -> int | None:
 # --- validation --------------------------------------------------------------------------------
 
 
-def _pydantic_problems(exc: ValidationError, prefix: tuple, model: type[BaseModel] | None) -> list[tuple[tuple, str, str | None]]:
+def _pydantic_problems(exc: ValidationError, prefix: tuple, model: type[BaseModel] | None,
+                       data: Any = None) -> list[tuple[tuple, str, str | None]]:
     out = []
     for err in exc.errors(include_input=False, include_url=False):
         loc = tuple(p for p in err["loc"] if p != "[key]")    # a bad dict key: the key's path
+        if err["type"] == "value_error":
+            loc = _named_key(loc, str(err["msg"]), data)
         kind = err["type"]
         hint = None
         if kind == "extra_forbidden":
@@ -397,6 +400,30 @@ def _pydantic_problems(exc: ValidationError, prefix: tuple, model: type[BaseMode
     return out
 
 
+def _named_key(loc: tuple, message: str, data: Any) -> tuple:
+    """A check of a whole table (a model validator) reports the table; when its message names a
+    key written in that table (``scope.channels ... do not apply``), the problem is that key's."""
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return loc
+    if not isinstance(node, dict):
+        return loc
+    for name in re.findall(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)+", message):
+        path, inner = (), node
+        for part in name.split("."):
+            if not isinstance(inner, dict) or part not in inner:
+                break
+            path, inner = path + (part,), inner[part]
+        else:
+            return loc + path
+    return loc
+
+
 def _known_fields(model: type[BaseModel] | None, loc: tuple) -> list[str]:
     current: Any = model
     for part in loc:
@@ -415,7 +442,7 @@ def _validate(model: type[BaseModel], data: Any, prefix: tuple, problems: list) 
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc, prefix, model))
+        problems.extend(_pydantic_problems(exc, prefix, model, data))
         return None
 
 
@@ -522,23 +549,76 @@ def _validate_plugin_tables(top: TopLevel, plugins: Any, base_dir: Path, problem
         validated = _validate(cls.Options, table, ("rules", name), problems)
         if validated is not None:
             rules[name] = validated
+    _check_scope_sources(rules, top.sources, problems)
     policy_model = _optional_model("careplug.nudges.policy", "NudgePolicy")
     nudges: Any = top.nudges
+    checkable: Any = None
     if policy_model is not None:
-        nudges = _validate(policy_model, top.nudges, ("nudges",), problems)
-    if nudges is not None and hasattr(nudges, "check_references"):
-        # names declared count as defined even when their tables have problems (reported there)
-        for message in nudges.check_references(sources=set(top.sources), notifiers=set(top.notifiers),
-                                               calendars=set(top.calendars) | {"always"}):
-            where, _, text = message.partition(": ")
-            path = tuple(re.sub(r"\[\d+\]$", "", part) for part in where.split("."))
-            problems.append((path, text or message, "define it, or fix the name"))
+        try:
+            nudges = checkable = policy_model.model_validate(top.nudges)
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(exc, ("nudges",), policy_model, top.nudges))
+            nudges, checkable = None, _valid_part(policy_model, top.nudges, exc)
+    if checkable is not None and hasattr(checkable, "reference_problems"):
+        # names declared count as defined even when their tables have problems (reported there);
+        # with other problems in [nudges], its valid parts are still checked: every problem at once
+        problems.extend(checkable.reference_problems(
+            sources=set(top.sources), notifiers=set(top.notifiers), calendars=set(top.calendars) | {"always"},
+            rules=set(registry)))
     for name, options in rules.items():
         cal = getattr(options, "calendar", None)
         if isinstance(cal, str) and cal not in top.calendars and cal != "always":
             problems.append((("rules", name, "calendar"), f"no calendar named {cal!r}",
                              f"define [calendars.{cal}] or use one of: {', '.join(sorted(calendars)) or 'always'}"))
     return Config(None, base_dir, top.store, top.plugins, sources, calendars, rules, nudges, notifiers)
+
+
+def _check_scope_sources(rules: dict[str, BaseModel], sources: dict[str, Any], problems: list) -> None:
+    """A rule's ``scope.sources`` must name configured sources: one that names none would match
+    nothing, and the rule would never fire."""
+    known = {name.lower(): name for name in sources}
+    for rule, options in rules.items():
+        wanted = getattr(getattr(options, "scope", None), "sources", None)
+        if not isinstance(wanted, list):
+            continue
+        for i, name in enumerate(wanted):
+            if isinstance(name, str) and name.lower() not in known:
+                close = difflib.get_close_matches(name.lower(), list(known), n=1)
+                hint = (f"did you mean {known[close[0]]!r}?" if close else
+                        f"configured sources: {', '.join(sorted(sources))}" if sources else
+                        "define it in a [sources.NAME] table")
+                problems.append((("rules", rule, "scope", "sources", i), f"no source named {name!r}", hint))
+
+
+def _valid_part(model: type[BaseModel], data: Any, exc: ValidationError, rounds: int = 8) -> BaseModel | None:
+    """``model`` validated from ``data`` without the keys that have problems (each problem's key,
+    or the list holding it), so what is valid can still be cross-checked; None when nothing is."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for _ in range(rounds):
+        for err in exc.errors(include_input=False, include_url=False):
+            if not _drop(data, err["loc"]):
+                return None
+        try:
+            return model.model_validate(data)
+        except ValidationError as again:
+            exc = again
+    return None
+
+
+def _drop(data: Any, loc: tuple) -> bool:
+    """Remove the deepest table key along ``loc`` (a list is removed whole); False if none is."""
+    parent, key = None, None
+    node = data
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            break
+        parent, key, node = node, part, node[part]
+    if parent is None:
+        return False
+    parent.pop(key, None)
+    return True
 
 
 def _optional_model(module: str, name: str) -> type[BaseModel] | None:

@@ -72,7 +72,7 @@ def test_names_the_rest_of_the_config_must_define_are_checked():
     assert problems == ["nudges.default_target: no source or notifier named 'outbox'",
                         "nudges.stages.breach.actions[0].notifier: no [notifiers.slack]",
                         "nudges.stages.breach.assign_to: no [nudges.hierarchy.teams.x]",
-                        "nudges: no [calendars.tokyo]"]
+                        "nudges.people.kenji.calendar: no [calendars.tokyo]"]
 
 
 def test_parse_duration_rejects_what_it_cannot_read():

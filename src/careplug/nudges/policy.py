@@ -39,6 +39,7 @@ be written plain (``alice``) or qualified by source (``zendesk:101``); the quali
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -275,24 +276,60 @@ class NudgePolicy(_Strict):
 
     # --- cross-checks -------------------------------------------------------------------------
 
-    def check_references(self, *, sources: set[str], notifiers: set[str], calendars: set[str]) -> list[str]:
-        """Problems with names this table uses that the rest of the config does not define."""
-        problems: list[str] = []
+    def check_references(self, *, sources: set[str], notifiers: set[str], calendars: set[str],
+                         rules: set[str] | None = None) -> list[str]:
+        """Problems with names this table uses that the rest of the config does not define, as
+        ``"nudges.stages.breach.actions[0].notifier: no [notifiers.slack]"``."""
+        return [f"{_dotted(path)}: {message}" for path, message, _hint in
+                self.reference_problems(sources=sources, notifiers=notifiers, calendars=calendars, rules=rules)]
+
+    def reference_problems(self, *, sources: set[str], notifiers: set[str], calendars: set[str],
+                           rules: set[str] | None = None) -> list[tuple[tuple, str, str | None]]:
+        """Each name this table uses that the rest of the config does not define, as (key path,
+        message, hint): the path is the key that names it (``("nudges", "people", "maria",
+        "calendar")``), the hint the closest defined name. ``rules`` (the installed rules): a
+        ``[nudges.rules.RULE]`` naming none of them is a typo that would never apply."""
+        problems: list[tuple[tuple, str, str | None]] = []
         targets = sources | notifiers
         if self.default_target and self.default_target not in targets:
-            problems.append(f"nudges.default_target: no source or notifier named {self.default_target!r}")
-        every = [(f"nudges.stages.{s}", p) for s, p in self.stages.items()]
-        every += [(f"nudges.rules.{r}.{s}", p) for r, st in self.rules.items() for s, p in st.items()]
+            problems.append((("nudges", "default_target"), f"no source or notifier named {self.default_target!r}",
+                             _closest(self.default_target, targets, what="sources and notifiers")))
+        if rules is not None:
+            for rule in self.rules:
+                if rule not in rules:
+                    problems.append((("nudges", "rules", rule), f"no rule named {rule!r}",
+                                     _closest(rule, rules, what="installed rules")))
+        every = [(("nudges", "stages", s), p) for s, p in self.stages.items()]
+        every += [(("nudges", "rules", r, s), p) for r, st in self.rules.items() for s, p in st.items()]
         for where, policy in every:
             for i, spec in enumerate(policy.actions):
                 if spec.notifier and spec.notifier not in notifiers:
-                    problems.append(f"{where}.actions[{i}].notifier: no [notifiers.{spec.notifier}]")
+                    problems.append(((*where, "actions", i, "notifier"), f"no [notifiers.{spec.notifier}]",
+                                     _closest(spec.notifier, notifiers, what="notifiers")))
                 if spec.target and spec.target not in sources:
-                    problems.append(f"{where}.actions[{i}].target: no [sources.{spec.target}]")
+                    problems.append(((*where, "actions", i, "target"), f"no [sources.{spec.target}]",
+                                     _closest(spec.target, sources, what="sources")))
             if policy.assign_to.startswith("team:") and policy.assign_to[5:] not in self.hierarchy.teams:
-                problems.append(f"{where}.assign_to: no [nudges.hierarchy.teams.{policy.assign_to[5:]}]")
-        cal_names = {p.calendar for p in self.people.values() if p.calendar} | (
-            {self.quiet_hours.calendar} if self.quiet_hours.calendar else set())
-        for name in sorted(cal_names - calendars - {"always"}):
-            problems.append(f"nudges: no [calendars.{name}]")
+                problems.append(((*where, "assign_to"), f"no [nudges.hierarchy.teams.{policy.assign_to[5:]}]",
+                                 _closest(policy.assign_to[5:], set(self.hierarchy.teams), what="teams")))
+        uses = [(("nudges", "people", name, "calendar"), p.calendar) for name, p in self.people.items()]
+        uses.append((("nudges", "quiet_hours", "calendar"), self.quiet_hours.calendar))
+        for where, name in uses:
+            if name and name not in calendars and name != "always":
+                problems.append((where, f"no [calendars.{name}]",
+                                 _closest(name, calendars | {"always"}, what="calendars")))
         return problems
+
+
+def _dotted(path: tuple) -> str:
+    """``("nudges", "stages", "breach", "actions", 0)`` as ``nudges.stages.breach.actions[0]``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _closest(name: str, defined: set[str], *, what: str) -> str:
+    close = difflib.get_close_matches(name, sorted(defined), n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    if not defined:
+        return "define it, or fix the name"
+    return f"define it, or use one of the {what}: {', '.join(sorted(defined))}"
