@@ -236,3 +236,40 @@ def test_the_open_findings_table_shows_each_key_so_it_can_be_explained():
     print_findings(console, CheckResult(now=now, findings=[f]), now)
     out = console.export_text()
     assert "unanswered|conversation:zendesk:42|m-981" in out and "--explain" in out
+
+
+def test_schema_describes_nudges_as_careplug_reads_them():
+    """`careplug schema` and `careplug validate` agree on [nudges]: an action is a name ("task") or
+    a table, alone or in a list; due_in is "1h" or ISO "PT1H", never a bare number."""
+    import re
+
+    schema = json.loads(careplug("schema").stdout)
+    actions = schema["$defs"]["StagePolicy"]["properties"]["actions"]["anyOf"]
+    listed = next(a for a in actions if a.get("type") == "array")["items"]["anyOf"]
+    assert {"type": "string", "enum": ["task", "note", "tag", "notify"]} in listed
+    assert {"$ref": "#/$defs/ActionSpec"} in listed and len(actions) == 3
+    due_in = schema["$defs"]["ActionSpec"]["properties"]["due_in"]
+    assert '"format"' not in json.dumps(due_in)
+    [text_form] = [s for s in due_in["anyOf"] if s.get("type") == "string"]
+    patterns = [re.compile(s["pattern"]) for s in text_form["anyOf"]]
+
+    def accepted(text):
+        return any(p.match(text) for p in patterns)
+
+    for text in ("1h", "90m", "1h30m", "2 days", "0m", "PT2H", "P1DT12H", "PT1.5H", "P1W"):
+        assert accepted(text), text
+    for text in ("1", "soon", "PT", "P", "pt2h", "2 fortnights"):
+        assert not accepted(text), text
+
+
+def test_the_example_config_validates_against_the_schema(monkeypatch):
+    """With jsonschema installed, examples/careplug.toml and the init template follow `careplug schema`."""
+    jsonschema = pytest.importorskip("jsonschema")
+    import tomllib
+
+    schema = json.loads(careplug("schema").stdout)
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "examples" / "careplug.toml", root / "src" / "careplug" / "templates" / "careplug.toml"):
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in
+                  jsonschema.Draft202012Validator(schema).iter_errors(tomllib.loads(path.read_text()))]
+        assert errors == [], path

@@ -43,9 +43,11 @@ import difflib
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler, PrivateAttr, WithJsonSchema,
+                      field_validator, model_validator)
 
 from ..durations import parse_duration
+from ..rules.options import DURATION_PATTERN
 from .model import Action
 
 __all__ = ["NudgePolicy", "StagePolicy", "ActionSpec", "Hierarchy", "Team", "Person", "Limits",
@@ -59,7 +61,14 @@ def _duration(value: Any) -> Any:
     return parse_duration(value, bare_seconds=False)
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+ISO_DURATION_PATTERN = r"^P(?!$)(?:[0-9]+(?:\.[0-9]+)?[YMWD])*(?:T(?=[0-9])(?:[0-9]+(?:\.[0-9]+)?[HMS])+)?$"
+"""ISO 8601 durations as pydantic reads them (``PT2H``, ``P1DT12H``), as a JSON Schema pattern."""
+
+DURATION_SCHEMA = {"type": "string", "anyOf": [{"pattern": DURATION_PATTERN}, {"pattern": ISO_DURATION_PATTERN}],
+                   "examples": ["1h", "30m", "1h30m", "2 days", "PT2H"],
+                   "description": "A duration with a unit (\"1h\", \"30m\", \"2 days\") or ISO 8601 (\"PT2H\")."}
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), WithJsonSchema(DURATION_SCHEMA)]
 
 
 class _Strict(BaseModel):
@@ -107,10 +116,20 @@ def _action_list(value: Any) -> Any:
     return value
 
 
+class _ActionsSchema:
+    """``actions`` in the JSON Schema as validation reads it: a list whose items are an action's
+    name (``"task"``) or a table, or one such item alone."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        listed = handler(core_schema)
+        one = {"anyOf": [{"type": "string", "enum": [a.value for a in Action]}, listed.get("items", {})]}
+        return {"anyOf": [{"type": "array", "items": one}, *one["anyOf"]]}
+
+
 class StagePolicy(_Strict):
     """What happens when a finding reaches one stage."""
 
-    actions: Annotated[list[ActionSpec], BeforeValidator(_action_list)] = Field(default_factory=list)
+    actions: Annotated[list[ActionSpec], BeforeValidator(_action_list), _ActionsSchema()] = Field(default_factory=list)
     assign_to: str = "owner"
     """``owner`` (assignee → account owner → team default), ``manager`` (the owner's manager, else
     the team lead), ``team:<name>`` (that team's lead) or ``person:<id>``."""
