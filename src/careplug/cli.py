@@ -5,12 +5,17 @@ Exit codes (stable; schedulers and scripts rely on them):
 ====  =====================================================================================
  0    success
  1    the run finished, but a part of it failed (a source, stream, rule, plugin or delivery
-      target); everything else was done and nothing already synced or promised was lost
+      target); everything else was done and nothing already synced or promised was lost.
+      Also: the store cannot be created, opened or reached (nothing was done: the next run
+      retries), and other errors of a command ("no customer matches ...")
  2    usage error (unknown command or option)
  3    configuration error (every problem is printed with key path and line)
  4    another run holds the store's run lock
  5    internal error (a bug: please report it with the traceback from --verbose)
 ====  =====================================================================================
+
+With ``--json``, an error that ends a command is also printed on stdout as a JSON object:
+``{"ok": false, "error": "config" | "locked" | "plugin" | "store" | "error" | "internal", ...}``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from rich.markup import escape
 from . import __version__
 from . import config as config_mod
 from .cli_options import CONFIG_HELP, JSON_HELP, CommandGroup
-from .errors import CareplugError, ConfigError, PluginError, StoreLocked
+from .errors import CareplugError, ConfigError, PluginError, StoreLocked, StoreUnavailable
 from .plugins import Plugins, get_plugins
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
@@ -46,6 +51,7 @@ class State:
         self.json = as_json
         self.verbose = verbose
         self.strict = strict
+        self.store_url: str | None = None
         self._plugins: Plugins | None = None
 
     @property
@@ -61,9 +67,18 @@ class State:
         return self.plugins
 
     def app(self):
+        """The configured App with its store opened: a store that cannot be is a clear error now."""
         from .app import App
+        from .store_access import open_store
 
-        return App.from_file(self.config_path, plugins=self.plugins)
+        app = App.from_file(self.config_path, plugins=self.plugins)
+        self.store_url = app.config.store_url
+        try:
+            open_store(app)
+        except BaseException:
+            app.close()
+            raise
+        return app
 
     def emit(self, data: Any) -> None:
         click.echo(json.dumps(data, indent=2, default=str))
@@ -89,26 +104,38 @@ def _guard(fn: Callable) -> Callable:
                     err_console.print(f"  • {p}", markup=False, highlight=False, soft_wrap=True)
             sys.exit(EXIT_CONFIG)
         except StoreLocked as exc:
-            err_console.print(f"[yellow]{exc}[/]", highlight=False)
-            sys.exit(EXIT_LOCKED)
+            _fail(state, EXIT_LOCKED, "locked", f"[yellow]{escape(str(exc))}[/]", exc)
         except PluginError as exc:
-            err_console.print(f"[red]plugin error:[/] {exc}", highlight=False)
-            sys.exit(EXIT_CONFIG)
+            _fail(state, EXIT_CONFIG, "plugin", f"[red]plugin error:[/] {escape(str(exc))}", exc)
+        except StoreUnavailable as exc:
+            _fail(state, EXIT_FAILED, "store", f"[red]store error:[/] {escape(str(exc))}", exc, store=exc.store)
         except CareplugError as exc:
-            err_console.print(f"[red]error:[/] {exc}", highlight=False)
-            sys.exit(EXIT_FAILED)
+            _fail(state, EXIT_FAILED, "error", f"[red]error:[/] {escape(str(exc))}", exc)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
-        except Exception as exc:  # a bug: say so plainly
-            if state.verbose:
+        except Exception as exc:
+            from .store_access import is_database_error, unavailable
+
+            if is_database_error(exc) and state.store_url:    # the database went away mid-run
+                lost = unavailable(state.store_url, exc)
+                _fail(state, EXIT_FAILED, "store", f"[red]store error:[/] {escape(str(lost))}", lost, store=lost.store)
+            if state.verbose:     # a bug: say so plainly
                 traceback.print_exc()
-            err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
-                              f"(run with -v for the traceback)", highlight=False)
-            sys.exit(EXIT_INTERNAL)
+            _fail(state, EXIT_INTERNAL, "internal", f"[bold red]internal error:[/] {escape(type(exc).__name__)}: "
+                  f"{escape(str(exc))} (run with -v for the traceback)", exc)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper
+
+
+def _fail(state: State, code: int, kind: str, markup: str, exc: BaseException, **extra: Any) -> None:
+    """Report an error that ends the command: the message on stderr, with --json also a JSON
+    object on stdout (``{"ok": false, "error": kind, "message": ...}``); then exit ``code``."""
+    err_console.print(markup, highlight=False)
+    if state.json:
+        state.emit({"ok": False, "error": kind, "message": str(exc), **extra})
+    sys.exit(code)
 
 
 @click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -37,6 +37,15 @@ class StoreLocked(CareplugError):
     """Another run holds the store's run lock."""
 
 
+class StoreUnavailable(CareplugError):
+    """The store cannot be created, opened or reached (a PostgreSQL server down, a path that
+    cannot be created). ``store`` names it with its credentials hidden; nothing was done."""
+
+    def __init__(self, message: str, *, store: str):
+        super().__init__(message)
+        self.store = store
+
+
 class SourceError(CareplugError):
     """A source failed. ``source`` and ``stream`` say where."""
 
