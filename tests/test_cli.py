@@ -273,3 +273,10 @@ def test_the_example_config_validates_against_the_schema(monkeypatch):
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in
                   jsonschema.Draft202012Validator(schema).iter_errors(tomllib.loads(path.read_text()))]
         assert errors == [], path
+
+
+@pytest.mark.parametrize("count", ["-5", "ten"])
+def test_generate_with_a_count_that_is_no_count_is_a_usage_error_and_writes_nothing(tmp_path, count):
+    proc = careplug("generate", "-n", count, "--out", "g", cwd=tmp_path)
+    assert proc.returncode == 2 and "--conversations" in proc.stderr, proc.stderr
+    assert not (tmp_path / "g").exists()

@@ -229,3 +229,9 @@ def test_write_files_writes_one_files_source_folder_per_source(tmp_path):
 def test_tiny_histories_are_valid(n):
     records = list(itertools.islice(generate(n, seed=0, now=NOW), 100_000))
     assert sum(r.kind == "conversation" for r in records) == n
+
+
+def test_write_files_with_a_negative_count_makes_no_folder(tmp_path):
+    with pytest.raises(ValueError, match="conversations >= 0"):
+        write_files(tmp_path / "out", -5)
+    assert not (tmp_path / "out").exists()

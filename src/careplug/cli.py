@@ -404,7 +404,8 @@ def history(state: State, who: str, limit: int) -> None:
 @cli.command()
 @click.option("--out", "out", default="careplug-data", show_default=True, type=click.Path(file_okay=False),
               help="Directory to write the files-source export into.")
-@click.option("--conversations", "-n", default=1000, show_default=True, help="How many conversations.")
+@click.option("--conversations", "-n", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="How many conversations.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (same seed, same history).")
 @click.pass_obj
 @_guard
@@ -420,7 +421,7 @@ def generate(state: State, out: str, conversations: int, seed: int) -> None:
 @cli.command()
 @click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
               help="Where to put the demo (default: a fresh temporary folder).")
-@click.option("--conversations", "-n", default=400, show_default=True)
+@click.option("--conversations", "-n", default=400, show_default=True, type=click.IntRange(min=1))
 @click.option("--keep", is_flag=True, help="Keep the demo folder (always kept with --dir).")
 @click.pass_obj
 @_guard

@@ -674,6 +674,8 @@ def write_files(directory: str | os.PathLike[str], conversations: int, *, seed: 
     if format not in ("jsonl", "csv"):
         raise ValueError("format must be 'jsonl' or 'csv'")
     srcs = tuple(sources)
+    if not srcs or conversations < 0 or days < 1:     # checked before any folder is made
+        raise ValueError("write_files() needs a source name, conversations >= 0 and days >= 1")
     root = os.fspath(directory)
     handles: dict[tuple[str, str], Any] = {}
     writers: dict[tuple[str, str], Any] = {}
