@@ -356,6 +356,23 @@ def test_only_one_run_holds_the_lock(store):
         pass
 
 
+def test_the_lock_s_heartbeat_is_refreshed_in_the_background_while_it_is_held(store):
+    import time
+
+    from sqlalchemy import select
+
+    from careplug.store.schema import run_lock
+
+    def beat_at():
+        with store.engine.connect() as conn:
+            return conn.execute(select(run_lock.c.heartbeat_at)).scalar_one()
+
+    with store.run_lock(stale_after=0.6):
+        first = beat_at()
+        time.sleep(0.5)
+        assert beat_at() > first
+
+
 def test_bulk_histories_and_a_parallel_sweep_work_on_every_backend(store):
     from careplug.check import evaluate_store
     from careplug.plugins import Plugins
