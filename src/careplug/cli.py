@@ -387,12 +387,12 @@ def run(state: State, dry_run: bool) -> None:
 @_guard
 def history(state: State, who: str, limit: int) -> None:
     """One customer's timeline across every source (by email, phone, uid or source/id)."""
-    from .history import customer_timeline
+    from .history import customer_timeline, find_customer
     from .render import print_timeline
 
     app = state.app()
     try:
-        uid = app.store.find_customer(who)
+        uid = find_customer(app.store, who)
         if uid is None:
             raise CareplugError(f"no customer matches {who!r} (try an email, a phone, or source/id)")
         timeline = customer_timeline(app, uid, limit=limit)

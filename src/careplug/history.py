@@ -7,12 +7,14 @@ timeline ``careplug history`` prints for a customer, merged from the store and f
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from .finding import subject_key
-from .model import Account, Agent, Conversation, Customer, Event, Message, Rating, Task
+from .model import (Account, Agent, Conversation, Customer, Event, IdentityKind, Message, Rating, Task,
+                    normalize_identity)
 
 
 @dataclass(slots=True)
@@ -158,6 +160,21 @@ def history_items(history: History) -> list[TimelineItem]:
             items.append(TimelineItem(at, t.source, "task", f"{t.type} task ({state}): {t.subject}",
                                       None, "outbound" if t.done else None, t.conversation_id))
     return items
+
+
+_PHONE = re.compile(r"\+?[0-9 ().\-/]*")
+
+
+def find_customer(store: Any, who: str) -> str | None:
+    """The customer ``careplug history WHO`` means: by uid, ``source/external_id``, email, phone
+    or handle (``Store.find_customer``). A phone is kept as its digits and a leading '+' ("+1 (555)
+    000-0000" is "+15550000000"), so a number is also looked up with the '+' it was given without,
+    or without the one it was given with: "15550000000" finds "+1 555 000 0000"."""
+    uid = store.find_customer(who)
+    digits = normalize_identity(IdentityKind.PHONE, who)
+    if uid is not None or not _PHONE.fullmatch(who.strip()) or len(digits.lstrip("+")) < 5:
+        return uid
+    return store.find_customer(digits[1:] if digits.startswith("+") else "+" + digits)
 
 
 def customer_timeline(app: Any, uid: str, *, limit: int = 200) -> Timeline:
