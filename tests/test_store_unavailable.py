@@ -81,3 +81,18 @@ def test_a_driver_message_quoting_the_password_is_scrubbed():
     error = unavailable("postgresql://ann:s3cret-pw@db/care", wrapped)
     assert isinstance(error, StoreUnavailable) and error.store == "postgresql://***@db/care"
     assert "s3cret" not in str(error) and "Background" not in str(error) and "timeout" in str(error)
+
+
+def test_a_bad_query_is_still_a_bug_not_a_store_error():
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from careplug.store_access import is_database_error
+
+    def said(message):
+        return OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+
+    assert is_database_error(said("database is locked")) and is_database_error(said("disk I/O error"))
+    assert not is_database_error(said("no such column: records.nope"))
+    assert not is_database_error(ValueError("database is locked"))

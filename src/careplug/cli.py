@@ -118,7 +118,8 @@ def _guard(fn: Callable) -> Callable:
 
             if is_database_error(exc) and state.store_url:    # the database went away mid-run
                 lost = unavailable(state.store_url, exc)
-                _fail(state, EXIT_FAILED, "store", f"[red]store error:[/] {escape(str(lost))}", lost, store=lost.store)
+                _fail(state, EXIT_FAILED, "store", f"[red]store error:[/] {escape(str(lost))}", lost,
+                      store=lost.store)
             if state.verbose:     # a bug: say so plainly
                 traceback.print_exc()
             _fail(state, EXIT_INTERNAL, "internal", f"[bold red]internal error:[/] {escape(type(exc).__name__)}: "

@@ -95,7 +95,14 @@ def is_database_error(exc: BaseException) -> bool:
         from sqlalchemy.exc import InterfaceError, OperationalError
     except ImportError:  # pragma: no cover
         return False
-    return isinstance(exc, (OperationalError, InterfaceError))
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    said = str(getattr(exc, "orig", exc)).lower()     # SQLite says a bad query is "operational" too
+    return not any(bug in said for bug in _QUERY_BUGS)
+
+
+_QUERY_BUGS = ("no such table", "no such column", "syntax error", "ambiguous column", "has no column",
+               "no such function", "too many sql variables")
 
 
 def _hide_secrets(text: str, url: str) -> str:
