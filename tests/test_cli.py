@@ -263,7 +263,7 @@ def test_schema_describes_nudges_as_careplug_reads_them():
 
 
 def test_the_example_config_validates_against_the_schema(monkeypatch):
-    """With jsonschema installed, examples/careplug.toml and the init template follow `careplug schema`."""
+    """examples/careplug.toml and the init template follow `careplug schema`."""
     jsonschema = pytest.importorskip("jsonschema")
     import tomllib
 
