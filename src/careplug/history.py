@@ -27,8 +27,10 @@ class History:
     and tasks (no conversation). For an account subject: the account, its customers (the records
     naming the account, and every record linked to the same uids in other sources), all their
     conversations in every source and the conversations stamped with the account, with their
-    children, and the customers' customer-level ratings and tasks (``customer_uid`` is None).
-    Lists are sorted by ``created_at``.
+    children, the customers' customer-level ratings and tasks, and the ratings and tasks on no
+    conversation stamped with the account (a call logged on the account; ``customer_uid`` is None).
+    One of those that names no customer is in no customer's history. Lists are sorted by
+    ``created_at``.
     """
 
     subject: str

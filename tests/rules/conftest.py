@@ -111,10 +111,11 @@ class Journey:
         self.records.append(r)
         return r
 
-    def task(self, *, source="zendesk", at: datetime, done=True, conv=None, customer=None, type="call") -> Task:
-        t = Task(source, self._id("k"), subject="Call back", conversation_id=conv.external_id if conv else None,
-                 customer_id=customer.external_id if customer else None, type=type, done=done,
-                 completed_at=at if done else None, created_at=at, updated_at=at)
+    def task(self, *, source="zendesk", at: datetime, done=True, conv=None, customer=None, type="call",
+             account_id=None, id=None, subject="Call back") -> Task:
+        t = Task(source, id or self._id("k"), subject=subject, conversation_id=conv.external_id if conv else None,
+                 customer_id=customer.external_id if customer else None, account_id=account_id, type=type,
+                 done=done, completed_at=at if done else None, created_at=at, updated_at=at)
         self.records.append(t)
         return t
 

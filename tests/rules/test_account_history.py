@@ -1,7 +1,9 @@
 """An account subject's history: the account, its customers (the records that name the account and
 every record linked to the same person in other sources), all their conversations in every source
-and the conversations stamped with the account, with every child, and the customers' customer-level
-ratings and tasks. ``Store.load_history`` and ``bulk.load_histories`` build the same one."""
+and the conversations stamped with the account, with every child, the customers' customer-level
+ratings and tasks, and the tasks on no conversation stamped with the account (a call logged on the
+account). ``Store.load_history`` and ``bulk.load_histories`` build the same one; the customers'
+histories (``families.load_families`` too) do not hold what names only the account."""
 
 from __future__ import annotations
 
@@ -35,6 +37,13 @@ def acme(journey):
     journey.task(source="zendesk", at=ny(2026, 3, 6, 9), customer=ada_zd)        # customer-level, Zendesk
     journey.rating(None, ny(2026, 3, 6, 10), customer=cy)                         # customer-level, Salesforce
     journey.task(source="salesforce", at=ny(2026, 3, 6, 11), customer=bob)        # Bob's: not acme's
+    # logged on the account itself: naming no contact, naming another account's contact, naming
+    # one of its own (held once); an open one; one logged on Bob's account
+    journey.task(source="salesforce", at=ny(2026, 3, 7, 9), account_id="acc1", id="k-acme")
+    journey.task(source="salesforce", at=ny(2026, 3, 7, 10), account_id="acc1", customer=bob, id="k-bob-for-acme")
+    journey.task(source="salesforce", at=ny(2026, 3, 7, 11), account_id="acc1", customer=ada, id="k-ada")
+    journey.task(source="salesforce", at=ny(2026, 3, 7, 12), account_id="acc1", done=False, id="k-acme-open")
+    journey.task(source="salesforce", at=ny(2026, 3, 7, 13), account_id="acc2", id="k-other")
     journey.load()
     return convs
 
@@ -52,7 +61,32 @@ def test_an_account_history_holds_its_customers_with_all_their_conversations_in_
         "m-zendesk", "r-zendesk", "m-stamped", "r-stamped", "m-unstamped", "r-unstamped", "m-bob-for-acme",
         "r-bob-for-acme"]
     assert [(r.conversation_id, r.customer_id) for r in hist.ratings] == [("zd-1", "z1"), (None, "c2")]
-    assert [(t.source, t.customer_id) for t in hist.tasks] == [("zendesk", "z1")]
+    assert [(t.source, t.external_id) for t in hist.tasks] == [
+        ("zendesk", hist.tasks[0].external_id), ("salesforce", "k-acme"), ("salesforce", "k-bob-for-acme"),
+        ("salesforce", "k-ada"), ("salesforce", "k-acme-open")]
+    assert hist.tasks[0].customer_id == "z1"
+
+
+def test_what_names_only_the_account_is_in_no_customers_history(journey, store):
+    acme(journey)
+    ada, bob = store.customer_uid("salesforce", "c1"), store.customer_uid("salesforce", "c3")
+    only_acme = {"k-acme", "k-acme-open", "k-other"}
+    ada_tasks = [t.external_id for t in store.load_history(f"customer:{ada}").tasks]
+    assert "k-ada" in ada_tasks and len(ada_tasks) == 2 and not only_acme & set(ada_tasks)   # + her Zendesk one
+    bob_tasks = [t.external_id for t in store.load_history(f"customer:{bob}").tasks]
+    assert "k-bob-for-acme" in bob_tasks and len(bob_tasks) == 2 and not only_acme & set(bob_tasks)
+    # Bob's account: his tasks (the one stamped with Acme too) and its own
+    assert [t.external_id for t in store.load_history("account:salesforce:acc2").tasks] == [*bob_tasks, "k-other"]
+
+
+def test_an_account_with_nothing_but_a_call_logged_on_it(journey, store):
+    journey.account("salesforce", "acc1")
+    journey.task(source="salesforce", at=ny(2026, 3, 7, 9), account_id="acc1", id="k1")
+    journey.load()
+    hist = store.load_history("account:salesforce:acc1")
+    assert hist.customers == [] and hist.conversations == [] and [t.external_id for t in hist.tasks] == ["k1"]
+    got = bulk.load_histories(store, ["account:salesforce:acc1"])["account:salesforce:acc1"]
+    assert got.tasks == hist.tasks
 
 
 def test_an_account_without_customers_has_its_stamped_conversations_only(journey, store):
@@ -79,3 +113,17 @@ def test_bulk_account_histories_equal_the_stores_own(journey, store):
             want = store.load_history(subject)
             for name in FIELDS:
                 assert getattr(got[subject], name) == getattr(want, name), (wanted, subject, name)
+    assert len(got["account:salesforce:acc1"].tasks) == 5
+
+
+def test_family_customer_histories_equal_the_stores_own(journey, store):
+    from careplug.store.families import load_families
+
+    acme(journey)
+    uids = [store.customer_uid("salesforce", c) for c in ("c1", "c2", "c3")]
+    families = load_families(store, uids)
+    assert {f"customer:{uid}" for uid in uids} <= set(families)
+    for subject, got in families.items():
+        want = store.load_history(subject)
+        for name in FIELDS:
+            assert getattr(got, name) == getattr(want, name), (subject, name)

@@ -80,3 +80,27 @@ def test_tiers_tags_and_scope_match_in_any_case_as_crms_write_them(journey):
     assert len(rule(tiers=["enterprise"], tags=["vip"]).evaluate(hist, ny(2026, 6, 1))) == 1
     assert len(rule(scope={"tiers": ["ENTERPRISE"], "tags": ["Vip"], "sources": ["Zendesk"]}).evaluate(hist, ny(2026, 6, 1))) == 1
     assert rule(scope={"exclude_tags": ["vip"]}).evaluate(hist, ny(2026, 6, 1)) == []
+
+
+def test_a_call_logged_on_the_account_ends_its_quiet_spell(journey):
+    # a Salesforce Task whose WhatId is the account and that names no contact (WhoId empty): a
+    # touch of the account, not of any one of its people
+    journey.account("salesforce", "acc1", tier="key", value=90000)
+    ada = journey.customer("salesforce", "c1", account_id="acc1")
+    conv = journey.conversation(ada, ny(2026, 1, 5, 9), account_id="acc1")
+    journey.reply(conv, ny(2026, 1, 5, 10))
+    journey.task(source="salesforce", id="k1", subject="QBR call", account_id="acc1", at=ny(2026, 1, 20, 10))
+    hist = journey.history("account:salesforce:acc1")
+    assert [t.external_id for t in hist.tasks] == ["k1"]
+    # last touch 20 Jan 10:00 -> warning (80 % of 30 d) 13 Feb 10:00: nothing yet on 10 Feb
+    assert rule(level="account", after="30d").evaluate(hist, ny(2026, 2, 10)) == []
+    [w] = rule(level="account", after="30d").evaluate(hist, ny(2026, 2, 13, 11))
+    assert w.stage == "warning" and w.occurrence == f"quiet-since-{int(ny(2026, 1, 20, 10).timestamp())}"
+
+    # Ada's own history does not hold it: the call names the account, not her; her quiet spell
+    # (since the reply of 5 Jan) goes on
+    uid = journey.store.customer_uid("salesforce", "c1")
+    mine = journey.history(f"customer:{uid}")
+    assert mine.tasks == []
+    [w] = rule(level="customer", after="30d").evaluate(mine, ny(2026, 2, 10))
+    assert w.stage == "breach" and w.occurrence == f"quiet-since-{int(ny(2026, 1, 5, 10).timestamp())}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +13,9 @@ from sqlalchemy import select
 import careplug
 from careplug.check import evaluate_store
 from careplug.errors import CareplugError
+from careplug.model import Task
 from careplug.plugins import Plugins
+from careplug.rules.quiet_customer import QuietCustomer, QuietCustomerOptions
 from careplug.store import Store, bulk, schema
 from careplug.store.families import load_families
 from careplug.sweep import default_workers, sweep_store
@@ -27,9 +29,14 @@ NOW = datetime(2026, 3, 4, 15, 0, tzinfo=timezone.utc)
 
 
 def all_rules(enabled=None):
+    """Every rule with its defaults, and quiet_customer at account level too (accounts are what the
+    sweep leaves to its last pass)."""
     plugins = Plugins(load_entry_points=False)
-    return [cls(cls.Options(), context()) for name, cls in plugins.rules().items()
-            if enabled is None or name in enabled]
+    rules = [cls(cls.Options(), context()) for name, cls in plugins.rules().items()
+             if enabled is None or name in enabled]
+    if enabled is None or "quiet_customer" in enabled:
+        rules.append(QuietCustomer(QuietCustomerOptions(level="account", after="20d"), context()))
+    return rules
 
 
 def snapshot(store: Store) -> tuple[list, list]:
@@ -42,12 +49,36 @@ def snapshot(store: Store) -> tuple[list, list]:
     return findings, subjects
 
 
+def account_tasks(records: list) -> list[Task]:
+    """Tasks logged on accounts (no conversation): every third account has a call that names no
+    contact, some an open follow-up, some a call that also names a customer of another account."""
+    accounts = [r for r in records if r.kind == "account"]
+    customers = [r for r in records if r.kind == "customer"]
+    out: list[Task] = []
+    for n, acc in enumerate(accounts):
+        at = NOW - timedelta(days=3 + (n * 7) % 40, hours=n % 9)
+        if n % 3 == 0:
+            out.append(Task(acc.source, f"acct-call-{n}", subject="QBR call", account_id=acc.external_id,
+                            type="call", done=True, completed_at=at, created_at=at, updated_at=at))
+        if n % 4 == 1:
+            out.append(Task(acc.source, f"acct-open-{n}", subject="Renewal", account_id=acc.external_id,
+                            due_at=at, created_at=at - timedelta(days=2), updated_at=at))
+        if n % 5 == 2:
+            other = next(c for c in customers if c.source == acc.source and c.account_id != acc.external_id)
+            out.append(Task(acc.source, f"acct-named-{n}", subject="Intro call", account_id=acc.external_id,
+                            customer_id=other.external_id, type="call", done=True, completed_at=at,
+                            created_at=at, updated_at=at))
+    return out
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    """300 generated conversations (customers in three sources, accounts, every channel)."""
+    """300 generated conversations (customers in three sources, accounts, every channel), and
+    tasks logged on accounts."""
     path = tmp_path_factory.mktemp("sweep") / "generated.db"
     store = Store(str(path))
     records = list(generate(300, seed=7, now=NOW))
+    records += account_tasks(records)
     for i in range(0, len(records), 2000):
         store.commit_batch("gen", "all", records[i:i + 2000], cursor=None)
     store.close()
@@ -70,6 +101,7 @@ def test_a_sweep_finds_exactly_what_evaluating_each_subject_finds(generated, tmp
     want, got = snapshot(one_by_one), snapshot(swept)
     assert got == want
     assert len(want[0]) > 50                                       # the generated history has neglect
+    assert any(subject.startswith("account:") for _k, _r, subject, *_ in want[0])   # quiet accounts too
     assert swept.dirty_subjects() == []
     assert result.evaluated == reference.evaluated
     assert result.n_new == len(want[0]) and not result.failures
@@ -137,6 +169,9 @@ def test_families_are_the_histories_the_store_builds_one_at_a_time(generated, tm
         for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings",
                      "tasks", "agents"):
             assert getattr(got, name) == getattr(want, name), (subject, name)
+    # a task logged on an account is in no customer's history unless it names that customer
+    held = {t.external_id for h in families.values() for t in h.tasks if t.external_id.startswith("acct-")}
+    assert held and all(name.startswith("acct-named-") for name in held)
 
 
 def test_account_histories_of_the_sweeps_leftover_pass_are_the_ones_the_store_builds(generated, tmp_path):
@@ -147,6 +182,8 @@ def test_account_histories_of_the_sweeps_leftover_pass_are_the_ones_the_store_bu
     got = bulk.load_histories(store, accounts)
     assert set(got) == set(accounts)
     assert any(len({c.source for c in h.customers}) > 1 for h in got.values())   # linked across sources
+    own = {t.external_id for h in got.values() for t in h.tasks if t.external_id.startswith("acct-")}
+    assert {"acct-call-0", "acct-open-1", "acct-named-2"} <= own                  # logged on the account
     for subject in accounts:
         want = store.load_history(subject)
         for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings",

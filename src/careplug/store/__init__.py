@@ -707,8 +707,10 @@ class Store:
     def _account_history(self, conn: Connection, subject: str, source: str, ext: str) -> History | None:
         """The account, its customers (the records with its account_id, and every record linked
         to the same uids in any source), all their conversations in every source and those
-        stamped with the account, with every child, and the customers' customer-level ratings
-        and tasks: a customer history merged over the account's customers."""
+        stamped with the account, with every child, the customers' customer-level ratings and
+        tasks, and the account's own: those on no conversation stamped with the account (a call
+        logged on the account, naming no contact): a customer history merged over the account's
+        customers, with what was logged on the account itself."""
         r, c = schema.records.c, schema.customer_links.c
         found = self._records(conn, and_(r.kind == "account", r.source == source, r.external_id == ext))
         if not found:
@@ -723,7 +725,8 @@ class Store:
         convs = [tuple(x) for x in conn.execute(select(r.source, r.external_id).where(
             r.kind == "conversation",
             or_(pairs_in(r.source, r.customer_id, links), and_(r.source == source, r.account_id == ext))))]
-        return self._conversation_history(conn, subject, convs, customer_links_=sorted(links), account=found[0])
+        return self._conversation_history(conn, subject, convs, customer_links_=sorted(links), account=found[0],
+                                          account_ref=(source, ext))
 
     def _records(self, conn: Connection, where) -> list[Record]:
         """Records in the store's time order: undated first (on every database), then by
@@ -735,23 +738,35 @@ class Store:
 
     def _conversation_history(self, conn: Connection, subject: str, convs: list[tuple[str, str]],
                               customer_links_: list[tuple[str, str]] | None = None,
-                              uid: str | None = None, account: Any = None) -> History | None:
+                              uid: str | None = None, account: Any = None,
+                              account_ref: tuple[str, str] | None = None) -> History | None:
         """The conversations ``convs`` with their children, agents, customer and account. For a
         customer or account subject, ``customer_links_`` are its customer records, whose
         customer-level ratings and tasks belong to it too; for a conversation subject (None),
-        the customer is its conversation's."""
+        the customer is its conversation's. For an account subject, ``account_ref`` is the
+        account: the ratings and tasks on no conversation stamped with it belong to it too."""
         r = schema.records.c
         hist = History(subject=subject, customer_uid=uid, account=account)
         whole = customer_links_ is not None and not subject.startswith("conversation:")
+        # the ratings and tasks attached to no conversation that belong to the subject: its
+        # customers' and, for an account, those stamped with it (one query, in time order, each once)
+        extra = []
+        if whole and customer_links_:
+            extra.append(pairs_in(r.source, r.customer_id, customer_links_))
+        if account_ref is not None:
+            extra.append(and_(r.source == account_ref[0], r.account_id == account_ref[1]))
+        own = and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None), or_(*extra)) if extra else None
         if convs:
             hist.conversations = self._records(conn, and_(r.kind == "conversation",
                                                           pairs_in(r.source, r.external_id, convs)))
             where = and_(r.kind.in_(CHILD_KINDS), pairs_in(r.source, r.parent_id, convs))
-            if whole and customer_links_:
-                # with the ratings and tasks attached to the customer but to no conversation, in time order
-                where = or_(where, and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None),
-                                        pairs_in(r.source, r.customer_id, customer_links_)))
+            if own is not None:
+                where = or_(where, own)
             for rec in self._records(conn, where):
+                getattr(hist, rec.kind + "s").append(rec)
+        elif own is not None:
+            # no conversations: only the ratings and tasks attached to no conversation
+            for rec in self._records(conn, own):
                 getattr(hist, rec.kind + "s").append(rec)
         if subject.startswith("conversation:") and not hist.conversations:
             return None
@@ -768,12 +783,6 @@ class Store:
         if customer_links_:
             hist.customers = self._records(conn, and_(r.kind == "customer",
                                                       pairs_in(r.source, r.external_id, customer_links_)))
-            if whole and not convs:
-                # ratings and tasks attached to the customer but to no conversation (with conversations,
-                # read with their children above)
-                for rec in self._records(conn, and_(r.kind.in_(("rating", "task")), r.parent_id.is_(None),
-                                                    pairs_in(r.source, r.customer_id, customer_links_))):
-                    getattr(hist, rec.kind + "s").append(rec)
         accounts = {(c.source, c.account_id) for c in hist.customers if c.account_id}
         accounts |= {(c.source, c.account_id) for c in hist.conversations if c.account_id}
         if accounts and hist.account is None:

@@ -4,8 +4,10 @@
 subjects, the same ``History`` objects ``Store.load_history`` builds one at a time — with about ten
 queries per chunk of subjects: conversations (by id, by customer, by account), all their messages,
 events, ratings and tasks at once, customer links, linked customers, customer-level ratings and
-tasks, accounts and agents (and, for accounts, their customers and those customers' links). Every query is ``source = ? AND column IN (...)`` over an indexed
-column, each id list bound as one parameter (``idlist``) so the statement compiles once.
+tasks, accounts and agents (and, for accounts, their customers, those customers' links and the
+ratings and tasks logged on the account itself). Every query is ``source = ? AND column IN (...)``
+over an indexed column, each id list bound as one parameter (``idlist``) so the statement compiles
+once.
 
 A full evaluation loads whole customer families instead (``store.families``).
 
@@ -53,6 +55,10 @@ Q_BY_ACCOUNT = _select(_KIND_FILTER, in_ids(_r.account_id))
 Q_CHILDREN = _select(in_ids(_r.parent_id))           # only children have a parent_id
 Q_CUSTOMER_EXTRA = _select(or_(_r.kind == "rating", _r.kind == "task"), _r.parent_id.is_(None),
                            in_ids(_r.customer_id))
+# the account's own: ratings and tasks on no conversation stamped with the account (a call logged
+# on the account that names no contact)
+Q_ACCOUNT_EXTRA = _select(or_(_r.kind == "rating", _r.kind == "task"), _r.parent_id.is_(None),
+                          in_ids(_r.account_id))
 Q_LINKS_BY_UID = select(_l.source, _l.external_id, _l.uid).where(in_ids(_l.uid))
 Q_LINKS_BY_REF = select(_l.source, _l.external_id, _l.uid).where(_l.source == bindparam("src"),
                                                                    in_ids(_l.external_id))
@@ -202,6 +208,10 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     for pair in ld.fetch_keyed(Q_CUSTOMER_EXTRA, customer_refs):
         rec = pair[1]
         extras.setdefault((rec.source, rec.customer_id), []).append(pair)
+    account_extras: dict[tuple[str, str], list] = {}
+    for pair in ld.fetch_keyed(Q_ACCOUNT_EXTRA, acct_subjects):
+        rec = pair[1]
+        account_extras.setdefault((rec.source, rec.account_id), []).append(pair)
     # accounts and agents
     acc_refs = set(acct_subjects)
     acc_refs |= {(c.source, c.account_id) for c in customers.values() if c.account_id}
@@ -212,7 +222,8 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
         wanted_agents |= authors(rec for _key, rec in pairs if isinstance(rec, Message))
     agents = {(a.source, a.external_id): a for a in ld.fetch(Q_BY_ID, wanted_agents, kind="agent")}
 
-    def build(subject: str, conv_list: list, uid: str | None, links: list[tuple[str, str]] | None) -> History:
+    def build(subject: str, conv_list: list, uid: str | None, links: list[tuple[str, str]] | None,
+              own: list | None = None) -> History:
         h = History(subject=subject, customer_uid=uid)
         h.conversations = ld.sort(list(conv_list))
         kids: list = []
@@ -223,6 +234,11 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
             if not subject.startswith("conversation:"):       # a customer's or an account's own
                 for k in links:
                     kids += extras.get(k, [])
+        if own:
+            # an account's own (stamped with it): each once, also when a customer of it holds it
+            # (the sort key ends with the row id)
+            held = {key[2] for key, _rec in kids}
+            kids += [pair for pair in own if pair[0][2] not in held]
         kids.sort()
         lists = {Message: h.messages, Event: h.events, Rating: h.ratings, Task: h.tasks}
         for _key, rec in kids:
@@ -256,7 +272,7 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
         conv_list = {(c.source, c.external_id): c for c in convs_by_account.get(key, [])}
         for ref in links:
             conv_list.update({(c.source, c.external_id): c for c in convs_by_customer.get(ref, [])})
-        h = build(f"account:{key[0]}:{key[1]}", list(conv_list.values()), None, links)
+        h = build(f"account:{key[0]}:{key[1]}", list(conv_list.values()), None, links, account_extras.get(key))
         h.account = account
         out[h.subject] = h
     return out

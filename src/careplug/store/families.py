@@ -3,6 +3,8 @@
 ``load_families(store, uids)`` returns the histories of the customers ``uids`` (``customer:<uid>``)
 *and of every one of their conversations* (``conversation:<source>:<id>``), the same ``History``
 objects ``Store.load_history`` builds one at a time (``tests/rules/test_sweep.py`` compares them).
+A task logged on an account that names no customer is in none of these histories (only in the
+account's, which ``store.bulk`` loads): nothing here reads by account.
 
 A sweep of a million conversations reads ~9 million records through here, so the work per record
 is kept to a minimum:
