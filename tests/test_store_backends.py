@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from careplug import Account, Conversation, Customer, Deletion, Message, Quarantined, StoreLocked
+from careplug import Account, Conversation, Customer, Deletion, Message, Quarantined, StoreLocked, Task
 from careplug.store import Store, schema
 
 T = datetime(2026, 11, 2, 9, tzinfo=timezone.utc)
@@ -313,9 +313,17 @@ def test_an_account_history_spans_its_customers_in_every_source(store):
     store.commit_batch("zd", "tickets", [Conversation("zd", "1", customer_id="u1", created_at=T),
                                          Message("zd", "m1", conversation_id="1", created_at=T)])
     store.commit_batch("sf", "cases", [Conversation("sf", "2", customer_id="c1", created_at=T)])
+    # logged on the account: naming no contact; naming its contact (held once); on another account
+    result = store.commit_batch("sf", "tasks", [
+        Task("sf", "k1", account_id="acc1", type="call", done=True, completed_at=T, created_at=T),
+        Task("sf", "k2", account_id="acc1", customer_id="c1", created_at=T),
+        Task("sf", "k3", account_id="acc9", type="call", done=True, created_at=T)])
+    assert {"account:sf:acc1", "account:sf:acc9"} <= result.subjects
     history = store.load_history("account:sf:acc1")
     assert {(c.source, c.external_id) for c in history.conversations} == {("zd", "1"), ("sf", "2")}
     assert len(history.customers) == 2 and len(history.messages) == 1 and history.account.external_id == "acc1"
+    assert [t.external_id for t in history.tasks] == ["k1", "k2"]
+    assert [t.external_id for t in store.load_history(f"customer:{store.customer_uid('sf', 'c1')}").tasks] == ["k2"]
     got = bulk.load_histories(store, ["account:sf:acc1"])["account:sf:acc1"]
     for name in ("customer_uid", "customers", "account", "conversations", "messages", "events", "ratings", "tasks"):
         assert getattr(got, name) == getattr(history, name), name
@@ -376,18 +384,30 @@ def test_the_lock_s_heartbeat_is_refreshed_in_the_background_while_it_is_held(st
 def test_bulk_histories_and_a_parallel_sweep_work_on_every_backend(store):
     from careplug.check import evaluate_store
     from careplug.plugins import Plugins
+    from careplug.store import bulk
     from careplug.store.families import load_families
     from careplug.sweep import sweep_store
     from careplug.testing.generator import generate
 
     now = datetime(2026, 3, 4, 15, tzinfo=timezone.utc)
     records = list(generate(120, seed=3, now=now))
+    accounts = [r for r in records if r.kind == "account"]
+    records += [Task(a.source, f"acct-{n}", account_id=a.external_id, type="call", done=n % 2 == 0,
+                     completed_at=now.replace(day=1 + n % 3) if n % 2 == 0 else None,
+                     created_at=now.replace(day=1 + n % 3)) for n, a in enumerate(accounts)]   # logged on accounts
     store.commit_batch("gen", "all", records, cursor=None)
     uids = [k.split(":", 1)[1] for k in store.all_subjects("customer")]
     families = load_families(store, uids)
     assert len([k for k in families if k.startswith("conversation:")]) == 120
     for subject in list(families)[:60]:
         assert families[subject].messages == store.load_history(subject).messages
+    for subject in [k for k in families if k.startswith("customer:")][:30]:
+        assert families[subject].tasks == store.load_history(subject).tasks
+    subjects = store.all_subjects("account")
+    histories = bulk.load_histories(store, subjects)
+    for subject in subjects:
+        assert histories[subject].tasks == store.load_history(subject).tasks
+    assert sum(t.external_id.startswith("acct-") for h in histories.values() for t in h.tasks) == len(accounts)
 
     rules = [cls(cls.Options()) for cls in Plugins(load_entry_points=False).rules().values()]
     swept = sweep_store(store, rules, now, workers=2, chunk=10)

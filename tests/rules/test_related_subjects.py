@@ -62,6 +62,65 @@ def test_a_customer_level_rating_or_task_marks_its_customer(journey, store):
     assert store.dirty_subjects() == sorted([f"customer:{uid}", "account:zendesk:acc"])
 
 
+def test_a_task_logged_on_an_account_marks_the_account_and_only_it(journey, store):
+    # a Salesforce Task with WhatId = the account and no WhoId: in the account's history only
+    journey.account("salesforce", "acc1")
+    ada = journey.customer("salesforce", "c1", account_id="acc1")
+    journey.conversation(ada, ny(2026, 3, 2, 9), account_id="acc1")
+    journey.load()
+    settle(store)
+
+    task = journey.task(source="salesforce", at=ny(2026, 3, 3, 10), account_id="acc1")
+    result = store.commit_batch("salesforce", "tasks", [task], cursor=None)
+    journey.records = []
+    assert result.subjects == {"account:salesforce:acc1"}
+    assert store.dirty_subjects() == ["account:salesforce:acc1"]
+
+    settle(store)
+    task.subject = "Call back, rescheduled"                              # changed: marked again
+    assert store.commit_batch("salesforce", "tasks", [task], cursor=None).subjects == {"account:salesforce:acc1"}
+    settle(store)
+    assert store.commit_batch("salesforce", "tasks", [task], cursor=None).subjects == set()   # unchanged
+
+    store.commit_batch("salesforce", "deletions", [Deletion("salesforce", task.external_id, record_kind="task")],
+                       cursor=None)
+    assert store.dirty_subjects() == ["account:salesforce:acc1"]
+
+
+def test_a_task_stamped_with_an_account_and_filed_on_a_customer_marks_both(journey, store):
+    journey.account("salesforce", "acc1")
+    journey.account("salesforce", "acc2")
+    bob = journey.customer("salesforce", "c2", email="bob@other.com", account_id="acc2")
+    journey.load()
+    settle(store)
+    bob_uid = store.customer_uid("salesforce", "c2")
+
+    journey.task(source="salesforce", at=ny(2026, 3, 3, 10), customer=bob, account_id="acc1")
+    journey.load()
+    assert store.dirty_subjects() == sorted([f"customer:{bob_uid}", "account:salesforce:acc1",
+                                             "account:salesforce:acc2"])
+
+
+def test_a_task_moved_off_an_account_marks_the_account_it_left(journey, store):
+    journey.account("salesforce", "acc1")
+    journey.account("salesforce", "acc2")
+    ada = journey.customer("salesforce", "c1", account_id="acc2")
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), account_id="acc2")
+    task = journey.task(source="salesforce", at=ny(2026, 3, 3, 10), account_id="acc1")
+    journey.load()
+    settle(store)
+
+    task.conversation_id = conv.external_id              # associated with the case later, AccountId kept
+    store.commit_batch("salesforce", "tasks", [task], cursor=None)
+    assert "account:salesforce:acc1" in store.dirty_subjects()
+    assert store.load_history("account:salesforce:acc1").tasks == []
+
+    settle(store)
+    task.conversation_id, task.account_id = None, "acc2"                # and back, on the other account
+    store.commit_batch("salesforce", "tasks", [task], cursor=None)
+    assert {"account:salesforce:acc1", "account:salesforce:acc2"} <= set(store.dirty_subjects())
+
+
 def test_a_reply_on_a_conversation_of_an_account_customer_marks_the_account(journey, store):
     journey.account("salesforce", "acc1")
     ada = journey.customer("salesforce", "c1", account_id="acc1")
@@ -138,6 +197,23 @@ def test_a_lone_reply_resolves_an_account_level_quiet_customer_finding(journey, 
     assert [f.subject for f in evaluate_store(store, rules, ny(2026, 2, 10)).new] == ["account:salesforce:acc1"]
 
     journey.reply(conv, ny(2026, 2, 11, 10))                             # the reply only
+    journey.load()
+    result = evaluate_store(store, rules, ny(2026, 2, 11, 11))
+
+    assert [f.subject for f in result.resolved] == ["account:salesforce:acc1"]
+    assert store_findings.open_findings(store) == []
+
+
+def test_a_call_logged_on_the_account_alone_resolves_its_quiet_customer_finding(journey, store):
+    journey.account("salesforce", "acc1", tier="key", value=90000)
+    ada = journey.customer("salesforce", "c1", account_id="acc1")
+    conv = journey.conversation(ada, ny(2026, 1, 5, 9))
+    journey.reply(conv, ny(2026, 1, 5, 10))
+    journey.load()
+    rules = [QuietCustomer(QuietCustomerOptions(level="account"), context())]
+    assert [f.subject for f in evaluate_store(store, rules, ny(2026, 2, 10)).new] == ["account:salesforce:acc1"]
+
+    journey.task(source="salesforce", at=ny(2026, 2, 11, 10), account_id="acc1")   # QBR call, on the account
     journey.load()
     result = evaluate_store(store, rules, ny(2026, 2, 11, 11))
 

@@ -123,7 +123,7 @@ def _by_source(refs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 def _note_moves(rows: list[tuple], previous: dict[int, Any], touched: _Touched) -> None:
     """A stored record that moved — a conversation or customer to another customer or account, a
-    message, event, rating or task to another conversation or customer (HubSpot files an
+    message, event, rating or task to another conversation, customer or account (HubSpot files an
     engagement on the contact until it is associated with a ticket) — leaves the old ones'
     histories: they are noted in ``touched`` as well."""
     for i, data in previous.items():
@@ -136,8 +136,11 @@ def _note_moves(rows: list[tuple], previous: dict[int, Any], touched: _Touched) 
         if kind in CHILD_KINDS:
             if old_parent and old_parent != row[3]:
                 touched.conversations.add((source, old_parent))
-            elif not old_parent and old_customer and (row[3] or old_customer != row[4]):
-                touched.customer_refs.add((source, old_customer))      # was the customer's own
+            elif not old_parent:
+                if old_customer and (row[3] or old_customer != row[4]):
+                    touched.customer_refs.add((source, old_customer))  # was the customer's own
+                if old_account and row[3]:
+                    touched.accounts.add((source, old_account))        # was the account's own
         elif kind == "conversation" and old_customer and old_customer != row[4]:
             touched.customer_refs.add((source, old_customer))
         if old_account and old_account != row[5]:
@@ -303,11 +306,15 @@ class Store:
             counts[kind] = counts.get(kind, 0) + 1
             if kind in CHILD_KINDS:
                 # a child of a conversation is in the history of its conversation's customer; one
-                # of none (a customer-level rating or task), in its own customer's
+                # of none (a customer-level rating or task), in its own customer's, and one stamped
+                # with an account (a task logged on the account) in that account's too
                 if parent:
                     conversations.add((source, parent))
-                elif customer_id:
-                    customer_refs.add((source, customer_id))
+                else:
+                    if customer_id:
+                        customer_refs.add((source, customer_id))
+                    if account_id:
+                        accounts.add((source, account_id))
             elif kind == "conversation":
                 conversations.add((source, external_id))
             elif kind == "customer":
@@ -327,9 +334,10 @@ class Store:
 
     def _mark_related(self, conn: Connection, touched: _Touched, result: BatchResult) -> None:
         """Mark the subjects whose history holds the batch's changes: each touched conversation,
-        its customer (by uid: one customer across every source) and its account, and the accounts
-        of every customer record linked to an affected uid (an account's history holds its
-        customers, their linked records in other sources, and all their conversations).
+        its customer (by uid: one customer across every source) and its account, the accounts of
+        every customer record linked to an affected uid (an account's history holds its customers,
+        their linked records in other sources, and all their conversations), and the accounts
+        noted by ``_upsert`` (a rating or task on no conversation stamped with an account).
 
         What the batch does not tell is read with one query per source and kind of lookup, each id
         list bound as one parameter (``idlist``), every join on an index: the stored conversations
