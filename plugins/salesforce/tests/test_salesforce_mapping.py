@@ -81,6 +81,18 @@ def test_logged_calls_on_a_case_are_messages_and_missed_ones_say_so():
     assert follow_up.due_at == datetime(2026, 1, 7, tzinfo=timezone.utc) and follow_up.customer_id == "003C"
 
 
+def test_a_task_on_an_account_names_the_account_only():
+    # WhatId = an Account, no WhoId: neither a case message nor a contact's task (AccountId may be
+    # missing from the row: a field hidden by field-level security)
+    row = {"Id": "00T2", "TaskSubtype": "Call", "Status": "Completed", "IsClosed": True, "WhatId": "001A",
+           "CreatedDate": "2026-01-05T09:00:00.000+0000", "CompletedDateTime": "2026-01-05T09:30:00.000+0000"}
+    call = mapping.task_to_record(SRC, row)
+    assert isinstance(call, Task) and call.done and call.type == "call"
+    assert (call.account_id, call.customer_id, call.conversation_id) == ("001A", None, None)
+    assert call.completed_at == datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+    assert mapping.task_to_record(SRC, {**row, "AccountId": "001A"}) == call
+
+
 def test_case_history_gives_owner_and_status_events_and_skips_the_rest():
     row = {"Id": "0171", "CaseId": "500A", "Field": "Owner", "OldValue": "005X", "NewValue": "005Y",
            "CreatedById": "005X", "CreatedDate": "2026-01-05T09:00:00.000+0000"}

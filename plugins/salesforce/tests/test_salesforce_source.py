@@ -170,3 +170,36 @@ def test_a_login_refused_for_exhausted_limits_stops_cleanly_not_as_bad_credentia
     org.fake.refuse_logins = "REQUEST_LIMIT_EXCEEDED"
     with pytest.raises(RateLimitExhausted, match="REQUEST_LIMIT_EXCEEDED"):
         items(org.make_source(), "users")
+
+
+def test_a_call_logged_on_an_account_reaches_the_accounts_history_and_ends_its_quiet_spell(tmp_path):
+    # WhatId = the Account, no WhoId (Salesforce fills AccountId from WhatId): a Task on the account,
+    # naming no contact nor case, in the account's history and no one else's
+    from datetime import timedelta
+
+    from careplug.model import Task
+    from careplug.rules.quiet_customer import QuietCustomer, QuietCustomerOptions
+
+    with SalesforceHarness(fake=FakeSalesforce()) as h:
+        acc = h.fake.insert("Account", {"Name": "Acme", "Tier__c": "key"})
+        contact = h.fake.insert("Contact", {"LastName": "Lovelace", "Email": "ada@acme.example", "AccountId": acc})
+        store = Store(str(tmp_path / "care.db"))
+        sync_source(store, h.make_source(streams=["accounts", "contacts", "tasks"]))
+        store.mark_evaluated({s: None for s in store.dirty_subjects()}, h.fake.clock)
+        rule = QuietCustomer(QuietCustomerOptions(level="account", after="30d"))
+        when = h.fake.clock + timedelta(days=25)     # 25 days after the account was first seen: past 80 %
+        [warning] = rule.evaluate(store.load_history(f"account:crm:{acc}"), when)
+        assert warning.stage == "warning"
+
+        five_days = 5 * 24 * 3600 * 1000
+        called = h.fake.insert("Task", {"Subject": "QBR call", "WhatId": acc, "AccountId": acc,
+                                        "TaskSubtype": "Call", "Status": "Completed"}, at=h.fake.tick(five_days))
+        sync_source(store, h.make_source(streams=["accounts", "contacts", "tasks"]))
+
+        assert store.dirty_subjects() == [f"account:crm:{acc}"]
+        hist = store.load_history(f"account:crm:{acc}")
+        [task] = hist.tasks
+        assert isinstance(task, Task) and task.external_id == called and task.done and task.type == "call"
+        assert (task.account_id, task.customer_id, task.conversation_id) == (acc, None, None)
+        assert store.load_history(f"customer:{store.customer_uid('crm', contact)}").tasks == []
+        assert rule.evaluate(hist, when) == []       # 20 days after the call
