@@ -2,12 +2,12 @@
 
 ``load_histories(store, subjects)`` returns, for any mix of conversation, customer and account
 subjects, the same ``History`` objects ``Store.load_history`` builds one at a time — with about ten
-queries per chunk of subjects: conversations (by id, by customer, by account), all their messages,
-events, ratings and tasks at once, customer links, linked customers, customer-level ratings and
-tasks, accounts and agents (and, for accounts, their customers, those customers' links and the
-ratings and tasks logged on the account itself). Every query is ``source = ? AND column IN (...)``
-over an indexed column, each id list bound as one parameter (``idlist``) so the statement compiles
-once.
+queries per chunk of subjects: conversations (by id, by customer, by account: with the ratings and
+tasks logged on the account itself), all their messages, events, ratings and tasks at once,
+customer links, linked customers, customer-level ratings and tasks, accounts and agents (and, for
+accounts, their customers and those customers' links). Every query is ``source = ? AND column IN
+(...)`` over an indexed column, each id list bound as one parameter (``idlist``) so the statement
+compiles once.
 
 A full evaluation loads whole customer families instead (``store.families``).
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, bindparam, literal_column, or_, select
 
 from ..history import History
-from ..model import Event, Message, Rating, Record, Task
+from ..model import Conversation, Event, Message, Rating, Record, Task
 from . import codec, schema
 from .agents import agent_refs, attach, authors
 from .idlist import ids_param, in_ids
@@ -49,16 +49,19 @@ def _select(*where: Any):
 Q_BY_ID = _select(_r.kind == bindparam("kind"), in_ids(_r.external_id))
 # ``kind || ''``: keeps SQLite from preferring the (source, kind, ...) key, which would scan every
 # record of the kind, over the customer/account index
-_KIND_FILTER = (_r.kind + literal_column("''")) == bindparam("kind")
+_KIND = _r.kind + literal_column("''")
+_KIND_FILTER = _KIND == bindparam("kind")
 Q_BY_CUSTOMER = _select(_KIND_FILTER, in_ids(_r.customer_id))
 Q_BY_ACCOUNT = _select(_KIND_FILTER, in_ids(_r.account_id))
 Q_CHILDREN = _select(in_ids(_r.parent_id))           # only children have a parent_id
 Q_CUSTOMER_EXTRA = _select(or_(_r.kind == "rating", _r.kind == "task"), _r.parent_id.is_(None),
                            in_ids(_r.customer_id))
-# the account's own: ratings and tasks on no conversation stamped with the account (a call logged
-# on the account that names no contact)
-Q_ACCOUNT_EXTRA = _select(or_(_r.kind == "rating", _r.kind == "task"), _r.parent_id.is_(None),
-                          in_ids(_r.account_id))
+# what is stamped with the accounts: their conversations, and their own ratings and tasks (on no
+# conversation: a call logged on the account that names no contact), in one walk of the account
+# index (``kind || ''`` throughout, as above)
+Q_ACCOUNT_RECORDS = _select(or_(_KIND == "conversation",
+                                and_(or_(_KIND == "rating", _KIND == "task"), _r.parent_id.is_(None))),
+                            in_ids(_r.account_id))
 Q_LINKS_BY_UID = select(_l.source, _l.external_id, _l.uid).where(in_ids(_l.uid))
 Q_LINKS_BY_REF = select(_l.source, _l.external_id, _l.uid).where(_l.source == bindparam("src"),
                                                                    in_ids(_l.external_id))
@@ -158,9 +161,14 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     # accounts: the conversations stamped with them, their own customers, those customers' uids
     # and every record linked to those
     convs_by_account: dict[tuple[str, str], list] = {}
-    for c in ld.fetch(Q_BY_ACCOUNT, acct_subjects, kind="conversation"):
-        convs[(c.source, c.external_id)] = c
-        convs_by_account.setdefault((c.source, c.account_id), []).append(c)
+    account_extras: dict[tuple[str, str], list] = {}         # (sort key, record) pairs
+    for pair in ld.fetch_keyed(Q_ACCOUNT_RECORDS, acct_subjects):
+        c = pair[1]
+        if isinstance(c, Conversation):
+            convs[(c.source, c.external_id)] = c
+            convs_by_account.setdefault((c.source, c.account_id), []).append(c)
+        else:
+            account_extras.setdefault((c.source, c.account_id), []).append(pair)
     customers_by_account: dict[tuple[str, str], list] = {}
     for c in ld.fetch(Q_BY_ACCOUNT, acct_subjects, kind="customer"):
         customers_by_account.setdefault((c.source, c.account_id), []).append(c)
@@ -208,10 +216,6 @@ def _load(ld: _Loader, conv_subjects: list[tuple[str, str]], uids: list[str],
     for pair in ld.fetch_keyed(Q_CUSTOMER_EXTRA, customer_refs):
         rec = pair[1]
         extras.setdefault((rec.source, rec.customer_id), []).append(pair)
-    account_extras: dict[tuple[str, str], list] = {}
-    for pair in ld.fetch_keyed(Q_ACCOUNT_EXTRA, acct_subjects):
-        rec = pair[1]
-        account_extras.setdefault((rec.source, rec.account_id), []).append(pair)
     # accounts and agents
     acc_refs = set(acct_subjects)
     acc_refs |= {(c.source, c.account_id) for c in customers.values() if c.account_id}
