@@ -92,3 +92,33 @@ def test_an_account_without_talk_syncs_every_other_stream_without_error(tmp_path
         calls = next(s for s in result.streams if s.stream == "calls")
         assert calls.read == 0 and calls.error is None
         assert {s.stream for s in result.streams if s.read} >= {"users", "tickets", "ticket_events"}
+
+
+def test_an_organization_changed_after_it_was_read_in_the_boundary_second_is_read_again(crm):
+    from careplug.model import Account
+    from careplug.testing.fakes.zendesk import iso
+    t0 = int(time.time()) + 10
+    org = crm.fake.add_organization(name="Globex", at=t0, organization_fields={"tier": "standard"})
+    [cp] = [i for i in crm.make_source().fetch("organizations", None) if isinstance(i, Checkpoint)][-1:]
+    assert cp.cursor == {"start_time": t0, "seen": [org["id"]]}
+    org["organization_fields"] = {"tier": "enterprise"}           # a new tier: Zendesk moves it on
+    org["updated_at"] = iso(t0 + 100)
+    again = [a for a in crm.make_source().fetch("organizations", cp.cursor) if isinstance(a, Account)]
+    assert [(a.external_id, a.tier) for a in again] == [(str(org["id"]), "enterprise")]
+
+
+def test_a_rating_changed_from_good_to_bad_after_it_was_read_in_the_boundary_second_is_read_again(crm):
+    from careplug.model import Rating
+    from careplug.testing.fakes.zendesk import iso
+    tid = int(sorted(crm.ids("conversation"))[0])
+    t0 = int(time.time()) + 10
+    rating = crm.fake.add_rating(tid, score="good", at=t0)
+    cp = [i for i in crm.make_source().fetch("satisfaction_ratings", None) if isinstance(i, Checkpoint)][-1]
+    assert cp.cursor == {"start_time": t0, "seen": [rating["id"]]}
+    rating.update(score="bad", comment="still broken", updated_at=iso(t0 + 100))   # customers may change it
+    again = [r for r in crm.make_source().fetch("satisfaction_ratings", cp.cursor) if isinstance(r, Rating)]
+    assert [(r.external_id, r.bad) for r in again] == [(str(rating["id"]), True)]
+    unchanged = [r for r in crm.make_source().fetch("satisfaction_ratings", {"start_time": t0 + 100,
+                                                                            "seen": [rating["id"]]})
+                 if isinstance(r, Rating)]
+    assert unchanged == [], "still at the boundary second: read once, not again"

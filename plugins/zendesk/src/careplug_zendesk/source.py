@@ -19,7 +19,9 @@ Streams, in sync order (per-stream cursors):
 
 Time-based cursors are ``{"start_time": <epoch s>, "seen": [ids at exactly start_time]}``: Zendesk
 repeats the items of the boundary second on the next page, so those ids are skipped, neither lost
-nor repeated. The first sync starts at ``start_date`` (default: the beginning).
+nor repeated. Only while they are still at that second: an item changed since (an organization
+given a new tier, a rating changed from good to bad) has a later time and is read again. The first
+sync starts at ``start_date`` (default: the beginning).
 
 Every page is followed by a ``Checkpoint`` (a cursor always sits on a page boundary). Author roles
 (customer, agent, bot) need the account's agents: they are read once per run (``users.json?role=``,
@@ -238,7 +240,7 @@ class ZendeskSource(Source):
         while True:
             page = export(start_time=start, per_page=self.opts.page_size, stream=stream)
             items = page.get(key) or []
-            fresh = [i for i in items if not (isinstance(i, dict) and i.get("id") in seen)]
+            fresh = [i for i in items if not self._read_before(i, start, seen)]
             for payload in fresh:
                 yield from self._mapped(stream, payload, build)
             end = int(page.get("end_time") or start)
@@ -254,6 +256,12 @@ class ZendeskSource(Source):
                 raise FatalSourceError(f"{key}: the export did not move past start_time={start} (every item of "
                                        f"the page was already read); the cursor is kept", source=self.name,
                                        stream=stream)
+
+    @classmethod
+    def _read_before(cls, item: Any, start: int, seen: set[Any]) -> bool:
+        """An item of the boundary second already read: its id is in ``seen`` *and* it is still at
+        ``start``. An item read there and changed since has a later time and is read again."""
+        return isinstance(item, dict) and item.get("id") in seen and cls._second(item) == start
 
     @staticmethod
     def _second(item: dict[str, Any]) -> int | None:
@@ -271,7 +279,7 @@ class ZendeskSource(Source):
         ratings = self.client.satisfaction_ratings(start_time=start, stream=stream)
         latest, at_latest = start, set(seen)
         for r in ratings:
-            if r.get("id") in seen:
+            if self._read_before(r, start, seen):
                 continue
             yield from self._mapped(stream, r, lambda p: mapping.rating_to_record(self.name, p))
             second = self._second(r)
