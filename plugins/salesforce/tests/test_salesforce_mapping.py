@@ -70,6 +70,16 @@ def test_emails_are_inbound_when_incoming():
     assert msg.direction is Direction.INBOUND and msg.author is None and msg.channel is Channel.EMAIL
 
 
+def test_a_draft_email_is_no_message_but_the_deletion_of_one_stored_before():
+    row = {"Id": "02s2", "ParentId": "500A", "Incoming": "false", "Status": "5", "TextBody": "Dear Ann, (unfinished)",
+           "CreatedById": "005X", "MessageDate": "2026-01-05T09:00:00.000Z",
+           "SystemModstamp": "2026-01-05T09:00:00.000Z"}
+    draft = mapping.email_to_record(SRC, row)
+    assert isinstance(draft, Deletion) and draft.record_kind == "message" and draft.external_id == "02s2"
+    sent = mapping.email_to_record(SRC, {**row, "Status": "3"})
+    assert isinstance(sent, Message) and sent.direction is Direction.OUTBOUND and sent.public
+
+
 def test_logged_calls_on_a_case_are_messages_and_missed_ones_say_so():
     row = {"Id": "00T1", "TaskSubtype": "Call", "CallType": "Inbound", "CallDisposition": "Missed",
            "Status": "Completed", "IsClosed": True, "WhatId": "500A", "CreatedDate": "2026-01-05T09:00:00.000+0000"}

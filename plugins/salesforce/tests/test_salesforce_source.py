@@ -203,3 +203,24 @@ def test_a_call_logged_on_an_account_reaches_the_accounts_history_and_ends_its_q
         assert (task.account_id, task.customer_id, task.conversation_id) == (acc, None, None)
         assert store.load_history(f"customer:{store.customer_uid('crm', contact)}").tasks == []
         assert rule.evaluate(hist, when) == []       # 20 days after the call
+
+
+def test_a_draft_email_on_a_case_is_not_an_agent_reply_until_it_is_sent(tmp_path):
+    from careplug.model import Direction, Message
+    with SalesforceHarness(fake=FakeSalesforce()) as h:
+        contact = h.fake.insert("Contact", {"FirstName": "Ann", "LastName": "Lee", "Email": "ann@example.com"})
+        case = h.fake.insert("Case", {"Subject": "Broken", "Origin": "Email", "ContactId": contact})
+        h.fake.insert("EmailMessage", {"ParentId": case, "Incoming": True, "Status": "0", "TextBody": "Help!",
+                                       "MessageDate": h.fake.tick()})
+        # an agent starts a reply and saves it: EmailMessage.Status '5' (Draft), nothing was sent
+        draft = h.fake.insert("EmailMessage", {"ParentId": case, "Incoming": False, "Status": "5",
+                                               "TextBody": "Dear Ann, (unfinished)", "MessageDate": h.fake.tick()})
+        got = [i for i in h.make_source(streams=["emails"]).fetch("emails", None) if isinstance(i, Message)]
+        assert [m.direction for m in got] == [Direction.INBOUND], "a draft is no reply"
+        store = Store(str(tmp_path / "s.db"))
+        assert sync_source(store, h.make_source(streams=["emails"])).ok
+        assert store.get("crm", "message", draft) is None
+        h.fake.update("EmailMessage", draft, {"Status": "3"})          # sent: Salesforce stamps it again
+        assert sync_source(store, h.make_source(streams=["emails"])).ok
+        sent = store.get("crm", "message", draft)
+        assert isinstance(sent, Message) and sent.direction is Direction.OUTBOUND

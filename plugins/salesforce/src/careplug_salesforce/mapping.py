@@ -214,6 +214,21 @@ def comment_to_message(source: str, rec: dict[str, Any], customer_users: set[str
                    body=text(rec.get("CommentBody")) or "")
 
 
+#: ``EmailMessage.Status`` of an email an agent saved and has not sent
+EMAIL_DRAFT = "5"
+
+
+def email_to_record(source: str, rec: dict[str, Any]) -> Message | Deletion:
+    """A sent or received email is a message; a draft (``Status = '5'``) is not one — nobody has
+    been answered yet — so it becomes the ``Deletion`` of that message: nothing when it was never
+    stored, and a draft an earlier version stored as a reply leaves the history. Sending the draft
+    changes its ``Status`` (and ``SystemModstamp``): it is read again and stored then."""
+    if text(rec.get("Status")) == EMAIL_DRAFT:
+        return Deletion(source, record_id(rec), record_kind="message",
+                        deleted_at=parse_dt(rec.get("SystemModstamp"), "SystemModstamp"))
+    return email_to_message(source, rec)
+
+
 def email_to_message(source: str, rec: dict[str, Any]) -> Message:
     parent = text(rec.get("ParentId"))
     if not parent:

@@ -52,8 +52,8 @@ STREAMS: dict[str, tuple[str, str, tuple[str, ...]]] = {
                                          "ContactId", "IsClosed", "ClosedDate", "CreatedDate", "MasterRecordId")),
     "case_comments": ("CaseComment", "SystemModstamp", ("ParentId", "IsPublished", "CommentBody", "CreatedById",
                                                         "CreatedDate")),
-    "emails": ("EmailMessage", "SystemModstamp", ("ParentId", "Incoming", "Subject", "TextBody", "MessageDate",
-                                                  "CreatedById", "CreatedDate")),
+    "emails": ("EmailMessage", "SystemModstamp", ("ParentId", "Incoming", "Status", "Subject", "TextBody",
+                                                  "MessageDate", "CreatedById", "CreatedDate")),
     "tasks": ("Task", "SystemModstamp", ("Subject", "Description", "Status", "OwnerId", "WhatId", "WhoId",
                                          "AccountId", "ActivityDate", "IsClosed", "TaskSubtype", "CallType",
                                          "CallDisposition", "CompletedDateTime", "CreatedDate")),
@@ -368,7 +368,7 @@ class SalesforceSource(Source):
         if stream == "case_comments":
             return [mapping.comment_to_message(name, row, self.customer_users())]
         if stream == "emails":
-            return [mapping.email_to_message(name, row)]
+            return [mapping.email_to_record(name, row)]
         if stream == "tasks":
             return [mapping.task_to_record(name, row)]
         event = mapping.history_to_event(name, row, self._statuses())
