@@ -98,8 +98,58 @@ def test_a_record_read_at_the_boundary_and_modified_since_does_not_hide_the_unre
         elif not isinstance(item, Conversation) and hasattr(item, "cursor"):
             cursor = item.cursor
             break
-    assert len(first_page) == 4 and sorted(cursor["ids"]) == sorted(first_page)
+    assert len(first_page) == 4 and sorted(cursor["read"]) == sorted(first_page)
     fake.put("tickets", {"subject": "edited"}, id=first_page[0])
     rest = [r.external_id for r in iter_records(make_source(streams=["tickets"], page_size=4).fetch("tickets", cursor))
             if isinstance(r, Conversation)]
     assert sorted(rest) == sorted(set(fake.objects["tickets"]) - set(first_page[1:]))
+
+
+def test_a_ticket_that_reaches_the_search_index_after_a_newer_one_is_read_by_the_next_sync(fake: FakeHubSpot,
+                                                                                         make_source):
+    """HubSpot's search index trails writes: a ticket modified before the cursor's time can become
+    searchable only after a newer one was read. The next sync reads the overlap window again."""
+    import time
+    fake.seed(2, engagements_per_ticket=0)
+    late = fake.put("tickets", {"subject": "late", "hs_pipeline": "0", "hs_pipeline_stage": "1"}, search_lag=0.5)
+    newer = fake.put("tickets", {"subject": "newer", "hs_pipeline": "0", "hs_pipeline_stage": "1"})
+    items = list(make_source(streams=["tickets"]).fetch("tickets", None))
+    read = [i.external_id for i in items if isinstance(i, Conversation)]
+    assert newer["id"] in read and late["id"] not in read, "the fake's index has not caught up yet"
+    cursor = [i for i in items if hasattr(i, "cursor")][-1].cursor
+    time.sleep(0.6)
+    again = list(make_source(streams=["tickets"]).fetch("tickets", cursor))
+    assert [i.external_id for i in again if isinstance(i, Conversation)] == [late["id"]], \
+        "only the late ticket: what the window held and was read is not emitted twice"
+    cursor = [i for i in again if hasattr(i, "cursor")][-1].cursor
+    assert [i for i in make_source(streams=["tickets"]).fetch("tickets", cursor)] == [], "nothing changed"
+
+
+def test_a_ticket_modified_just_before_the_cursor_time_but_found_only_now_is_read(fake: FakeHubSpot, make_source):
+    fake.seed(2, engagements_per_ticket=0)
+    items = list(make_source(streams=["tickets"]).fetch("tickets", None))
+    cursor = [i for i in items if hasattr(i, "cursor")][-1].cursor
+    late = fake.put("tickets", {"subject": "late", "hs_pipeline": "0", "hs_pipeline_stage": "1"},
+                    at_ms=int(cursor["ts"]) - 2000)           # 2 s before the cursor, searchable only now
+    again = [i.external_id for i in make_source(streams=["tickets"]).fetch("tickets", cursor)
+             if isinstance(i, Conversation)]
+    assert again == [late["id"]]
+    outside = fake.put("tickets", {"subject": "too late"}, at_ms=int(cursor["ts"]) - 61_000)
+    beyond = [i.external_id for i in make_source(streams=["tickets"]).fetch("tickets", cursor)
+              if isinstance(i, Conversation)]
+    assert outside["id"] not in beyond, "the window is overlap_seconds (60 s) long, not unbounded"
+    wider = [i.external_id for i in make_source(streams=["tickets"], overlap_seconds=120).fetch("tickets", cursor)
+             if isinstance(i, Conversation)]
+    assert outside["id"] in wider
+
+
+def test_a_cursor_of_an_earlier_version_resumes_without_reading_its_boundary_again(fake: FakeHubSpot,
+                                                                                 make_source):
+    fake.seed(6, engagements_per_ticket=0, tie_every=1000)     # every ticket in one millisecond
+    from careplug.testing.fakes.hubspot import to_ms
+    ids = sorted(fake.objects["tickets"])
+    ts = to_ms(fake.objects["tickets"][ids[0]]["properties"]["hs_lastmodifieddate"])
+    old = {"ts": ts, "ids": ids[:4]}                          # {"ts", "ids"}: before the overlap window
+    got = [i.external_id for i in make_source(streams=["tickets"]).fetch("tickets", old)
+           if isinstance(i, Conversation)]
+    assert sorted(got) == ids[4:]

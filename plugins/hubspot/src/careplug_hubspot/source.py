@@ -8,9 +8,11 @@ date (``hs_lastmodifieddate``; ``lastmodifieddate`` for contacts), sorted ascend
 and ``threads`` (the conversations inbox; skipped, with a warning, when the app lacks
 ``conversations.read``).
 
-The search cursor is ``{"ts": <epoch ms>, "ids": [ids modified at exactly ts]}``: the next search
-asks for ``>= ts`` and skips those ids, so records sharing the boundary millisecond are neither
-lost nor repeated. HubSpot refuses to page past 10,000 results of one query, so every page is such
+The search cursor is ``{"ts": <epoch ms>, "read": {id: modified ms}}``: the next run searches
+from ``ts - overlap_seconds`` (HubSpot's search index trails writes, so a record changed just
+before ``ts`` may become searchable only later) and skips what ``read`` says it read there
+unchanged, so records sharing a millisecond, or indexed late, are neither lost nor repeated (see
+``window``). HubSpot refuses to page past 10,000 results of one query, so every page is such
 a restarted window (keyset paging, see ``_pages``): any number of changes is read.
 
 Associations come from the v4 batch API, 1,000 ids a call: tickets → contacts and companies,
@@ -35,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from . import mapping
 from .client import HubSpotClient, MissingScope
 from .pacing import Pacer
+from .window import SearchWindow
 from .writeback import WriteBack
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,10 @@ class HubSpotOptions(SourceOptions):
     max_retry_wait: float = Field(60.0, ge=0)
     start_date: datetime | None = None
     """Lower bound of the first sync (None: everything)."""
+    overlap_seconds: float = Field(60.0, ge=0)
+    """Each search stream reads again the changes of this many seconds before its cursor, because
+    HubSpot's search index trails writes (a record can become searchable after a newer one was
+    read); what was read there unchanged is not emitted again. Keep it above the index's lag."""
     stage_statuses: dict[str, Status] = Field(default_factory=dict)
     """Ticket stage id or label → careplug status, overriding the built-in guess."""
     properties: PropertyMap = Field(default_factory=PropertyMap)
@@ -217,6 +224,9 @@ class HubSpotSource(Source):
     def _pages(self, stream: str, cursor: Any | None) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
         """Pages of new objects, each with the cursor that covers it and everything before it.
 
+        The walk starts ``overlap_seconds`` before the cursor (HubSpot's search index trails
+        writes; see ``window``) and skips what an earlier run read there unchanged.
+
         Keyset paging: every request is a fresh window from the last timestamp seen, ``ts``,
         sorted ascending, that leaves out the records already read at exactly ``ts``: by
         ``hs_object_id NOT_IN`` filters while there are at most ``EXCLUDE_MAX`` of them (exact,
@@ -225,12 +235,11 @@ class HubSpotSource(Source):
         one millisecond, and a record modified while the sync runs moves past the window instead
         of shifting the pages under it (with plain ``after`` paging, one record would be skipped)."""
         prop = "lastmodifieddate" if stream == "contacts" else "hs_lastmodifieddate"
-        if cursor:
-            ts, seen = int(cursor["ts"]), set(cursor.get("ids") or [])
-        else:
-            ts, seen = (mapping.millis(self.opts.start_date) if self.opts.start_date else 0), set()
+        start = mapping.millis(self.opts.start_date) if self.opts.start_date else 0
+        w = SearchWindow(cursor, start_ms=start, overlap_ms=int(self.opts.overlap_seconds * 1000))
         size = self.opts.page_size
         while True:
+            ts, seen = w.ts, w.seen
             body: dict[str, Any] = {"sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
                                     "properties": self._properties(stream), "limit": size}
             if not seen:
@@ -250,24 +259,22 @@ class HubSpotSource(Source):
                 body["filterGroups"] = [{"filters": [{"propertyName": prop, "operator": "GTE", "value": str(ts)}]}]
                 body["after"] = str(len(seen))     # skip, by position, what was read at exactly ts
             data = self.client.search(stream, body, stream=stream)
-            fresh = []
+            fresh, moved = [], False
             for obj in data.get("results") or []:
                 try:
                     ms = mapping.millis(mapping.parse_time((obj.get("properties") or {}).get(prop)
                                                            or obj.get("updatedAt"), prop))
                 except (mapping.MappingError, TypeError):
-                    ms = ts
-                if ms < ts or (ms == ts and str(obj.get("id")) in seen):
-                    continue
-                if ms > ts:
-                    ts, seen = ms, set()
-                seen.add(str(obj.get("id")))
-                fresh.append(obj)
-            yield fresh, {"ts": ts, "ids": sorted(seen)}
+                    ms = w.ts
+                advanced, new = w.take(str(obj.get("id")), ms)
+                moved = moved or advanced
+                if new:
+                    fresh.append(obj)
+            yield fresh, w.cursor()
             if not ((data.get("paging") or {}).get("next") or {}).get("after"):
                 return
-            if not fresh:
-                raise FatalSourceError(f"the search for {stream} modified since {ts} made no progress",
+            if not moved:
+                raise FatalSourceError(f"the search for {stream} modified since {w.ts} made no progress",
                                        source=self.name, stream=stream)
 
     def _emit(self, stream: str, objs: list[dict[str, Any]]) -> Iterator[Item]:

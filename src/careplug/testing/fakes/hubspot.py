@@ -8,6 +8,8 @@ What it implements (all stateful, all driven by the real ``hubspot-api-client`` 
   paging, at most 5 filter groups / 10 filters per group / 25 filters / 100 values per IN, and the
   10,000-result cap: asking for a page past it is a 400, as in HubSpot. Search answers carry no
   rate-limit headers (HubSpot's don't) and are limited per second separately (group ``search``).
+  Like HubSpot's, the index may trail writes: ``search_lag`` (or ``put(..., search_lag=)``) keeps
+  a write out of search for that many seconds while reads by id and associations see it at once.
 - ``POST /crm/v3/objects/{type}/batch/read|create|update`` (<= 100 inputs; creates accept
   ``associations``; results come back in *no particular order*, as HubSpot documents).
 - ``POST /crm/v4/associations/{from}/{to}/batch/read`` (<= 1,000 ids; ids without associations are
@@ -26,9 +28,11 @@ gives many records the same timestamp (imports do), which is what makes cursors 
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import random
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -139,6 +143,11 @@ class FakeHubSpot(FakeServer):
         self._ids = itertools.count(1001)
         self.rate_limited = 0          # 429s given by the fake's own limits
         self.malformed: set[tuple[str, str]] = set()
+        #: seconds a write takes to reach the search index (HubSpot's trails writes by a few seconds);
+        #: until then search shows the object as it was before (or not at all). Reads by id, batch
+        #: reads and associations see every write at once, as in HubSpot.
+        self.search_lag = 0.0
+        self._unindexed: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
 
     # --- clock and writes (the test side) ---------------------------------------------------------
 
@@ -150,12 +159,18 @@ class FakeHubSpot(FakeServer):
         return str(next(self._ids))
 
     def put(self, object_type: str, properties: dict[str, Any], *, id: str | None = None,
-            at_ms: int | None = None) -> dict[str, Any]:
-        """Create or update an object; stamps its modification time (``at_ms`` or the next tick)."""
+            at_ms: int | None = None, search_lag: float | None = None) -> dict[str, Any]:
+        """Create or update an object; stamps its modification time (``at_ms`` or the next tick).
+        ``search_lag`` (default: the fake's) delays the write's arrival in the search index."""
         with self.lock:
             ms = at_ms if at_ms is not None else self.tick()
             oid = id or self.next_id()
             existing = self.objects[object_type].get(oid)
+            lag = self.search_lag if search_lag is None else search_lag
+            if lag > 0:
+                now, pending = time.monotonic(), self._unindexed.get((object_type, oid))
+                before = pending[1] if pending and pending[0] > now else copy.deepcopy(existing)
+                self._unindexed[(object_type, oid)] = (now + lag, before)
             props = dict(existing["properties"]) if existing else {}
             props.update({k: (None if v is None else str(v)) for k, v in properties.items()})
             props["hs_object_id"] = oid
@@ -485,7 +500,7 @@ class FakeHubSpot(FakeServer):
         if len(sorts) > 1:
             return _error(400, "Only one sort is allowed.", "VALIDATION_ERROR")
         predicates = [_compile(g.get("filters") or []) for g in groups]
-        matches = [o for o in self.objects[object_type].values()
+        matches = [o for o in self._searchable(object_type)
                    if not o["archived"] and (not predicates or any(p(o) for p in predicates))]
         if sorts:
             sort = sorts[0] if isinstance(sorts[0], dict) else {"propertyName": str(sorts[0]).lstrip("-"),
@@ -503,6 +518,17 @@ class FakeHubSpot(FakeServer):
         if offset + limit < len(matches):
             payload["paging"] = {"next": {"after": str(offset + limit), "link": f"?after={offset + limit}"}}
         return Response.json(payload)     # search answers carry no rate-limit headers
+
+    def _searchable(self, object_type: str) -> Iterable[dict[str, Any]]:
+        """The objects as the search index has them (``search_lag``)."""
+        objects = self.objects[object_type].values()
+        if not self._unindexed:
+            return objects
+        now = time.monotonic()
+        for key in [k for k, (at, _) in self._unindexed.items() if at <= now]:
+            del self._unindexed[key]
+        indexed = (self._unindexed.get((object_type, o["id"]), (0.0, o))[1] for o in objects)
+        return [o for o in indexed if o is not None]
 
     @staticmethod
     def _project(obj: dict[str, Any], wanted: set[str]) -> dict[str, Any]:
