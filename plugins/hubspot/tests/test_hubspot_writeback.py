@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from careplug.nudges.model import Action, Nudge, nudge_key
 
 from careplug.testing.fakes.hubspot import FakeHubSpot
@@ -68,3 +71,67 @@ def test_cancelling_completes_the_tasks(fake: FakeHubSpot, make_source):
     make_source().cancel(batch[:2])
     statuses = [fake.objects["tasks"][n.external_ref]["properties"]["hs_task_status"] for n in batch]
     assert statuses == ["COMPLETED", "COMPLETED", "NOT_STARTED"]
+
+
+class LostAnswerHubSpot(FakeHubSpot):
+    """HubSpot makes the write, but its answer never reaches careplug (a read timeout)."""
+
+    lose: dict[str, int]
+
+    def _respond(self, name, group, handler, req):
+        response = super()._respond(name, group, handler, req)
+        if self.lose.get(name):
+            self.lose[name] -= 1
+            time.sleep(1.5)              # longer than the source's timeout (1 s)
+            return None                  # the objects exist; the answer is lost
+        return response
+
+
+@pytest.fixture
+def lossy(fake: FakeHubSpot):
+    """Its token is the ``fake``'s, which ``make_source`` reads from the environment."""
+    lossy = LostAnswerHubSpot(token=fake.token)
+    lossy.lose = {}
+    with lossy:
+        lossy.seed(3, engagements_per_ticket=0)
+        lossy.search_lag = 5.0           # search sees none of the writes the test makes
+        yield lossy
+
+
+def marked(fake: FakeHubSpot, kind: str, n: Nudge) -> list[dict]:
+    return [o for o in fake.objects[kind].values() if o["properties"].get("careplug_marker") == n.marker]
+
+
+def test_a_task_whose_create_answer_was_lost_is_read_back_not_created_twice(lossy: LostAnswerHubSpot, make_source):
+    [n] = nudges(lossy, 1)
+    lossy.lose = {"batch.create": 1}
+    [receipt] = make_source(host=lossy.url).deliver([n])
+    assert [t["id"] for t in marked(lossy, "tasks", n)] == [receipt.external_ref], "one task for one nudge"
+    assert lossy.calls["batch.create"] == 1 and lossy.calls["batch.read"] == 1
+
+
+def test_a_contacts_note_whose_answer_was_lost_is_read_back_through_the_contact(lossy: LostAnswerHubSpot,
+                                                                                make_source):
+    contact = sorted(lossy.objects["contacts"])[0]
+    n = Nudge(key=nudge_key("q", "breach", "note", "hubspot"), finding_key="q", stage="breach", action=Action.NOTE,
+              target="hubspot", title="Quiet customer", body="Nobody talked to them.", customer_id=contact,
+              conversation_id=f"contact:{contact}")
+    lossy.lose = {"batch.create": 1}
+    [receipt] = make_source(host=lossy.url).deliver([n])
+    assert [o["id"] for o in marked(lossy, "notes", n)] == [receipt.external_ref]
+
+
+def test_a_create_that_failed_is_made_after_the_read_back_finds_nothing(lossy: LostAnswerHubSpot, make_source):
+    batch = nudges(lossy, 3)
+    lossy.inject("503", endpoint="batch.create")           # refused: nothing was written
+    receipts = make_source(host=lossy.url).deliver(batch)
+    assert all(len(marked(lossy, "tasks", n)) == 1 for n in batch) and len(receipts) == 3
+    assert lossy.calls["batch.create"] == 2
+
+
+def test_a_create_that_keeps_failing_is_given_up_after_max_attempts_without_a_duplicate(lossy: LostAnswerHubSpot,
+                                                                                        make_source):
+    [n] = nudges(lossy, 1)
+    lossy.lose = {"batch.create": 3}                        # every answer lost (max_attempts = 3)
+    [receipt] = make_source(host=lossy.url).deliver([n])    # the first try wrote it; the read-back finds it
+    assert len(marked(lossy, "tasks", n)) == 1 and lossy.calls["batch.create"] == 1

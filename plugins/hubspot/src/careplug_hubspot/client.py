@@ -13,7 +13,8 @@ timeout, read the ``X-HubSpot-RateLimit-*`` headers, and parse the JSON answer (
 
 - ``RetriableError`` — 429 (burst/secondly), 5xx, timeouts, connection errors; retried here with
   exponential backoff (a 429's Retry-After / interval honoured, bounded by ``max_retry_wait``),
-  and raised after ``max_attempts``;
+  and raised after ``max_attempts`` — except batch creates, which are never repeated blindly (the
+  write-back looks its markers up first);
 - ``RateLimitExhausted`` — the DAILY allowance is gone, or HubSpot asks for a longer wait than
   ``max_retry_wait``;
 - ``AuthError`` — 401;
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,9 +85,11 @@ class HubSpotClient:
     # --- the one way to call HubSpot ------------------------------------------------------------
 
     def call(self, endpoint: str, fn: Callable[..., Any], *args: Any, stream: str | None = None,
-             search: bool = False, **kwargs: Any) -> Any:
+             search: bool = False, retry: bool = True, **kwargs: Any) -> Any:
         """Call ``fn(*args, **kwargs)`` (a generated API method) with pacing and retries; return the
-        parsed JSON body. ``endpoint`` names the call in errors and counts."""
+        parsed JSON body. ``endpoint`` names the call in errors and counts. ``retry=False`` for a
+        write that is not idempotent: a timeout or 5xx may hide a write HubSpot made, so the
+        ``RetriableError`` goes to the caller, which looks its markers up before writing again."""
 
         def attempt() -> Any:
             if self.pacer.daily_remaining is not None and self.pacer.daily_remaining <= 0:
@@ -108,8 +112,14 @@ class HubSpotClient:
             data = response.data
             return json.loads(data) if data else {}
 
+        if not retry:
+            return attempt()
         return retrying(max_attempts=self.max_attempts, backoff=self.backoff, max_wait=self.max_retry_wait,
                         log=log, sleep=self._sleep)(attempt)
+
+    def pause(self, seconds: float) -> None:
+        """Wait before a write is attempted again (bounded by ``max_retry_wait``)."""
+        (self._sleep or time.sleep)(min(max(0.0, seconds), self.max_retry_wait))
 
     def _translate(self, exc: Exception, endpoint: str, stream: str | None) -> SourceError:
         status = getattr(exc, "status", 0) or 0
@@ -146,8 +156,16 @@ class HubSpotClient:
                          stream=stream, search=True)
 
     def batch_create(self, object_type: str, inputs: list[dict[str, Any]], *, stream: str | None = None) -> dict:
+        """Not retried here: a lost answer may hide created objects (see ``WriteBack``)."""
         return self.call(f"batch_create:{object_type}", self.objects_batch.create, object_type,
-                         {"inputs": inputs}, stream=stream)
+                         {"inputs": inputs}, stream=stream, retry=False)
+
+    def batch_read(self, object_type: str, ids: list[str], properties: list[str], *,
+                   stream: str | None = None) -> dict:
+        """``POST /crm/v3/objects/{type}/batch/read`` (<= 100 ids): reads the records themselves,
+        not the search index, so it sees a write made a moment ago."""
+        return self.call(f"batch_read:{object_type}", self.objects_batch.read, object_type,
+                         {"inputs": [{"id": i} for i in ids], "properties": properties}, stream=stream)
 
     def batch_update(self, object_type: str, inputs: list[dict[str, Any]], *, stream: str | None = None) -> dict:
         return self.call(f"batch_update:{object_type}", self.objects_batch.update, object_type,

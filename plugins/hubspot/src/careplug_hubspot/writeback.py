@@ -11,20 +11,31 @@ creates. Without a marker property, the lookup falls back to ``CONTAINS_TOKEN`` 
 markers per search). HubSpot does not promise the order of batch results, so created objects are
 matched back to nudges by their marker. Cancelling completes the tasks (``hs_task_status =
 COMPLETED``, batch update, 100 per call); notes stay, they are history.
+
+A create is never repeated blindly: when its answer is lost (a timeout, a 5xx, a dropped
+connection) HubSpot may have created the objects. Search cannot tell — its index trails writes
+by seconds — so the markers are read back from the objects themselves: the tasks (or notes)
+associated with each nudge's ticket, contact or company (v4 associations), then their marker
+(batch read by id); only nudges still missing are created again. A nudge with nothing to
+associate with can only be looked up by search, which may miss an object created seconds before.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from careplug.errors import DeliveryError
+from careplug.errors import DeliveryError, RetriableError
 from careplug.nudges.model import MARKER_PREFIX, Action, Nudge, Receipt
 
 from .client import HubSpotClient
 
+log = logging.getLogger(__name__)
+
 BATCH = 100
+ASSOCIATION_BATCH = 1000
 IN_VALUES = 100
 FILTER_GROUPS = 5
 #: (object type, to type) -> HubSpot-defined association type id
@@ -136,6 +147,55 @@ class WriteBack:
                     break
         return out
 
+    def _read_back(self, kind: str, nudges: list[Nudge]) -> dict[str, Receipt]:
+        """Receipts for nudges whose object exists, looked up *without* the search index (which
+        trails writes): the ``kind`` objects associated with each nudge's ticket (else contact,
+        else company) — v4 associations, then a batch read of their marker. Nudges with nothing
+        to associate with can only be searched for."""
+        anchors: dict[str, dict[str, list[Nudge]]] = {}
+        loose: list[Nudge] = []
+        for n in nudges:
+            targets = associations(n, kind)
+            if not targets:
+                loose.append(n)
+                continue
+            to_type = next(t for (k, t), tid in ASSOCIATION_TYPES.items()
+                           if k == kind and tid == targets[0]["types"][0]["associationTypeId"])
+            anchors.setdefault(to_type, {}).setdefault(str(targets[0]["to"]["id"]), []).append(n)
+        candidates: set[str] = set()
+        for to_type, by_id in anchors.items():
+            candidates |= self._associated(to_type, kind, sorted(by_id))
+        wanted = {n.marker: n for n in nudges}
+        found: dict[str, Receipt] = {}
+        body_prop = "hs_task_body" if kind == "tasks" else "hs_note_body"
+        props = [p for p in (self.marker_property, body_prop) if p]
+        for chunk in _chunks(sorted(candidates, key=lambda i: (len(i), i)), BATCH):
+            for obj in self.client.batch_read(kind, chunk, props, stream=self.stream).get("results") or []:
+                nudge = wanted.get(self._marker_of(obj, body_prop) or "")
+                if nudge is not None and nudge.key not in found:
+                    found[nudge.key] = Receipt(nudge.key, str(obj["id"]), datetime.now(timezone.utc), existed=True)
+        if loose:
+            found.update(self.find(loose))
+        return found
+
+    def _associated(self, from_type: str, to_type: str, ids: list[str]) -> set[str]:
+        """Every ``to_type`` id associated with ``ids`` (1,000 ids a call, following each id's pages)."""
+        out: set[str] = set()
+        pending = [{"id": i} for i in ids]
+        while pending:
+            chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
+            data = self.client.associations(from_type, to_type, chunk, stream=self.stream)
+            for result in data.get("results") or []:
+                out |= {str(t.get("toObjectId")) for t in result.get("to") or []}
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending.append({"id": str((result.get("from") or {}).get("id")), "after": after})
+        return out
+
+    def _marker_of(self, obj: dict[str, Any], body_prop: str) -> str | None:
+        props = obj.get("properties") or {}
+        return (props.get(self.marker_property) if self.marker_property else None) or _marker_in(props.get(body_prop))
+
     # --- write --------------------------------------------------------------------------------------
 
     def deliver(self, nudges: list[Nudge]) -> list[Receipt]:
@@ -145,22 +205,47 @@ class WriteBack:
         for kind in ("tasks", "notes"):
             todo = [n for n in nudges if object_type(n) == kind and n.key not in existing]
             for chunk in _chunks(todo, BATCH):
-                data = self.client.batch_create(kind, [object_input(n, marker_property=self.marker_property, now=now)
-                                                       for n in chunk], stream=self.stream)
-                by_marker = {n.marker: n for n in chunk}
-                body_prop = "hs_task_body" if kind == "tasks" else "hs_note_body"
-                for obj in data.get("results") or []:
-                    props = obj.get("properties") or {}
-                    marker = (props.get(self.marker_property) if self.marker_property else None) \
-                        or _marker_in(props.get(body_prop))
-                    nudge = by_marker.get(marker or "")
-                    if nudge is not None:
-                        created[nudge.key] = Receipt(nudge.key, str(obj["id"]), now)
+                created.update(self._attempts(kind, chunk, now))
         missing = [n.key for n in nudges if n.key not in existing and n.key not in created]
         if missing:
             raise DeliveryError(f"HubSpot did not confirm {len(missing)} of {len(nudges)} objects "
                                 f"(e.g. nudge {missing[0]}); they are looked up by marker on the next run")
         return [existing.get(n.key) or created[n.key] for n in nudges]
+
+    def _attempts(self, kind: str, chunk: list[Nudge], now: datetime) -> dict[str, Receipt]:
+        """Create ``chunk``; after a failure that may hide a write (a timeout, a 5xx, a lost answer)
+        read its markers back (``_read_back``) and create only what is still missing."""
+        done: dict[str, Receipt] = {}
+        todo = list(chunk)
+        attempts = self.client.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                done.update(self._create(kind, todo, now))
+                return done
+            except RetriableError as exc:
+                if attempt == attempts:
+                    raise
+                log.warning("%s; reading the markers back before writing again (attempt %d of %d)", exc, attempt,
+                            attempts)
+                self.client.pause(getattr(exc, "retry_after", None) or self.client.backoff * 2 ** (attempt - 1))
+                found = self._read_back(kind, todo)
+                done.update(found)
+                todo = [n for n in todo if n.key not in found]
+                if not todo:
+                    return done
+        return done
+
+    def _create(self, kind: str, todo: list[Nudge], now: datetime) -> dict[str, Receipt]:
+        data = self.client.batch_create(kind, [object_input(n, marker_property=self.marker_property, now=now)
+                                               for n in todo], stream=self.stream)
+        by_marker = {n.marker: n for n in todo}
+        body_prop = "hs_task_body" if kind == "tasks" else "hs_note_body"
+        created: dict[str, Receipt] = {}
+        for obj in data.get("results") or []:
+            nudge = by_marker.get(self._marker_of(obj, body_prop) or "")
+            if nudge is not None:
+                created[nudge.key] = Receipt(nudge.key, str(obj["id"]), now)
+        return created
 
     def complete(self, nudges: list[Nudge]) -> None:
         ids = [n.external_ref for n in nudges if object_type(n) == "tasks" and n.external_ref]
