@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from careplug.errors import DeliveryError
 from careplug.nudges.model import Action, Nudge, nudge_key
+from careplug.testing.fakes.zendesk import FakeZendesk
 
 from careplug_zendesk.harness import ZendeskHarness
 from careplug_zendesk.writeback import marker_tag
@@ -94,3 +97,83 @@ def test_a_task_without_a_conversation_is_a_follow_up_looked_up_by_external_id(c
     first = crm.make_source().deliver([n])[0]
     second = crm.make_source().deliver([n])[0]
     assert second.existed and first.external_ref == second.external_ref and len(followups(crm)) == 1
+
+
+class LostAnswerZendesk(FakeZendesk):
+    """Zendesk takes the request, but its answer never reaches careplug (a read timeout)."""
+
+    lose: dict[str, int]
+
+    def _respond(self, name, group, handler, req):
+        response = super()._respond(name, group, handler, req)
+        if self.lose.get(name):
+            self.lose[name] -= 1
+            time.sleep(1.5)              # longer than the source's timeout (1 s in the harness)
+            return None                  # drop the connection: the job is queued, the answer is lost
+        return response
+
+
+@pytest.fixture
+def lossy():
+    h = ZendeskHarness()
+    h.fake = LostAnswerZendesk(email=h.fake.email, token=h.fake.token)
+    h.fake.lose = {}
+    with h:
+        h.seed(3)
+        yield h
+
+
+def test_a_follow_up_whose_create_answer_was_lost_is_looked_up_not_created_twice(lossy):
+    n = nudge(lossy, 0, Action.TASK)
+    lossy.fake.lose = {"tickets.create_many": 1}
+    [receipt] = lossy.make_source().deliver([n])
+    assert [t["id"] for t in followups(lossy)] == [int(receipt.external_ref)] and receipt.existed
+    assert lossy.fake.calls["tickets.create_many"] == 1
+
+
+def test_a_note_whose_update_answer_was_lost_is_looked_up_not_written_twice(lossy):
+    n = nudge(lossy, 1, Action.NOTE)
+    lossy.fake.lose = {"tickets.update_many": 1}
+    [receipt] = lossy.make_source().deliver([n])
+    notes = [c for c in lossy.fake.comments[int(n.conversation_id)] if n.marker in c["body"]]
+    assert len(notes) == 1 and receipt.external_ref == n.conversation_id
+
+
+def test_a_lost_bulk_job_still_queued_is_waited_for_before_the_markers_are_looked_up(lossy):
+    """Zendesk runs bulk jobs in the background: right after a lost answer the follow-up may not
+    exist yet. careplug waits until job_statuses.json lists no unfinished job, then looks."""
+    task = nudge(lossy, 2, Action.TASK)
+    lossy.fake.job_delay = 1.5                       # still queued when careplug's timeout (1 s) fires
+    lossy.fake.lose = {"tickets.create_many": 1}
+    [receipt] = lossy.make_source(job_poll_interval=0.1).deliver([task])
+    assert [t["id"] for t in followups(lossy)] == [int(receipt.external_ref)]
+    assert lossy.fake.calls["job_statuses.list"] >= 2, "the queued job was waited for"
+
+
+def test_writing_again_waits_for_no_longer_than_the_job_polls_allow(lossy):
+    n = nudge(lossy, 4, Action.NOTE)
+    lossy.fake.job_delay = 30.0                      # a job that will not run during the test
+    lossy.fake.lose = {"tickets.update_many": 1}
+    with pytest.raises(DeliveryError, match="unfinished bulk jobs"):
+        lossy.make_source(job_poll_interval=0.01, job_poll_attempts=3).deliver([n])
+    assert lossy.fake.calls["tickets.update_many"] == 1, "nothing written again while a job may be the lost one"
+
+
+def test_a_note_refused_with_a_5xx_is_written_once_after_the_lookup(crm):
+    n = nudge(crm, 5, Action.NOTE)
+    crm.fake.inject("503", endpoint="tickets.update_many")
+    crm.make_source().deliver([n])
+    assert len([c for c in crm.fake.comments[int(n.conversation_id)] if n.marker in c["body"]]) == 1
+    assert crm.fake.calls["tickets.update_many"] == 2
+
+
+def test_a_follow_up_solved_with_a_lost_answer_gets_one_closing_comment(lossy):
+    n = nudge(lossy, 0, Action.TASK)
+    source = lossy.make_source()
+    [receipt] = source.deliver([n])
+    n.external_ref = receipt.external_ref
+    lossy.fake.lose = {"tickets.update_many": 1}
+    source.cancel([n])
+    [followup] = followups(lossy)
+    closing = [c for c in lossy.fake.comments[followup["id"]] if "finding cleared" in c["body"]]
+    assert followup["status"] == "solved" and len(closing) == 1

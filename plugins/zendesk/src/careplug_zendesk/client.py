@@ -20,6 +20,9 @@ the client's lifetime, then raises ``RatelimitBudgetExceeded``). Below zenpy, ea
    asks for longer than ``max_retry_wait``; 5xx, timeouts and connection errors →
    ``RetriableError``; retried here (tenacity, exponential backoff, Retry-After honoured) up to
    ``max_attempts``, then raised. zenpy therefore never sees a 429 or a 5xx and never sleeps.
+   Writes are the exception: a timeout or a 5xx may hide a write Zendesk made, so a write is sent
+   once and its ``RetriableError`` raised to the write-back, which looks its markers up before
+   writing again — unless the call says it is idempotent (adding or removing tags).
 
 Any other 4xx goes back to zenpy, which raises its own types (``APIException``,
 ``RecordNotFoundException``); ``ZendeskClient.call`` turns those into ``AuthError`` (401),
@@ -111,6 +114,8 @@ class Transport(HTTPAdapter):
             response.request, response.url = original, original.url or response.url
             return response
 
+        if request.method not in ("GET", "HEAD") and not c.idempotent:
+            return attempt()        # a lost answer may hide a write: the caller looks before writing again
         return retrying(max_attempts=c.max_attempts, backoff=c.backoff, max_wait=c.max_retry_wait, log=log,
                         sleep=c.sleep)(attempt)
 
@@ -148,13 +153,19 @@ class ZendeskClient:
     def stream(self) -> str | None:
         return getattr(self._local, "stream", None)
 
+    @property
+    def idempotent(self) -> bool:
+        """Whether the write under way may be sent again blindly (adding tags: yes; a comment: no)."""
+        return getattr(self._local, "idempotent", False)
+
     @contextlib.contextmanager
-    def for_stream(self, stream: str | None) -> Iterator[None]:
-        previous, self._local.stream = self.stream, stream
+    def for_stream(self, stream: str | None, *, idempotent: bool = False) -> Iterator[None]:
+        previous = self.stream, self.idempotent
+        self._local.stream, self._local.idempotent = stream, idempotent
         try:
             yield
         finally:
-            self._local.stream = previous
+            self._local.stream, self._local.idempotent = previous
 
     def observe(self, headers: Any, *, incremental: bool) -> None:
         """Zendesk says how much of the account's minute is left (``X-Rate-Limit-Remaining``): when
@@ -164,9 +175,11 @@ class ZendeskClient:
             reset = _retry_after(headers.get("ratelimit-reset"))
             self.pacer.hold(reset if reset is not None else self.pacer.account.per_seconds, incremental=False)
 
-    def call(self, what: str, fn: Callable[..., Any], *args: Any, stream: str | None = None, **kwargs: Any) -> Any:
-        """Run a zenpy call; translate zenpy's errors (the transport raises careplug's itself)."""
-        with self.for_stream(stream):
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, stream: str | None = None,
+             idempotent: bool = False, **kwargs: Any) -> Any:
+        """Run a zenpy call; translate zenpy's errors (the transport raises careplug's itself).
+        Reads are retried; a write only when ``idempotent`` (sending it twice changes nothing)."""
+        with self.for_stream(stream, idempotent=idempotent):
             try:
                 return fn(*args, **kwargs)
             except SourceError:
@@ -279,18 +292,32 @@ class ZendeskClient:
     # --- writes -----------------------------------------------------------------------------------
 
     def create_many(self, tickets: list[Any], *, stream: str | None = None) -> Any:
-        """``POST tickets/create_many.json`` (<= 100 zenpy Tickets) → the queued JobStatus."""
+        """``POST tickets/create_many.json`` (<= 100 zenpy Tickets) → the queued JobStatus. Sent once:
+        after a lost answer the caller looks the markers up (see ``WriteBack``)."""
         z = self.zenpy
         return self.call("tickets/create_many", lambda: z.tickets.create(tickets), stream=stream)
 
-    def update_many(self, tickets: list[Any], *, stream: str | None = None) -> Any:
-        """``PUT tickets/update_many.json`` (<= 100 zenpy Tickets) → the queued JobStatus."""
+    def update_many(self, tickets: list[Any], *, stream: str | None = None, idempotent: bool = False) -> Any:
+        """``PUT tickets/update_many.json`` (<= 100 zenpy Tickets) → the queued JobStatus. Retried
+        only when ``idempotent`` (tags added or removed, nothing else)."""
         z = self.zenpy
-        return self.call("tickets/update_many", lambda: z.tickets.update(tickets), stream=stream)
+        return self.call("tickets/update_many", lambda: z.tickets.update(tickets), stream=stream,
+                         idempotent=idempotent)
 
     def job_status(self, job_id: str, *, stream: str | None = None) -> dict[str, Any]:
         z = self.zenpy
         return self.call("job_statuses/{id}", lambda: z.job_status(id=job_id).to_dict(), stream=stream)
+
+    def unfinished_jobs(self, *, stream: str | None = None) -> int:
+        """How many background jobs ``GET job_statuses.json`` lists as ``queued`` or ``working``."""
+        z = self.zenpy
+
+        def read() -> int:
+            jobs = z.job_status()
+            jobs = jobs.get("job_statuses", []) if isinstance(jobs, dict) else list(jobs)
+            return sum(1 for j in jobs if getattr(j, "status", None) in ("queued", "working"))
+
+        return self.call("job_statuses", read, stream=stream)
 
     def close(self) -> None:
         self.session.close()

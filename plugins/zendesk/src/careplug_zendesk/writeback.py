@@ -25,22 +25,30 @@ no conversation are always looked up that way.
 Writes are bulk: ``tickets/create_many.json`` and ``tickets/update_many.json`` (100 tickets a
 call, asynchronous: careplug polls ``job_statuses/{id}.json`` until the job completes). A ticket
 appears at most once per bulk call (Zendesk would apply two updates of one ticket in an unknown
-order). Closing (the finding cleared): follow-up tickets are solved; notes stay (they are history)
+order).
+
+A write is never repeated blindly: after a lost answer (timeout, dropped connection, 5xx, 429) the
+job may still be queued in Zendesk. careplug waits until ``job_statuses.json`` lists no unfinished
+job, looks the markers up again (as above: tags, then ``external_id``) and writes only what is
+missing. Adding or removing tags (the intents, untagging) may be sent twice and is retried as is. Closing (the finding cleared): follow-up tickets are solved; notes stay (they are history)
 and their ticket loses the ``careplug_nudge`` tag.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from careplug.errors import DeliveryError
+from careplug.errors import DeliveryError, RetriableError
 from careplug.nudges.model import Action, Nudge, Receipt
 from zenpy.lib.api_objects import Comment, Ticket
 
 from .client import ZendeskClient
+
+log = logging.getLogger(__name__)
 
 BULK = 100
 
@@ -142,31 +150,76 @@ class WriteBack:
 
     def deliver(self, nudges: list[Nudge]) -> list[Receipt]:
         existing = self.find(nudges)
-        now = datetime.now(timezone.utc)
         todo = [n for n in nudges if n.key not in existing]
         created: dict[str, Receipt] = {}
         followups = [n for n in todo if is_followup(n)]
         for batch in self._distinct_tickets([n for n in followups if _ticket_id(n.conversation_id)]):
-            self._finish(self.client.update_many([self._intent(n) for n in batch], stream=self.stream))
+            # adding tags twice changes nothing: this write may be retried blindly
+            self._finish(self.client.update_many([self._intent(n) for n in batch], stream=self.stream,
+                                                 idempotent=True))
         for chunk in _chunks(followups, BULK):
-            job = self._finish(self.client.create_many([self._followup(n) for n in chunk], stream=self.stream))
-            for result in job.get("results") or []:
-                index, tid = result.get("index"), result.get("id")
-                if isinstance(index, int) and 0 <= index < len(chunk) and tid:
-                    n = chunk[index]
-                    created[n.key] = Receipt(n.key, str(tid), now, url=self._url(tid))
+            created.update(self._attempts(chunk, self._create_followups))
         for batch in self._distinct_tickets([n for n in todo if not is_followup(n)]):
-            job = self._finish(self.client.update_many([self._note(n) for n in batch], stream=self.stream))
-            ok = {int(r["id"]) for r in job.get("results") or [] if r.get("id") and r.get("success") is not False}
-            for n in batch:
-                tid = _ticket_id(n.conversation_id)
-                if tid in ok:
-                    created[n.key] = Receipt(n.key, str(tid), now, url=self._url(tid))
+            created.update(self._attempts(batch, self._write_notes))
         missing = [n.key for n in nudges if n.key not in existing and n.key not in created]
         if missing:
             raise DeliveryError(f"{self.source}: Zendesk did not confirm {len(missing)} of {len(nudges)} writes "
                                 f"(e.g. nudge {missing[0]}); their markers are looked up on the next run")
         return [existing.get(n.key) or created[n.key] for n in nudges]
+
+    def _create_followups(self, chunk: list[Nudge]) -> dict[str, Receipt]:
+        now = datetime.now(timezone.utc)
+        job = self._finish(self.client.create_many([self._followup(n) for n in chunk], stream=self.stream))
+        created: dict[str, Receipt] = {}
+        for result in job.get("results") or []:
+            index, tid = result.get("index"), result.get("id")
+            if isinstance(index, int) and 0 <= index < len(chunk) and tid:
+                n = chunk[index]
+                created[n.key] = Receipt(n.key, str(tid), now, url=self._url(tid))
+        return created
+
+    def _write_notes(self, batch: list[Nudge]) -> dict[str, Receipt]:
+        now = datetime.now(timezone.utc)
+        job = self._finish(self.client.update_many([self._note(n) for n in batch], stream=self.stream))
+        ok = {int(r["id"]) for r in job.get("results") or [] if r.get("id") and r.get("success") is not False}
+        return {n.key: Receipt(n.key, str(tid), now, url=self._url(tid))
+                for n in batch if (tid := _ticket_id(n.conversation_id)) in ok}
+
+    def _attempts(self, todo: list[Nudge], write, lookup=None) -> dict[str, Receipt]:
+        """Write ``todo``; after a failure that may hide the write (a timeout, a dropped connection,
+        a 5xx, a 429) wait until Zendesk has no bulk job left to run, look the markers up again,
+        and write only what is still missing."""
+        done: dict[str, Receipt] = {}
+        attempts = self.client.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                done.update(write(todo))
+                return done
+            except RetriableError as exc:
+                if attempt == attempts:
+                    raise
+                log.warning("%s; looking the markers up before writing again (attempt %d of %d)", exc, attempt,
+                            attempts)
+                wait = getattr(exc, "retry_after", None) or self.client.backoff * 2 ** (attempt - 1)
+                self.client.sleep(min(wait, self.client.max_retry_wait))
+                self._settle()
+                found = (lookup or self.find)(todo)
+                done.update(found)
+                todo = [n for n in todo if n.key not in found]
+                if not todo:
+                    return done
+        return done
+
+    def _settle(self) -> None:
+        """Wait until ``job_statuses.json`` lists no job queued or working: a lost bulk request may
+        be one of them, and its writes are not there until it has run."""
+        for _ in range(self.o.job_poll_attempts):
+            if not self.client.unfinished_jobs(stream=self.stream):
+                return
+            time.sleep(self.o.job_poll_interval)
+        raise DeliveryError(f"{self.source}: Zendesk still lists unfinished bulk jobs after "
+                            f"{self.o.job_poll_attempts} polls; not writing again now (a lost write may be one of "
+                            f"them); the markers are looked up on the next run")
 
     @staticmethod
     def _distinct_tickets(notes: list[Nudge]) -> Iterator[list[Nudge]]:
@@ -202,8 +255,11 @@ class WriteBack:
     # --- close ----------------------------------------------------------------------------------
 
     def close(self, nudges: list[Nudge]) -> None:
-        """The findings cleared: solve follow-up tickets; untag tickets with notes."""
-        updates: list[Ticket] = []
+        """The findings cleared: solve follow-up tickets; untag tickets with notes. Untagging may be
+        sent twice; a solve carries a comment, so after a lost answer the tickets are read again and
+        only those not solved yet are solved."""
+        solves: list[Nudge] = []
+        untags: list[Ticket] = []
         seen: set[int] = set()
         for n in nudges:
             tid = _ticket_id(n.external_ref)
@@ -211,9 +267,25 @@ class WriteBack:
                 continue
             seen.add(tid)
             if is_followup(n):
-                updates.append(Ticket(id=tid, status="solved", comment=Comment(
-                    body=f"careplug: the finding cleared; closing this follow-up. {n.marker}", public=False)))
+                solves.append(n)
             else:
-                updates.append(Ticket(id=tid, remove_tags=[self.o.task_tag]))
-        for chunk in _chunks(updates, BULK):
-            self._finish(self.client.update_many(chunk, stream=self.stream))
+                untags.append(Ticket(id=tid, remove_tags=[self.o.task_tag]))
+        for chunk in _chunks(solves, BULK):
+            self._attempts(chunk, self._solve, self._solved)
+        for tickets in _chunks(untags, BULK):
+            self._finish(self.client.update_many(tickets, stream=self.stream, idempotent=True))
+
+    def _solve(self, chunk: list[Nudge]) -> dict[str, Receipt]:
+        self._finish(self.client.update_many([Ticket(id=_ticket_id(n.external_ref), status="solved", comment=Comment(
+            body=f"careplug: the finding cleared; closing this follow-up. {n.marker}", public=False))
+            for n in chunk], stream=self.stream))
+        return {}
+
+    def _solved(self, chunk: list[Nudge]) -> dict[str, Receipt]:
+        """The follow-ups of ``chunk`` already solved or closed (or gone)."""
+        now = datetime.now(timezone.utc)
+        ids = [tid for n in chunk if (tid := _ticket_id(n.external_ref)) is not None]
+        open_ = {int(t["id"]) for t in self.client.show_many(ids, stream=self.stream)
+                 if t.get("status") not in ("solved", "closed")}
+        return {n.key: Receipt(n.key, str(n.external_ref), now, existed=True)
+                for n in chunk if _ticket_id(n.external_ref) not in open_}

@@ -30,7 +30,9 @@ Everything else is group ``api`` (the account's per-minute limit):
   with private comments on both sides; answered with a job status),
 - ``POST /api/v2/tickets.json``, ``PUT /api/v2/tickets/{id}.json``,
   ``POST /api/v2/tickets/create_many.json`` and ``PUT /api/v2/tickets/update_many.json`` (<= 100,
-  answered with a queued ``job_status``), ``GET /api/v2/job_statuses/{id}.json``.
+  answered with a queued ``job_status``; with ``job_delay`` the job runs that many seconds later,
+  as Zendesk runs them in the background), ``GET /api/v2/job_statuses/{id}.json`` and
+  ``GET /api/v2/job_statuses.json`` (the unfinished jobs first).
 
 Auth is API token (HTTP basic ``{email}/token:{token}``) or OAuth bearer; anything else is a 401
 ``{"error": "Couldn't authenticate you"}``. With ``enforce_limits`` on, answers carry
@@ -109,6 +111,10 @@ class FakeZendesk(FakeServer):
         self.ratings: dict[int, dict[str, Any]] = {}
         self.calls_log: dict[int, dict[str, Any]] = {}   # Talk calls (``self.calls`` counts requests)
         self.jobs: dict[str, dict[str, Any]] = {}
+        #: seconds a bulk job waits in the queue before it runs (Zendesk runs them in the background:
+        #: until then its writes are not there and its status is ``queued``); 0 runs it at once
+        self.job_delay = 0.0
+        self._queued: list[tuple[float, str, Any]] = []
         self.rate_limited = 0
         self._ids = itertools.count(10_000_000_000)
         self._clock = int(time.time())
@@ -153,6 +159,7 @@ class FakeZendesk(FakeServer):
     def _respond(self, name: str, group: str | None, handler, req: Request) -> Response | None:
         """Every answer in a limited group carries Zendesk's account headers: ``X-Rate-Limit``,
         ``X-Rate-Limit-Remaining`` and ``ratelimit-reset`` (seconds until a request frees up)."""
+        self.run_due_jobs()
         response = super()._respond(name, group, handler, req)
         if response is not None and group in self.limits:
             requests, per = self.limits[group]
@@ -712,36 +719,60 @@ class FakeZendesk(FakeServer):
         ticket = self._apply(tid, (req.json() or {}).get("ticket") or {}, None)
         return Response.json({"ticket": self._public(ticket), "audit": self.events[-1]})
 
-    def _job(self, results: list[dict[str, Any]]) -> Response:
+    def _job(self, total: int, work) -> Response:
+        """Queue a bulk job: ``work()`` makes its writes and returns its results, at once or, with
+        ``job_delay``, on the first request after the delay (the answer says ``queued`` either way)."""
         jid = uuid.uuid4().hex
-        job = {"id": jid, "url": self.url_for(f"job_statuses/{jid}.json"), "total": len(results), "progress": None,
+        job = {"id": jid, "url": self.url_for(f"job_statuses/{jid}.json"), "total": total, "progress": None,
                "status": "queued", "message": None, "results": None}
-        self.jobs[jid] = {**job, "progress": len(results), "status": "completed",
-                          "message": f"Completed at {iso(time.time())}", "results": results}
+        self.jobs[jid] = dict(job)
+        if self.job_delay > 0:
+            self._queued.append((time.monotonic() + self.job_delay, jid, work))
+        else:
+            self._run_job(jid, work)
         return Response.json({"job_status": job})
+
+    def _run_job(self, jid: str, work) -> None:
+        results = work()
+        self.jobs[jid].update(progress=len(results), status="completed", message=f"Completed at {iso(time.time())}",
+                              results=results)
+
+    def run_due_jobs(self) -> None:
+        """Run the queued jobs whose delay has passed (before every request, as time goes by)."""
+        with self.lock:
+            now = time.monotonic()
+            due = [q for q in self._queued if q[0] <= now]
+            self._queued = [q for q in self._queued if q[0] > now]
+            for _, jid, work in due:
+                self._run_job(jid, work)
 
     @route("POST", r"/api/v2/tickets/create_many(?:\.json)?", name="tickets.create_many", group="api")
     def create_many(self, req: Request) -> Response:
         tickets = (req.json() or {}).get("tickets") or []
         if len(tickets) > BULK_MAX:
             return Response.json({"error": "TooManyValues", "description": f"at most {BULK_MAX} tickets"}, 400)
-        return self._job([{"index": i, "id": self._create(t)["id"]} for i, t in enumerate(tickets)])
+        return self._job(len(tickets), lambda: [{"index": i, "id": self._create(t)["id"]}
+                                                for i, t in enumerate(tickets)])
 
     @route("PUT", r"/api/v2/tickets/update_many(?:\.json)?", name="tickets.update_many", group="api")
     def update_many(self, req: Request) -> Response:
         tickets = (req.json() or {}).get("tickets") or []
         if len(tickets) > BULK_MAX:
             return Response.json({"error": "TooManyValues", "description": f"at most {BULK_MAX} tickets"}, 400)
-        results = []
-        for t in tickets:
-            tid = int(t.get("id") or 0)
-            if tid in self.tickets and self.tickets[tid]["status"] != "deleted":
-                self._apply(tid, t, None)
-                results.append({"id": tid, "action": "update", "success": True, "status": "Updated"})
-            else:
-                results.append({"id": tid, "action": "update", "success": False, "status": "Failed",
-                                "error": "TicketNotFound", "details": "Ticket not found"})
-        return self._job(results)
+
+        def work() -> list[dict[str, Any]]:
+            results = []
+            for t in tickets:
+                tid = int(t.get("id") or 0)
+                if tid in self.tickets and self.tickets[tid]["status"] != "deleted":
+                    self._apply(tid, t, None)
+                    results.append({"id": tid, "action": "update", "success": True, "status": "Updated"})
+                else:
+                    results.append({"id": tid, "action": "update", "success": False, "status": "Failed",
+                                    "error": "TicketNotFound", "details": "Ticket not found"})
+            return results
+
+        return self._job(len(tickets), work)
 
     @route("POST", r"/api/v2/tickets/(?P<id>\d+)/merge(?:\.json)?", name="tickets.merge", group="api")
     def merge_tickets(self, req: Request) -> Response:
@@ -749,8 +780,20 @@ class FakeZendesk(FakeServer):
         ids = [int(i) for i in (req.json() or {}).get("ids") or []]
         if target not in self.tickets or not ids or any(i not in self.tickets or i == target for i in ids):
             return Response.json({"error": "RecordInvalid", "description": "Invalid tickets to merge"}, 422)
-        self.merge(ids, target)
-        return self._job([{"id": i, "action": "merge", "success": True, "status": "Merged"} for i in ids])
+
+        def work() -> list[dict[str, Any]]:
+            self.merge(ids, target)
+            return [{"id": i, "action": "merge", "success": True, "status": "Merged"} for i in ids]
+
+        return self._job(len(ids), work)
+
+    @route("GET", r"/api/v2/job_statuses(?:\.json)?", name="job_statuses.list", group="api")
+    def list_jobs(self, req: Request) -> Response:
+        """The background jobs, the unfinished first, then the latest finished (100 at most)."""
+        latest = list(self.jobs.values())[::-1]
+        jobs = [j for j in latest if j["status"] != "completed"] + [j for j in latest if j["status"] == "completed"]
+        return Response.json({"job_statuses": jobs[:100], "next_page": None, "previous_page": None,
+                              "count": len(jobs[:100])})
 
     @route("GET", r"/api/v2/job_statuses/(?P<id>[0-9a-f]+)(?:\.json)?", name="job_statuses.show", group="api")
     def job_status(self, req: Request) -> Response:
