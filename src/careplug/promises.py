@@ -143,10 +143,6 @@ _EMBEDDED = re.compile(r"\b(?:why|whether|how come)\b")
 # "if" that means "whether" ("let you know if it's ready") is no condition
 _WHETHER = re.compile(r"\b(know|tell you|confirm|check|see|find out|ask|advise|inform you|update you|"
                       r"wondering|unsure|not sure)\s+if\b")
-# a condition that restricts the promise in the comma clause after it ("..., provided the courier
-# confirms"); a bare ", if that suits" is a courtesy, not a restriction
-_RESTRICTING_CLAUSE = re.compile(r"^\s*(?:only\s+(?:if|when|once|after)|unless|provided|providing|as long as|"
-                                 r"so long as|assuming|on (?:the )?condition|subject to)\b")
 # a condition in a comma clause before the promise ("once the landlord approves the quote, we'll...")
 _CONDITION_CLAUSE = re.compile(r"^\s*(?:once(?!\s+(?:again|more))|as soon as|if|unless|provided|providing|assuming|"
                                r"should you)\b")
@@ -265,8 +261,10 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                     break
                 if _REQUEST_THEN.match(clause[:m.start()]):
                     break                   # "kindly share the transaction id and we will check..."
+                # (a condition in a comma clause after the promise only when it restricts it: ", provided
+                # the courier confirms" does, ", if that suits" is a courtesy)
                 if any(_CONDITION_CLAUSE.match(c) for c in clauses[:i]) or any(
-                        _RESTRICTING_CLAUSE.match(c) for c in clauses[i + 1:]):
+                        _CONDITION_AFTER.match(c) and _RESTRICTS.match(c) for c in clauses[i + 1:]):
                     break                   # "once the landlord approves, we'll..."; "..., provided the..."
                 if k > 0 and _CONDITION_LEADS.match(segments[k - 1]):
                     break                   # "if the logs arrive today; we'll fix it tomorrow"

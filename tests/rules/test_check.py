@@ -128,25 +128,29 @@ def test_findings_of_a_rule_that_fails_later_stay_open(journey, store, plugins):
     assert len(store_findings.open_findings(store)) == 1
 
 
+class Flaky(Unanswered):
+    """``unanswered`` that raises while ``failing`` (a transient bug, a lost connection)."""
+
+    failing = False
+
+    def assess(self, history, now):
+        if self.failing:
+            raise ConnectionError("transient")
+        return super().assess(history, now)
+
+
 def test_a_subject_a_rule_failed_on_is_evaluated_again_at_the_next_run(journey, store, plugins):
     ada = journey.customer()
     conv = journey.conversation(ada, ny(2026, 3, 2, 9))
     journey.inbound(conv, ny(2026, 3, 2, 9))
     journey.load()
     subject = f"conversation:zendesk:{conv.external_id}"
-    failing = [True]
-
-    class Flaky(Unanswered):
-        def assess(self, history, now):
-            if failing[0]:
-                raise ConnectionError("transient")
-            return super().assess(history, now)
-
     rule = Flaky(UnansweredOptions(), context())
+    rule.failing = True
     assert not evaluate_store(store, [rule], ny(2026, 3, 2, 9, 5), plugins=plugins).ok
     # nothing changes in the conversation; the next run retries it (a failure is not an evaluation)
     assert subject in store.due_subjects(ny(2026, 3, 2, 9, 6))
-    failing[0] = False
+    rule.failing = False
     result = evaluate_store(store, [rule], ny(2026, 3, 2, 16), plugins=plugins)
     assert result.ok and [f.stage for f in result.new] == ["breach"]
 
@@ -156,22 +160,14 @@ def test_a_kept_finding_of_a_failing_rule_still_reaches_its_next_stage(journey, 
     conv = journey.conversation(ada, ny(2026, 3, 2, 9))
     journey.inbound(conv, ny(2026, 3, 2, 9))
     journey.load()
-    failing = [False]
-
-    class Flaky(Unanswered):
-        def assess(self, history, now):
-            if failing[0]:
-                raise ConnectionError("transient")
-            return super().assess(history, now)
-
     rule = Flaky(UnansweredOptions(), context())
     [warning] = evaluate_store(store, [rule], ny(2026, 3, 2, 12, 30), plugins=plugins).new     # 3h30 of 4h
     assert warning.stage == "warning"
     journey.reply(conv, ny(2026, 3, 2, 12, 40), "internal", public=False)                   # a change: dirty
     journey.load()
-    failing[0] = True
+    rule.failing = True
     assert not evaluate_store(store, [rule], ny(2026, 3, 2, 12, 45), plugins=plugins).ok
-    failing[0] = False
+    rule.failing = False
     result = evaluate_store(store, [rule], ny(2026, 3, 2, 14), plugins=plugins)
     assert [f.stage for f in result.updated] == ["breach"]
 

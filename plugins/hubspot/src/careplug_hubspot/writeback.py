@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from careplug.errors import DeliveryError, RetriableError
+from careplug.nudges.exactly_once import write_missing
 from careplug.nudges.model import MARKER_PREFIX, Action, Nudge, Receipt
 
 from .client import HubSpotClient
@@ -214,26 +215,16 @@ class WriteBack:
 
     def _attempts(self, kind: str, chunk: list[Nudge], now: datetime) -> dict[str, Receipt]:
         """Create ``chunk``; after a failure that may hide a write (a timeout, a 5xx, a lost answer)
-        read its markers back (``_read_back``) and create only what is still missing."""
-        done: dict[str, Receipt] = {}
-        todo = list(chunk)
-        attempts = self.client.max_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                done.update(self._create(kind, todo, now))
-                return done
-            except RetriableError as exc:
-                if attempt == attempts:
-                    raise
-                log.warning("%s; reading the markers back before writing again (attempt %d of %d)", exc, attempt,
-                            attempts)
-                self.client.pause(getattr(exc, "retry_after", None) or self.client.backoff * 2 ** (attempt - 1))
-                found = self._read_back(kind, todo)
-                done.update(found)
-                todo = [n for n in todo if n.key not in found]
-                if not todo:
-                    return done
-        return done
+        read its markers back (``_read_back``: not search, whose index trails writes) and create only
+        what is still missing."""
+        client = self.client
+
+        def pause(attempt: int, exc: RetriableError) -> None:
+            client.pause(exc.retry_after or client.backoff * 2 ** (attempt - 1))
+
+        return write_missing(chunk, lambda todo: self._create(kind, todo, now),
+                             look_up=lambda todo: self._read_back(kind, todo), attempts=client.max_attempts,
+                             pause=pause, log=log)
 
     def _create(self, kind: str, todo: list[Nudge], now: datetime) -> dict[str, Receipt]:
         data = self.client.batch_create(kind, [object_input(n, marker_property=self.marker_property, now=now)

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from careplug.errors import FatalSourceError, RetriableError
+from careplug.nudges.exactly_once import write_missing
 from careplug.nudges.model import Action, Nudge, Receipt
 
 from .client import SalesforceClient
@@ -205,26 +206,16 @@ class WriteBack:
         return [receipts[n.key] for n in nudges]
 
     def _attempts(self, chunk: list[Nudge], write, now: datetime) -> dict[str, Receipt]:
-        """Write ``chunk``; after a transient failure look its markers up and write only the rest."""
-        done: dict[str, Receipt] = {}
-        todo = list(chunk)
-        for attempt in range(1, self.client.max_attempts + 1):
-            try:
-                done.update(write(todo, now))
-                return done
-            except RetriableError as exc:
-                if attempt == self.client.max_attempts:
-                    raise
-                log.warning("%s; looking the markers up before writing again (attempt %d of %d)", exc, attempt,
-                            self.client.max_attempts)
-                self.client.pause(getattr(exc, "retry_after", None) or self.client.backoff * 2 ** (attempt - 1))
-                if not self.marker_field or any(self.is_comment(n) for n in todo):
-                    found = self.find(todo)
-                    done.update(found)
-                    todo = [n for n in todo if n.key not in found]
-                if not todo:
-                    return done
-        return done
+        """Write ``chunk``; after a transient failure look its markers up and write only the rest (an
+        upsert of tasks by the marker field is idempotent by itself: it is sent again as it is)."""
+        client = self.client
+
+        def pause(attempt: int, exc: RetriableError) -> None:
+            client.pause(exc.retry_after or client.backoff * 2 ** (attempt - 1))
+
+        idempotent = bool(self.marker_field) and not any(self.is_comment(n) for n in chunk)
+        return write_missing(chunk, lambda todo: write(todo, now), look_up=None if idempotent else self.find,
+                             attempts=client.max_attempts, pause=pause, log=log)
 
     def _create(self, chunk: list[Nudge], now: datetime) -> dict[str, Receipt]:
         def write(todo: list[Nudge], now: datetime) -> dict[str, Receipt]:

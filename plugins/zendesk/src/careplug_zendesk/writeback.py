@@ -43,6 +43,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from careplug.errors import DeliveryError, RetriableError
+from careplug.nudges.exactly_once import write_missing
 from careplug.nudges.model import Action, Nudge, Receipt
 from zenpy.lib.api_objects import Comment, Ticket
 
@@ -189,26 +190,15 @@ class WriteBack:
         """Write ``todo``; after a failure that may hide the write (a timeout, a dropped connection,
         a 5xx, a 429) wait until Zendesk has no bulk job left to run, look the markers up again,
         and write only what is still missing."""
-        done: dict[str, Receipt] = {}
-        attempts = self.client.max_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                done.update(write(todo))
-                return done
-            except RetriableError as exc:
-                if attempt == attempts:
-                    raise
-                log.warning("%s; looking the markers up before writing again (attempt %d of %d)", exc, attempt,
-                            attempts)
-                wait = getattr(exc, "retry_after", None) or self.client.backoff * 2 ** (attempt - 1)
-                self.client.sleep(min(wait, self.client.max_retry_wait))
-                self._settle()
-                found = (lookup or self.find)(todo)
-                done.update(found)
-                todo = [n for n in todo if n.key not in found]
-                if not todo:
-                    return done
-        return done
+        client = self.client
+
+        def pause(attempt: int, exc: RetriableError) -> None:
+            wait = exc.retry_after or client.backoff * 2 ** (attempt - 1)
+            client.sleep(min(wait, client.max_retry_wait))
+            self._settle()
+
+        return write_missing(todo, write, look_up=lookup or self.find, attempts=client.max_attempts, pause=pause,
+                             log=log)
 
     def _settle(self) -> None:
         """Wait until ``job_statuses.json`` lists no job queued or working: a lost bulk request may
