@@ -107,12 +107,25 @@ _STAFF = (r"team|engineers?|specialists?|technicians?|techs?|agents?|colleagues?
           r"porters?|partners?|vendors?|suppliers?|carriers?|warehouse|billing|finance|support|helpdesk|"
           r"service desk")
 
+class _Needs:
+    """A marker pattern searched only in text that holds one of the words it cannot match without
+    (most sentences hold none: the search is skipped)."""
+
+    __slots__ = ("needs", "pattern")
+
+    def __init__(self, needs: tuple[str, ...], pattern: str):
+        self.needs, self.pattern = needs, re.compile(pattern)
+
+    def search(self, text: str) -> re.Match | None:
+        return self.pattern.search(text) if any(n in text for n in self.needs) else None
+
+
 _MARKERS = [
     re.compile(r"\b(i|we)\s*('ll|’ll| will| shall|'m going to| am going to|'re going to| are going to|'m gonna|"
                r" am gonna|'re gonna| are gonna| gonna)\b"),
     re.compile(r"^\s*gonna\s+\w+"),                                  # chat shorthand: "gonna check and ..."
     # "ill" for "I'll" in chat, before what an agent does ("ill ping you back"), not "I'm ill"
-    re.compile(r"(?<!'m )(?<!am )\bill\s+(" + _ACTS + r"|check|look|have|sort|chase|find|fix|do)\b"),
+    re.compile(r"ill(?<=\bill)(?<!'m ill)(?<!am ill)\s+(" + _ACTS + r"|check|look|have|sort|chase|find|fix|do)\b"),
     # an intention with a direction ("I'm aiming to have it set up by Friday")
     re.compile(r"\b(i|we)\s*('m|'re| am| are)\s+aiming\s+to\b"),
     # an expectation of one's own ("I should have the keys for you by tomorrow"), not a regret ("we
@@ -123,14 +136,14 @@ _MARKERS = [
     re.compile(r"\byou\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
     re.compile(r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
     # someone of the team, perhaps named ("my colleague priya will call you")
-    re.compile(r"(?:\b(?:our|the|my|your|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + _STAFF + r"|vets?|[a-z]{3,}(?:ists?|ians?))"
-               r"(\s+[a-z]+)?\s*('ll| will)\b"),
-    re.compile(r"\b(they|he|she)\s*('ll| will)\s+(" + _ACTS + r")\b"),
-    re.compile(r"^\s*(will|'ll)\s+(" + _ACTS + r"|check|circle)\b"),
-    re.compile(r"\b(and|then)\s+will\s+(" + _ACTS + r"|check|let|be)\b"),
+    _Needs(("will", "'ll"), r"(?:\b(?:our|the|my|your|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + _STAFF +
+           r"|vets?|[a-z]{3,}(?:ists?|ians?))(\s+[a-z]+)?\s*('ll| will)\b"),
+    _Needs(("will", "'ll"), r"\b(they|he|she)\s*('ll| will)\s+(" + _ACTS + r")\b"),
+    _Needs(("will", "'ll"), r"^\s*(will|'ll)\s+(" + _ACTS + r"|check|circle)\b"),
+    _Needs(("will",), r"\b(and|then)\s+will\s+(" + _ACTS + r"|check|let|be)\b"),
     # "and will" with any verb done to the customer or the matter ("and will write to you again")
-    re.compile(r"\b(and|then)\s+will\s+(?!not\b|never\b)[a-z]+\s+(?:to\s+|with\s+)?(?:you|your|u|it|this|that|them|"
-               r"the|an?|back|over)\b"),
+    _Needs(("will",), r"\b(and|then)\s+will\s+(?!not\b|never\b)[a-z]+\s+(?:to\s+|with\s+)?(?:you|your|u|it|this|"
+           r"that|them|the|an?|back|over)\b"),
     re.compile(r"\bi promise\b"),
 ]
 _NEGATION = re.compile(
@@ -244,7 +257,7 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
     s = _norm(sentence)
     if not s or s.endswith("?") or _QUESTION_START.match(s):
         return None
-    segments = _SEGMENT.split(_WHETHER.sub(r"\1 whether", s))
+    segments = _SEGMENT.split(_WHETHER.sub(r"\1 whether", s) if "if" in s else s)
     for k, segment in enumerate(segments):
         segment = _ABSENCE.sub(_absence, segment)
         clauses = _CLAUSE.split(segment)
@@ -253,9 +266,7 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                 m = marker.search(clause)
                 if m is None:
                     continue
-                embedded = _EMBEDDED.search(clause, m.end())      # "…check why it isn't reaching you"
-                if (_NEGATION.search(clause, 0, embedded.start() if embedded else len(clause))
-                        or _NOT_PROMISES.search(clause) or _PAST.search(clause)):
+                if _negated(clause, m.end()) or _NOT_PROMISES.search(clause) or _PAST.search(clause):
                     break
                 if _CONDITION_BEFORE.search(clause[:m.start()]) or _CONDITION_ANYWHERE.search(segment):
                     break
@@ -272,6 +283,16 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                     break                   # "we'll ship it tomorrow, but only if the payment clears"
                 return ",".join(clauses[i:]).strip(), ",".join(clauses[:i]).strip()
     return None
+
+
+def _negated(clause: str, after: int) -> bool:
+    """Whether ``clause`` negates its promise (which ends at ``after``); a negation inside an embedded
+    question after it ("…check why the push isn't reaching you") is what is looked into, not it."""
+    neg = _NEGATION.search(clause)
+    if neg is None:
+        return False
+    embedded = _EMBEDDED.search(clause, after)
+    return embedded is None or neg.start() < embedded.start()
 
 
 def _restricts(segment: str) -> bool:
@@ -300,12 +321,12 @@ _WITHIN_THE = re.compile(r"\bwithin\s+the\s+(?:next\s+)?(hour|day|week)\b")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY = re.compile(r"\b(next\s+|this\s+|on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
                       r"(\s+next\s+week)?\b"
-                      # an abbreviation ("by weds", "on thurs"), after a word that makes it a day ("sat" alone is not)
-                      r"|\b(next\s+|this\s+|on\s+|by\s+|until\s+|till\s+|before\s+)?"
-                      r"(tues|weds|thur|thurs|fri|(?<=next )(?:mon|tue|wed|thu|sat|sun)|(?<=this )(?:mon|tue|wed|thu|sat|sun)|"
-                      r"(?<=on )(?:mon|tue|wed|thu|sat|sun)|(?<=by )(?:mon|tue|wed|thu|sat|sun)|"
-                      r"(?<=until )(?:mon|tue|wed|thu|sat|sun)|(?<=till )(?:mon|tue|wed|thu|sat|sun)|"
-                      r"(?<=before )(?:mon|tue|wed|thu|sat|sun))\.?(\s+next\s+week)?(?!\w)")
+                      # an abbreviation ("by weds", "back thurs"); a short one only after a word that makes
+                      # it a day ("sat" or "wed" alone is not)
+                      r"|\b(next\s+|this\s+|on\s+|by\s+|until\s+|till\s+|before\s+)?(tues|weds|thurs?|fri)\.?"
+                      r"(\s+next\s+week)?(?!\w)"
+                      r"|\b(next\s+|this\s+|on\s+|by\s+|until\s+|till\s+|before\s+)(mon|tue|wed|thu|sat|sun)\.?"
+                      r"(\s+next\s+week)?(?!\w)")
 _ABBREVIATED = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4,
                 "sat": 5, "sun": 6}
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -477,8 +498,10 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
     if m:                                   # "ahead of tuesday's call, by monday": monday
         if m.group(2):
             lead, target, next_week = m.group(1), _WEEKDAYS.index(m.group(2)), m.group(3)
-        else:
+        elif m.group(5):
             lead, target, next_week = m.group(4), _ABBREVIATED[m.group(5)], m.group(6)
+        else:
+            lead, target, next_week = m.group(7), _ABBREVIATED[m.group(8)], m.group(9)
         if (lead or "").strip() == "next" or next_week:
             monday_next = today + timedelta(days=7 - today.weekday())
             day = monday_next + timedelta(days=target)

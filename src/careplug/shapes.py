@@ -37,6 +37,11 @@ def list_of(value: Any, kind: type) -> list[Any]:
     it is instead."""
     if value is None:
         return []
+    if type(value) is list:                 # the usual case, checked without the ABCs
+        for i, item in enumerate(value):
+            if not isinstance(item, kind):
+                raise ShapeError(f"returned a list holding {_a(item)} at index {i}, not only {kind.__name__} objects")
+        return value
     if isinstance(value, (str, bytes, Mapping, kind)) or not isinstance(value, Iterable):
         raise ShapeError(f"returned {_a(value)}, not a list of {kind.__name__} (return [] or None for none)")
     items = value if type(value) is list else list(value)
