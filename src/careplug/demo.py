@@ -53,6 +53,9 @@ subdivision = "NY"
 [rules.neglected_lead]
 
 [nudges]
+# the demo delivers at once, whatever the hour; left out, nudges wait for each person's business hours
+[nudges.quiet_hours]
+enabled = false
 """
 
 
