@@ -171,3 +171,31 @@ def test_a_careplug_error_creating_a_source_is_shown(project):
         app.close()
     assert result.failures == [
         "sync: source 'broken' (type 'flaky') could not be created: AuthError: broken: set DESK_TOKEN"]
+
+
+class ReadOnly(careplug.Source):
+    """A source that can write back, with write-back switched off in its options."""
+
+    kind = "readonly"
+    streams = ("tickets",)
+
+    @property
+    def can_deliver(self) -> bool:
+        return False
+
+    def deliver(self, nudges):
+        raise AssertionError("write-back is off")
+
+
+def test_a_source_whose_write_back_is_off_is_no_nudge_target(project):
+    def careplug_register_sources(register):
+        register(ReadOnly)
+
+    project.write_text(CONFIG + '[sources.quiet]\ntype = "readonly"\n')
+    plugins = Plugins(load_entry_points=False)
+    plugins.register(plugin(careplug_register_sources=careplug_register_sources), name="readonly_plugin")
+    app = App.from_file(project, plugins=plugins)
+    try:
+        assert "quiet" not in app.deliverable_targets and "local" in app.deliverable_targets
+    finally:
+        app.close()

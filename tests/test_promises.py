@@ -389,3 +389,24 @@ def test_a_title_does_not_end_the_sentence_and_a_negation_in_an_embedded_questio
 def test_a_day_of_the_month_alone_noon_shorthand_and_more_trades_are_read(sentence, due):
     [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
     assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("I'll call you tonight at 8.", datetime(2026, 3, 2, 20, tzinfo=NY)),
+    ("I'll call you tomorrow evening at 7.", datetime(2026, 3, 3, 19, tzinfo=NY)),
+    ("I'll ring you at 8 tomorrow night.", datetime(2026, 3, 3, 20, tzinfo=NY)),
+    ("I'll meet you on the 2nd floor tomorrow.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("I'll chase them for the 2nd time tomorrow.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("No doubt we'll have it fixed by Friday.", datetime(2026, 3, 6, 17, tzinfo=NY)),
+    ("I'm not sure what happened so I'll look into it today.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+])
+def test_evening_hours_ordinals_that_are_no_dates_and_affirmative_doubt(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
+    assert c.due_at == due
+
+
+def test_a_sentence_may_end_with_an_abbreviation():
+    [c] = find_commitments("I'll drop the parcel at Main St. Does that suit?", MONDAY, tz="America/New_York")
+    assert c.sentence == "I'll drop the parcel at Main St."
+    [c] = find_commitments("I'll send the invoice, receipts etc. We can talk tomorrow?", MONDAY, tz="America/New_York")
+    assert c.sentence == "I'll send the invoice, receipts etc."

@@ -90,9 +90,10 @@ class App:
         """The names nudges can be delivered to: configured sources that write back and notifiers,
         also those that could not be created in this run (their nudges wait for them rather than
         being planned for another target)."""
-        sources, notifiers = self.plugins.sources(), self.plugins.notifiers()
+        created, kinds = self.sources, self.plugins.sources()
         return ({name for name, (kind, _) in self.config.sources.items()
-                 if sources[kind].deliver is not Source.deliver} | set(self.config.notifiers))
+                 if (created[name].can_deliver if name in created else kinds[kind].deliver is not Source.deliver)}
+                | set(self.config.notifiers))
 
     @cached_property
     def calendars(self) -> dict[str, Any]:

@@ -79,8 +79,8 @@ class Commitment:
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # a title or abbreviation ends no sentence ("I'll ask Dr. Patel and call you")
-_ABBREVIATION = re.compile(r"(?:^|\s)(?:dr|mr|mrs|ms|mx|prof|st|no|vs|approx|dept|ext|ref|e\.g|i\.e|etc|inc|ltd|co)\.$",
-                           re.IGNORECASE)
+_TITLE = re.compile(r"(?:^|\s)(?:dr|mr|mrs|ms|mx|prof)\.$", re.IGNORECASE)
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:st|no|vs|approx|dept|ext|ref|e\.g|i\.e|etc|inc|ltd|co)\.$", re.IGNORECASE)
 # where the quoted history of an email reply starts: what it quotes is not this message's promise
 _QUOTED = re.compile(r"^\s*(?:>|on\s.{1,200}\swrote:\s*$|-{2,}\s*original message\s*-{2,}|from:\s.+\bsent:\s)",
                      re.IGNORECASE | re.MULTILINE)
@@ -148,7 +148,9 @@ _MARKERS = [
 ]
 _NEGATION = re.compile(
     r"\b(can't|cannot|can not|won't|will not|wont|unable|not able|no promises?|don't|do not|didn't|did not|"
-    r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t|not sure|unsure|not certain|doubt)\b")
+    r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t)\b"
+    # doubt about one's own promise ("not sure i'll be able to..."), not "no doubt we'll..."
+    r"|\b(?:not sure|unsure|not certain|(?<!no )(?<!a )doubt)\s+(?:if\s+|whether\s+|that\s+)?(?:i|we)\b")
 _CONDITION_ANYWHERE = re.compile(
     r"\b(if|unless|in case|provided that|as long as)\b|\b(once|when|after|as soon as)\s+(you|your)\b")
 # an embedded question after the promise: a negation in it is what is looked into, not the promise
@@ -336,7 +338,9 @@ _DATE = re.compile(rf"\b(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|
 # a time of day after "at", "by", ... ("at 3pm", "by 10:30", "before noon"), or one with am/pm after a
 # day ("tomorrow 11 am", "friday 2pm")
 # a day of the month without its month ("on the 16th", "by the 3rd"): its next occurrence
-_ORDINAL_DAY = re.compile(r"\b(?:on|by|before|until|till|for)\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b")
+_ORDINAL_DAY = re.compile(r"\b(?:on|by|before|until|till)\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b"
+                          # a date, not "the 2nd floor": nothing but a boundary or a linking word after it
+                          r"(?=\s*(?:$|[.,;!?)]|\s(?:at|by|of|before|in|when|and|so|then|with|to|or)\b))")
 _CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|tonight|monday|tuesday|wednesday|"
                     r"thursday|friday|saturday|sunday),?\s+(?=\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)))"
                     r"(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|12\s*nn|12 noon|noon|midday"
@@ -351,6 +355,7 @@ _MORNING = re.compile(r"\bmorning\b")
 _FIRST_THING = re.compile(r"\bfirst thing\b")
 _AFTERNOON = re.compile(r"\b(afternoon|arvo)\b")
 _EVENING = re.compile(r"\b(evening|tonight)\b")
+_NIGHT = re.compile(r"\b(evening|tonight|night)\b")     # a bare hour then is in the afternoon or evening
 
 
 def _count(word: str | None) -> float:
@@ -402,15 +407,16 @@ def _next_day_of_month(n: int, base: date) -> date | None:
 
 
 @lru_cache(maxsize=1024)
-def _parse_clock(phrase: str) -> time | None:
+def _parse_clock(phrase: str, evening: bool = False) -> time | None:
     """A time of day. One without am/pm is read as people at work mean it: 1 to 6 in the afternoon
-    ("at 2:30" is 14:30), 7 to 12 as written, 13 to 23 on the 24-hour clock."""
+    ("at 2:30" is 14:30), 7 to 12 as written — 7 to 11 too in the ``evening`` ("tonight at 8") — 13
+    to 23 on the 24-hour clock."""
     if phrase in ("noon", "midday", "12 noon") or phrase.replace(" ", "") == "12nn":
         return time(12)
     bare = _BARE_TIME.match(phrase.strip())
     if bare:
         hour, minute = int(bare.group(1)), int(bare.group(2) or 0)
-        if 1 <= hour <= 6:
+        if 1 <= hour <= 6 or (evening and 7 <= hour <= 11):
             hour += 12
         return time(hour, minute) if hour < 24 and minute < 60 else None
     when = dateparser.parse(phrase, languages=["en"], settings={
@@ -446,7 +452,7 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
     def time_of_day(default: time) -> time:
         m = _CLOCK.search(s)
         if m:
-            parsed = _parse_clock(m.group(1).replace(".", ""))
+            parsed = _parse_clock(m.group(1).replace(".", ""), bool(_NIGHT.search(s)))
             if parsed:
                 return parsed
         if _FIRST_THING.search(s):
@@ -527,7 +533,7 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
         return at(today, time_of_day(end_of_day)), m.group(0), "day"
     m = _CLOCK.search(s)
     if m:
-        t = _parse_clock(m.group(1).replace(".", ""))
+        t = _parse_clock(m.group(1).replace(".", ""), bool(_NIGHT.search(s)))
         if t is not None:
             due = at(today, t)
             if due <= local:
@@ -592,8 +598,8 @@ def _sentences(text: str) -> list[str]:
     out: list[str] = []
     for piece in _SENTENCE.split(text):
         piece = piece.strip()
-        if out and _ABBREVIATION.search(out[-1]):
-            out[-1] = f"{out[-1]} {piece}"
+        if out and piece and (_TITLE.search(out[-1]) or (_ABBREVIATION.search(out[-1]) and not piece[0].isupper())):
+            out[-1] = f"{out[-1]} {piece}"          # "dr. patel", "e.g. tomorrow"; not "main st. Does that suit?"
         elif piece:
             out.append(piece)
     return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+
+from careplug.errors import RetriableError
 from careplug.nudges.model import Action, Nudge, nudge_key
 
 from careplug.testing.fakes.hubspot import FakeHubSpot
@@ -129,9 +131,16 @@ def test_a_create_that_failed_is_made_after_the_read_back_finds_nothing(lossy: L
     assert lossy.calls["batch.create"] == 2
 
 
-def test_a_create_that_keeps_failing_is_given_up_after_max_attempts_without_a_duplicate(lossy: LostAnswerHubSpot,
-                                                                                        make_source):
+def test_every_answer_lost_still_writes_once_the_first_try_having_written(lossy: LostAnswerHubSpot, make_source):
     [n] = nudges(lossy, 1)
     lossy.lose = {"batch.create": 3}                        # every answer lost (max_attempts = 3)
     [receipt] = make_source(host=lossy.url).deliver([n])    # the first try wrote it; the read-back finds it
     assert len(marked(lossy, "tasks", n)) == 1 and lossy.calls["batch.create"] == 1
+
+
+def test_a_create_refused_every_time_is_given_up_after_max_attempts(lossy: LostAnswerHubSpot, make_source):
+    [n] = nudges(lossy, 1)
+    lossy.inject("503", endpoint="batch.create", times=3)   # refused each time: nothing written
+    with pytest.raises(RetriableError):
+        make_source(host=lossy.url).deliver([n])
+    assert marked(lossy, "tasks", n) == [] and lossy.calls["batch.create"] == 3

@@ -150,6 +150,16 @@ def test_a_lost_bulk_job_still_queued_is_waited_for_before_the_markers_are_looke
     assert lossy.fake.calls["job_statuses.list"] >= 2, "the queued job was waited for"
 
 
+def test_an_unfinished_job_listed_after_a_page_of_finished_ones_is_still_waited_for(lossy):
+    """Zendesk lists job statuses 100 a page and does not say where unfinished ones sort."""
+    for _ in range(150):                             # an hour of other integrations' finished jobs
+        lossy.fake._job(1, lambda: [])
+    lossy.fake.job_delay = 30.0
+    lossy.fake._job(1, lambda: [])                   # one still queued, on the second page
+    client = lossy.make_source().client
+    assert client.unfinished_jobs() == 1
+
+
 def test_writing_again_waits_for_no_longer_than_the_job_polls_allow(lossy):
     n = nudge(lossy, 4, Action.NOTE)
     lossy.fake.job_delay = 30.0                      # a job that will not run during the test

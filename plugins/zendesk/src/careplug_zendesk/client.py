@@ -128,6 +128,7 @@ class ZendeskClient:
                  timeout: float = 30.0, max_attempts: int = 5, backoff: float = 1.0, max_retry_wait: float = 60.0,
                  sleep: Callable[[float], None] | None = None):
         self.source = source
+        self.subdomain = subdomain
         self.base_url = base_url.rstrip("/") if base_url else None
         self.pacer = pacer
         self.timeout = timeout
@@ -308,14 +309,23 @@ class ZendeskClient:
         z = self.zenpy
         return self.call("job_statuses/{id}", lambda: z.job_status(id=job_id).to_dict(), stream=stream)
 
-    def unfinished_jobs(self, *, stream: str | None = None) -> int:
-        """How many background jobs ``GET job_statuses.json`` lists as ``queued`` or ``working``."""
-        z = self.zenpy
+    def unfinished_jobs(self, *, stream: str | None = None, max_pages: int = 20) -> int:
+        """How many background jobs ``GET job_statuses.json`` lists as ``queued`` or ``working``, on
+        every page (``next_page``; Zendesk keeps a job's status about an hour, and does not say where
+        unfinished jobs sort), at most ``max_pages``."""
 
         def read() -> int:
-            jobs = z.job_status()
-            jobs = jobs.get("job_statuses", []) if isinstance(jobs, dict) else list(jobs)
-            return sum(1 for j in jobs if getattr(j, "status", None) in ("queued", "working"))
+            url: str | None = f"https://{self.subdomain}.zendesk.com/api/v2/job_statuses.json"
+            unfinished = 0
+            for _ in range(max_pages):
+                if not url:
+                    break
+                response = self.session.get(url, timeout=self.timeout)
+                response.raise_for_status()
+                page = response.json()
+                unfinished += sum(1 for j in page.get("job_statuses") or [] if j.get("status") in ("queued", "working"))
+                url = page.get("next_page")
+            return unfinished
 
         return self.call("job_statuses", read, stream=stream)
 

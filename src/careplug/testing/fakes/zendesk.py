@@ -789,11 +789,17 @@ class FakeZendesk(FakeServer):
 
     @route("GET", r"/api/v2/job_statuses(?:\.json)?", name="job_statuses.list", group="api")
     def list_jobs(self, req: Request) -> Response:
-        """The background jobs, the unfinished first, then the latest finished (100 at most)."""
+        """The background jobs, 100 a page (``page``), the latest finished first and the unfinished
+        after them: Zendesk documents the order as by completion date, then creation date,
+        descending, and does not say where jobs with no completion date go, so the fake puts them
+        where a reader that looks at one page would miss them."""
         latest = list(self.jobs.values())[::-1]
-        jobs = [j for j in latest if j["status"] != "completed"] + [j for j in latest if j["status"] == "completed"]
-        return Response.json({"job_statuses": jobs[:100], "next_page": None, "previous_page": None,
-                              "count": len(jobs[:100])})
+        jobs = [j for j in latest if j["status"] == "completed"] + [j for j in latest if j["status"] != "completed"]
+        page = max(1, int(req.arg("page") or 1))
+        shown = jobs[(page - 1) * 100:page * 100]
+        more = page * 100 < len(jobs)
+        return Response.json({"job_statuses": shown, "count": len(jobs), "previous_page": None,
+                              "next_page": self.url_for(f"job_statuses.json?page={page + 1}") if more else None})
 
     @route("GET", r"/api/v2/job_statuses/(?P<id>[0-9a-f]+)(?:\.json)?", name="job_statuses.show", group="api")
     def job_status(self, req: Request) -> Response:
