@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from careplug.model import Conversation, Message, Status
+from careplug.model import Conversation, Message, Status, Task
 from careplug.source import iter_records
 from careplug.store import Store
 from careplug.sync import sync_source
@@ -63,6 +63,25 @@ def test_engagements_become_messages_on_their_ticket_or_the_contacts_activity(fa
     inbound = [m for m in messages.values() if m.external_id.startswith("emails:") and m.direction.value == "inbound"]
     assert inbound and all(m.conversation_id.isdigit() for m in inbound)
     assert {m.channel.value for m in messages.values() if m.external_id.startswith("communications:")} <= {"sms", "social"}
+
+
+def test_a_call_or_meeting_logged_on_a_company_only_is_a_touch_on_its_account(fake: FakeHubSpot, make_source):
+    fake.seed(2, engagements_per_ticket=0)
+    company = sorted(fake.objects["companies"])[0]
+    at = "2026-01-05T08:00:00.000Z"
+    call = fake.put("calls", {"hs_call_direction": "OUTBOUND", "hs_call_status": "COMPLETED", "hs_call_title": "QBR",
+                              "hs_timestamp": at})
+    missed = fake.put("calls", {"hs_call_direction": "INBOUND", "hs_call_status": "NO_ANSWER", "hs_timestamp": at})
+    meeting = fake.put("meetings", {"hs_meeting_title": "Renewal", "hs_timestamp": at})
+    note = fake.put("notes", {"hs_note_body": "internal", "hs_timestamp": at})
+    for kind, obj in (("calls", call), ("calls", missed), ("meetings", meeting), ("notes", note)):
+        fake.associate(kind, obj["id"], "companies", company)
+    source = make_source()
+    records = [r for stream in ("calls", "meetings", "notes") for r in iter_records(source.fetch(stream, None))]
+    on_company = {r.external_id: r for r in records if isinstance(r, Task) and r.account_id == company}
+    assert set(on_company) == {f"calls:{call['id']}", f"meetings:{meeting['id']}"}   # not the missed call, nor a note
+    assert all(t.done and t.completed_at is not None and t.customer_id is None for t in on_company.values())
+    assert on_company[f"calls:{call['id']}"].type == "call"
 
 
 def test_inbox_threads_are_skipped_without_the_conversations_scope(make_source, tmp_path):

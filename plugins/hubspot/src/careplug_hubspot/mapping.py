@@ -200,8 +200,9 @@ def activity_conversation(source: str, contact_id: str) -> Conversation:
 
 def engagement_to_record(source: str, object_type: str, obj: Mapping[str, Any], *, ticket_id: str | None,
                          contact_id: str | None, company_id: str | None = None) -> Record | None:
-    """A message (or, for ``tasks``, a task) for one engagement; None when it belongs to no ticket
-    and no contact (nothing careplug can place it on)."""
+    """A message (or, for ``tasks``, a task) for one engagement. One logged on a company only (no
+    ticket, no contact) is the company's touch when it is one (``company_touch``); otherwise None:
+    nothing careplug can place it on."""
     p = _props(obj)
     eid = f"{object_type}:{obj['id']}"
     when = parse_time(p.get("hs_timestamp") or obj.get("createdAt"), "hs_timestamp")
@@ -215,7 +216,7 @@ def engagement_to_record(source: str, object_type: str, obj: Mapping[str, Any], 
                     created_at=parse_time(obj.get("createdAt"), "createdAt"),
                     updated_at=parse_time(p.get("hs_lastmodifieddate") or obj.get("updatedAt"), "hs_lastmodifieddate"))
     if ticket_id is None and contact_id is None:
-        return None
+        return company_touch(source, object_type, obj, company_id, when, owner) if company_id else None
     conversation = ticket_id or f"contact:{contact_id}"
     inbound = False
     channel, public, body, answered = Channel.OTHER, True, "", None
@@ -245,6 +246,31 @@ def engagement_to_record(source: str, object_type: str, obj: Mapping[str, Any], 
                    author=(contact_id if inbound else owner),
                    author_role=AuthorRole.CUSTOMER if inbound else AuthorRole.AGENT,
                    channel=channel, created_at=when, body=body[:2000], answered_call=answered)
+
+
+def company_touch(source: str, object_type: str, obj: Mapping[str, Any], company_id: str, when: datetime | None,
+                  owner: str | None) -> Task | None:
+    """An engagement logged on a company and nobody in it — a call made or taken, an email sent, a
+    meeting — as a done task on the account (its touch: ``quiet_customer`` at account level); a
+    missed or inbound-only contact, a note or a message of unknown direction is none."""
+    p = _props(obj)
+    if object_type == "calls":
+        inbound = (p.get("hs_call_direction") or "").upper() == "INBOUND"
+        if (p.get("hs_call_status") or "").upper() not in ANSWERED_CALL and inbound:
+            return None
+        kind, subject = "call", p.get("hs_call_title") or "Call"
+    elif object_type == "emails":
+        if (p.get("hs_email_direction") or "").upper() not in ("EMAIL", "FORWARDED_EMAIL"):
+            return None
+        kind, subject = "email", p.get("hs_email_subject") or "Email"
+    elif object_type == "meetings":
+        kind, subject = "meeting", p.get("hs_meeting_title") or "Meeting"
+    else:
+        return None
+    return Task(source=source, external_id=f"{object_type}:{obj['id']}", subject=subject, owner=owner,
+                account_id=company_id, type=kind, due_at=when, done=True, completed_at=when,
+                created_at=parse_time(obj.get("createdAt"), "createdAt"),
+                updated_at=parse_time(p.get("hs_lastmodifieddate") or obj.get("updatedAt"), "hs_lastmodifieddate"))
 
 
 # --- conversations inbox --------------------------------------------------------------------------

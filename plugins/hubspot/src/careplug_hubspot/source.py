@@ -290,6 +290,9 @@ class HubSpotSource(Source):
         elif stream in ENGAGEMENTS:
             tickets = self._first_associated(stream, "tickets", ids, stream)
             contacts = self._first_associated(stream, "contacts", ids, stream)
+            # logged on a company only: one more association read, for those alone (usually none)
+            orphans = [i for i in ids if i not in tickets and i not in contacts]
+            companies = self._first_associated(stream, "companies", orphans, stream) if orphans else {}
             activity: set[str] = set()
             for o in objs:
                 oid = str(o.get("id"))
@@ -297,8 +300,9 @@ class HubSpotSource(Source):
                 if stream != "tasks" and ticket is None and contact and contact not in activity:
                     activity.add(contact)
                     yield mapping.activity_conversation(self.name, contact)
-                yield from self._mapped(stream, o, lambda o=o, t=ticket, c=contact: [
-                    r for r in [mapping.engagement_to_record(self.name, stream, o, ticket_id=t, contact_id=c)] if r])
+                yield from self._mapped(stream, o, lambda o=o, t=ticket, c=contact, a=companies.get(oid): [
+                    r for r in [mapping.engagement_to_record(self.name, stream, o, ticket_id=t, contact_id=c,
+                                                             company_id=a)] if r])
         elif stream == "companies":
             for o in objs:
                 yield from self._mapped(stream, o, lambda o=o: [mapping.company_to_account(

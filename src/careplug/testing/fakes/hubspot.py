@@ -69,6 +69,10 @@ ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
     ("notes", "contacts"): 202, ("contacts", "notes"): 201,
     ("tasks", "contacts"): 204, ("contacts", "tasks"): 203,
     ("communications", "contacts"): 82, ("contacts", "communications"): 81,
+    ("calls", "companies"): 182, ("companies", "calls"): 181,
+    ("emails", "companies"): 186, ("companies", "emails"): 185,
+    ("meetings", "companies"): 188, ("companies", "meetings"): 187,
+    ("communications", "companies"): 88, ("companies", "communications"): 87,
     ("notes", "companies"): 190, ("companies", "notes"): 189,
     ("tasks", "companies"): 192, ("companies", "tasks"): 191,
 }
