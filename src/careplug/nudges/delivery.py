@@ -148,6 +148,7 @@ class _Run:
         self.result = NudgeResult(dry_run=dry_run)
         self._calendars: dict[str | None, Any] = {}
         self._counted: dict[str, int] = {}
+        self._considered: set[str] = set()     # keys of the rows deliver() weighs in this run
 
     def run(self) -> NudgeResult:
         with self.plugins.recording() as hook_failures:
@@ -274,8 +275,9 @@ class _Run:
         due: dict[str, list[Nudge]] = defaultdict(list)
         deferred: dict[str, datetime] = {}
         taken: dict[str, int] = defaultdict(int)
+        self._considered = {nudge.key for nudge, _ in rows}
         for nudge, state in rows:
-            reason, until = self._hold(nudge, taken)
+            reason, until = self._hold(nudge, taken, started=state is NudgeState.PENDING)
             if reason:
                 self.result.lines.append(NudgeLine.of("defer", nudge, reason))
                 if until is not None:
@@ -323,8 +325,11 @@ class _Run:
                 f"target {target!r}: {len(rows)} nudges failed {limit} times and are no longer retried "
                 f"(last error: {rows[-1].error})")
 
-    def _hold(self, nudge: Nudge, taken: dict[str, int]) -> tuple[str | None, datetime | None]:
-        """Why ``nudge`` must wait (quiet hours, daily cap), and until when; (None, None) to go."""
+    def _hold(self, nudge: Nudge, taken: dict[str, int],
+              started: bool = False) -> tuple[str | None, datetime | None]:
+        """Why ``nudge`` must wait (quiet hours, daily cap), and until when; (None, None) to go.
+        A ``started`` nudge (left pending by a run that died) was admitted under the cap when it
+        was started, so the cap is not applied to it again."""
         source = nudge.extra.get("source")
         calendar = self._calendar(self.policy.calendar_for(nudge.assignee, source))
         if self.policy.quiet_hours.enabled and calendar is not None and not calendar.is_open(self.now):
@@ -332,12 +337,14 @@ class _Run:
             who = nudge.assignee or "the team"
             return f"quiet hours: {who} is out of business hours until {until.isoformat()}", until
         cap = self.policy.limits.per_person_per_day
-        if cap and nudge.assignee and not (nudge.escalation and self.policy.limits.escalations_exempt):
+        exempt = started or (nudge.escalation and self.policy.limits.escalations_exempt)
+        if cap and nudge.assignee and not exempt:
             tz = calendar.tz if calendar is not None else self.now.tzinfo
             local = self.now.astimezone(tz)
             day_start = datetime.combine(local.date(), time(0), tzinfo=tz)
             if nudge.assignee not in self._counted:
-                self._counted[nudge.assignee] = self.ledger.count_for(nudge.assignee, day_start)
+                self._counted[nudge.assignee] = self.ledger.count_for(nudge.assignee, day_start,
+                                                                     self._considered)
             already = self._counted[nudge.assignee] + taken[nudge.assignee]
             if already >= cap:
                 return f"daily cap: {nudge.assignee} already has {already} nudges today (cap {cap})", None

@@ -65,9 +65,11 @@ class Ledger:
         with self.store.engine.connect() as conn:
             return rows_.stale(conn)
 
-    def count_for(self, assignee: str, since: datetime) -> int:
+    def count_for(self, assignee: str, since: datetime, exclude: Iterable[str] = ()) -> int:
+        """Nudges delivered to ``assignee`` since ``since``, plus pending ones started since then
+        and not in ``exclude``."""
         with self.store.engine.connect() as conn:
-            return rows_.count_for_assignee(conn, assignee, since.timestamp())
+            return rows_.count_for_assignee(conn, assignee, since.timestamp(), exclude)
 
     # --- moving -------------------------------------------------------------------------------
 

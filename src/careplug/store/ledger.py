@@ -215,11 +215,16 @@ def stale(conn: Connection) -> list[tuple[LedgerRow, str, float | None]]:
     return out
 
 
-def count_for_assignee(conn: Connection, assignee: str, since: float) -> int:
-    """Nudges delivered to ``assignee`` since ``since`` (epoch), plus those in flight (pending)."""
-    return int(conn.execute(select(func.count()).select_from(schema.nudges).where(
-        _N.assignee == assignee,
-        or_(_N.delivered_at >= since, _N.state == NudgeState.PENDING.value))).scalar() or 0)
+def count_for_assignee(conn: Connection, assignee: str, since: float, exclude: Iterable[str] = ()) -> int:
+    """Nudges delivered to ``assignee`` since ``since`` (epoch), plus those in flight (pending)
+    that were started since then. Pending rows in ``exclude`` (the rows this run considers
+    itself) are not counted: a pending row left by a crash must not fill its own slot, and one
+    started on an earlier day belongs to that day's count."""
+    delivered = conn.execute(select(func.count()).select_from(schema.nudges).where(
+        _N.assignee == assignee, _N.delivered_at >= since)).scalar() or 0
+    pending = set(conn.execute(select(_N.key).where(
+        _N.assignee == assignee, _N.state == NudgeState.PENDING.value, _N.updated_at >= since)).scalars())
+    return int(delivered) + len(pending - set(exclude))
 
 
 def customer_ids(conn: Connection, uids: Iterable[str]) -> dict[str, dict[str, str]]:
