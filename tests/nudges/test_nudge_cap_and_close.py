@@ -46,3 +46,17 @@ def test_a_pending_nudge_of_this_run_does_not_take_a_second_slot_of_the_daily_ca
     run_nudges(app, T0 + timedelta(minutes=5))        # the leftover and one new nudge fill the cap of 2
     assert len(crm.tasks) == 2
 
+
+def test_a_task_written_before_a_crash_and_closed_later_counts_as_delivered(crm, store_path, monkeypatch):
+    app = make_app(store_path, crm.url)
+    f = finding(1)
+    save(app.store, f)
+    _die_at(monkeypatch, "nudges.after_write")         # the task is in the CRM, the ledger says pending
+    with pytest.raises(Killed):
+        run_nudges(app, T0)
+    monkeypatch.undo()
+    resolve(app.store, f, T0 + timedelta(minutes=3))
+    assert run_nudges(app, T0 + timedelta(minutes=5)).count("close") == 1
+    assert crm.tasks[0]["closed"]
+    assert "(closed" in outcomes.timeline(app.store, [f.key])[0].summary
+    assert outcomes.summary(app.store).delivered == 1

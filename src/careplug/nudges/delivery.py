@@ -247,6 +247,8 @@ class _Run:
             for row, why, at in unsure:
                 if row.key in found:
                     row.nudge.external_ref = found[row.key].external_ref
+                    # written before the run died: it was delivered, so it closes as delivered
+                    row.delivered_at = found[row.key].delivered_at.timestamp()
                     written.append((row, why, at))
                 else:
                     never.append((row, why, at))

@@ -117,8 +117,10 @@ class Ledger:
     def close(self, closed: Sequence[tuple[LedgerRow, dict[str, Any]]], now: datetime) -> list[str]:
         """Nudges whose CRM objects were closed (delivered ones, or pending/failed ones found in
         the CRM), each with its outcome: → cancelled, in one transaction. Returns the keys moved
-        (a row no longer open is left alone)."""
-        per_key = {row.key: {"data": rows_.encode(row.nudge, outcome)} for row, outcome in closed}
+        (a row no longer open is left alone). A pending/failed row found in the CRM keeps the
+        ``delivered_at`` set from its receipt."""
+        per_key = {row.key: {"data": rows_.encode(row.nudge, outcome), "delivered_at": row.delivered_at}
+                   for row, outcome in closed}
         with self.store.transaction() as conn:
             return rows_.transition(conn, list(per_key), (S.DELIVERED, S.PENDING, S.FAILED), S.CANCELLED, now,
                                     per_key=per_key)
