@@ -4,11 +4,14 @@ One run, in order:
 
 1. **Plan** every open finding at its current stage (``careplug_plan_follow_up``; the built-in
    planner is ``careplug.nudges.planner``) and record the new nudges as *planned*. A key already
-   in the ledger is not planned again: at most one nudge per finding, stage, action and target.
+   in the ledger is not planned again: at most one nudge per finding, stage, action and target;
+   one not yet written (planned, or failed) is re-addressed when its conversation was reassigned.
 2. **Clear**: open nudges whose finding cleared, moved on to another stage, or is gone, are
    cancelled if nothing reached the CRM (planned; or pending/failed with no marker found there),
-   and closed in the CRM (``Source.cancel``) if something did. When a finding clears after its
-   nudge was delivered, the time to action is recorded (``careplug.nudges.outcomes``).
+   and closed in the CRM (``Source.cancel``) if something did. So are the undelivered nudges of
+   a finding planned in this run that its stage's policy no longer asks for (actions turned off).
+   When a finding clears after its nudge was delivered, the time to action is recorded
+   (``careplug.nudges.outcomes``).
 3. **Deliver** what is due, per target, in batches: quiet hours (the assignee's business hours)
    and per-person daily caps hold nudges back as *planned* for a later run; each batch is
    committed *pending* before ``careplug_deliver_nudges`` writes it, and *delivered* after.
@@ -148,7 +151,11 @@ class _Run:
         self.result = NudgeResult(dry_run=dry_run)
         self._calendars: dict[str | None, Any] = {}
         self._counted: dict[str, int] = {}
-        self._considered: set[str] = set()     # keys of the rows deliver() weighs in this run
+        self._weighed: set[str] = set()        # keys of the rows deliver() weighs in this run
+        self._considered: dict[str, str] = {}       # finding key → stage, for findings planned in this run
+        self._asked: set[str] = set()               # every key this run's plan asks for, new or not
+        self._refreshed: dict[str, Nudge] = {}      # dry run: nudges re-addressed, not written
+        self._unasked: set[str] = set()             # dry run: keys cancelled, not written
 
     def run(self) -> NudgeResult:
         with self.plugins.recording() as hook_failures:
@@ -176,20 +183,49 @@ class _Run:
             links = rows_.customer_ids(conn, (f.customer_uid for f in open_findings if f.customer_uid))
         for finding in open_findings:
             self._fill_owner(finding)
-            for nudge in self.plugins.plan_follow_up(finding, policy):
+            with self.plugins.recording() as planner_failures:
+                nudges = self.plugins.plan_follow_up(finding, policy)
+            considered = not planner_failures   # a planner that raised asked for nothing: not considered
+            for nudge in nudges:
                 if not isinstance(nudge, Nudge):
                     self.result.failures.append(f"a planner returned {type(nudge).__name__} for {finding.key!r}, "
                                                 "not a Nudge: ignored")
+                    considered = False
                     continue
                 if nudge.customer_id is None and finding.customer_uid:
                     nudge.customer_id = links.get(finding.customer_uid, {}).get(nudge.target)
                 planned.setdefault(nudge.key, nudge)
+            if considered:
+                self._considered[finding.key] = finding.stage
+        self._asked = set(planned)
         existing = self.ledger.existing(planned)
         new = [n for k, n in planned.items() if k not in existing]
         self.result.planned = new
+        self._readdress(existing, planned)
         if not self.dry_run:
             self.ledger.record(new, self.now)
         return new
+
+    def _readdress(self, existing: dict[str, LedgerRow], planned: dict[str, Nudge]) -> None:
+        """A nudge not yet written (planned, or failed) goes to whom the planner now names: its
+        conversation may have been reassigned while it waited (quiet hours, a daily cap, a failing
+        target). Assignee, escalation, title, body and extra are taken from the new plan; the key
+        and the due time stay. Quiet hours and caps are then judged for the new assignee."""
+        changed: list[Nudge] = []
+        for key, row in existing.items():
+            if row.state not in (NudgeState.PLANNED, NudgeState.FAILED):
+                continue
+            old, now_ = row.nudge, planned[key]
+            if ((old.assignee, old.escalation, old.title, old.body, old.extra)
+                    == (now_.assignee, now_.escalation, now_.title, now_.body, now_.extra)):
+                continue
+            old.assignee, old.escalation, old.title, old.body = now_.assignee, now_.escalation, now_.title, now_.body
+            old.extra = dict(now_.extra)
+            changed.append(old)
+        if self.dry_run:
+            self._refreshed = {n.key: n for n in changed}
+        else:
+            self.ledger.refresh(changed, self.now)
 
     def _agent_managers(self) -> dict[str, str]:
         return {f"{a.source}:{a.external_id}": a.manager
@@ -217,7 +253,8 @@ class _Run:
 
     def clear(self) -> None:
         by_target: dict[str, list[tuple[LedgerRow, str, float | None]]] = defaultdict(list)
-        for item in self.ledger.stale():
+        stale = self.ledger.stale()
+        for item in stale + self._not_asked({row.key for row, _, _ in stale}):
             by_target[item[0].nudge.target].append(item)
         for target, items in by_target.items():
             try:
@@ -228,6 +265,23 @@ class _Run:
                 if not self.dry_run:
                     self.ledger.note_error([row.key for row, _, _ in items if row.state is NudgeState.DELIVERED],
                                            f"closing failed: {message}", self.now)
+
+    def _not_asked(self, stale: set[str]) -> list[tuple[LedgerRow, str, float | None]]:
+        """Undelivered nudges of findings planned in this run, still at the nudge's stage, that
+        the plan no longer asks for (the stage's actions were turned off or changed): cleared like
+        a cleared finding's. Findings not planned in this run (a planner failed, or one opened
+        since) are left alone."""
+        if not self._considered:
+            return []
+        why = "the stage's policy no longer asks for it"
+        out = [(row, why, None) for row in self.ledger.rows(finding_keys=self._considered,
+                                                            states=(NudgeState.PLANNED, NudgeState.PENDING,
+                                                                    NudgeState.FAILED))
+               if row.key not in self._asked and row.key not in stale
+               and self._considered.get(row.nudge.finding_key) == row.nudge.stage]
+        if self.dry_run:
+            self._unasked = {row.key for row, _, _ in out}
+        return out
 
     def _clear_target(self, target: str, items: list[tuple[LedgerRow, str, float | None]]) -> None:
         never = [(r, w, t) for r, w, t in items if r.state is NudgeState.PLANNED]
@@ -268,7 +322,8 @@ class _Run:
     def deliver(self, new: Sequence[Nudge]) -> None:
         limits = self.policy.limits
         if self.dry_run:
-            rows = [(r.nudge, r.state) for r in self.ledger.deliverable(limits.max_attempts)]
+            rows = [(self._refreshed.get(r.key, r.nudge), r.state) for r in self.ledger.deliverable(limits.max_attempts)
+                    if r.key not in self._unasked]
             rows += [(n, NudgeState.PLANNED) for n in new]
         else:
             rows = [(r.nudge, r.state) for r in self.ledger.deliverable(limits.max_attempts)]
@@ -277,7 +332,7 @@ class _Run:
         due: dict[str, list[Nudge]] = defaultdict(list)
         deferred: dict[str, datetime] = {}
         taken: dict[str, int] = defaultdict(int)
-        self._considered = {nudge.key for nudge, _ in rows}
+        self._weighed = {nudge.key for nudge, _ in rows}
         for nudge, state in rows:
             reason, until = self._hold(nudge, taken, started=state is NudgeState.PENDING)
             if reason:
@@ -346,7 +401,7 @@ class _Run:
             day_start = datetime.combine(local.date(), time(0), tzinfo=tz)
             if nudge.assignee not in self._counted:
                 self._counted[nudge.assignee] = self.ledger.count_for(nudge.assignee, day_start,
-                                                                     self._considered)
+                                                                     self._weighed)
             already = self._counted[nudge.assignee] + taken[nudge.assignee]
             if already >= cap:
                 return f"daily cap: {nudge.assignee} already has {already} nudges today (cap {cap})", None

@@ -11,6 +11,9 @@
 - ``record``: a planned nudge is inserted once; re-planning the same finding and stage gives the
   same key, and an existing key (in any state) is left alone — so a finding never gets a second
   nudge for the same stage, action and target.
+- ``refresh``: a nudge not yet written (planned, or failed) whose conversation was reassigned
+  meanwhile is re-addressed as the planner now makes it (assignee, escalation, title, body,
+  extra); its key and due time stay.
 - ``begin``: rows go to *pending* in a committed transaction **before** the CRM write. A row found
   pending by a later run may or may not have reached the CRM; its delivery is retried, and the
   adapter's marker lookup (``find_delivered``) turns the retry into "already there".
@@ -80,6 +83,14 @@ class Ledger:
             return []
         with self.store.transaction() as conn:
             return rows_.insert_new(self.store, conn, nudges, now, not_before)
+
+    def refresh(self, nudges: Sequence[Nudge], now: datetime) -> list[str]:
+        """planned/failed rows re-addressed (assignee and data), state kept; returns the keys
+        rewritten (a row pending, delivered or cancelled meanwhile is left alone)."""
+        if not nudges:
+            return []
+        with self.store.transaction() as conn:
+            return rows_.refresh(conn, nudges, (S.PLANNED, S.FAILED), now)
 
     def defer(self, until: dict[str, datetime]) -> None:
         """Quiet hours: note when each of these nudges may be delivered."""

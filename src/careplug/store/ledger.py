@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import Store
 
 __all__ = ["LedgerRow", "encode", "decode", "insert_new", "rows", "transition", "deliverable",
-           "stale", "count_for_assignee", "set_outcome", "set_error", "set_not_before", "customer_ids", "finding_keys_of"]
+           "stale", "refresh", "count_for_assignee", "set_outcome", "set_error", "set_not_before", "customer_ids", "finding_keys_of"]
 
 CHUNK = 500
 _DATETIMES = ("due_at",)
@@ -166,6 +166,21 @@ def transition(conn: Connection, keys: Iterable[str], from_states: Iterable[Nudg
             conn.execute(stmt, params)
         moved.extend(k for k in keyed if k in ready)
     return moved
+
+
+def refresh(conn: Connection, nudges: Sequence[Nudge], from_states: Iterable[NudgeState],
+            now: datetime) -> list[str]:
+    """Rewrite the ``assignee`` column and ``data`` of the rows of ``nudges`` that are in one of
+    ``from_states`` (compare-and-set: a row that moved on meanwhile is left alone); the state,
+    attempts and times are kept. Returns the keys rewritten."""
+    allowed = [s.value for s in from_states]
+    out: list[str] = []
+    for nudge in nudges:
+        stmt = (update(schema.nudges).where(_N.key == nudge.key, _N.state.in_(allowed))
+                .values(assignee=nudge.assignee, data=encode(nudge), updated_at=now.timestamp())
+                .returning(_N.key))
+        out.extend(conn.execute(stmt).scalars())
+    return out
 
 
 def set_not_before(conn: Connection, until: dict[str, datetime]) -> None:
