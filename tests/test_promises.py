@@ -410,3 +410,25 @@ def test_a_sentence_may_end_with_an_abbreviation():
     assert c.sentence == "I'll drop the parcel at Main St."
     [c] = find_commitments("I'll send the invoice, receipts etc. We can talk tomorrow?", MONDAY, tz="America/New_York")
     assert c.sentence == "I'll send the invoice, receipts etc."
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("I verify with the courier first and then message you.", None),
+    ("Noted, we revert back to you by EOD.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("Ok I escalate this to billing and get back to you tmrw.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("We come back to you within 2 hours.", datetime(2026, 3, 2, 12, 15, tzinfo=NY)),
+])
+def test_a_promise_in_the_present_tense_is_read(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "We verify every refund with the bank and then email you a receipt.",
+    "I asked the courier and then messaged you.",
+    "If I hear from them first then I update you.",
+    "We revert to customers within 2 working days.",
+    "Do we get back to you by phone or email?",
+])
+def test_routines_past_steps_and_conditions_in_the_present_tense_are_not(sentence):
+    assert not is_commitment(sentence)

@@ -145,6 +145,16 @@ _MARKERS = [
     _Needs(("will",), r"\b(and|then)\s+will\s+(?!not\b|never\b)[a-z]+\s+(?:to\s+|with\s+)?(?:you|your|u|it|this|"
            r"that|them|the|an?|back|over)\b"),
     re.compile(r"\bi promise\b"),
+    # a promise in the present tense, as many write English ("I check with warehouse first then update
+    # you", "we revert to you by EOD"): a step, then coming back to the customer (not a routine: "we
+    # check every order and then email you"); or coming back alone
+    re.compile(r"^\s*(?:(?:ok|okay|sure|noted|alright)\W+)?(?:i|we)\s+(?:(?:will|shall)\s+)?(?:check|verify|confirm|ask|"
+               r"escalate|coordinate|raise|chase|look into|investigate|follow up)\b"
+               r"(?![^.;]*\b(?:every|each|all|always|usually|normally|routinely|typically)\b)[^.;]*?\b(?:then|and|after that)\s+"
+               r"(?:(?:i|we)\s+)?(?:update|revert|get back|come back|call|email|inform|message|text|reply|advise)"
+               r"(?:\s+back)?(?:\s+to)?\s+(?:you|u)\b"),
+    re.compile(r"^\s*(?:(?:ok|okay|sure|noted|alright)\W+)?(?:i|we)\s+(?:revert|get back|come back)(?:\s+back)?\s+to\s+"
+               r"(?:you|u)\b"),
 ]
 _NEGATION = re.compile(
     r"\b(can't|cannot|can not|won't|will not|wont|unable|not able|no promises?|don't|do not|didn't|did not|"
