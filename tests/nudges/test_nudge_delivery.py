@@ -226,3 +226,19 @@ def test_with_nudges_disabled_nothing_is_written_but_cleared_findings_still_clos
     result = run_nudges(app, T0 + timedelta(minutes=20))
     assert result.planned == [] and len(crm.tasks) == 2
     assert {t["conversation"]: t["closed"] for t in crm.tasks} == {"1": True, "2": False}
+
+
+def test_a_second_nudge_run_overlapping_the_first_stops_before_writing_anything(crm, store_path):
+    import pytest
+    from careplug.errors import StoreLocked
+
+    app = make_app(store_path, crm.url)
+    save(app.store, finding(1))
+    with app.store.run_lock(name="nudges"):                   # another job is mid-run
+        with pytest.raises(StoreLocked):
+            run_nudges(app, T0)
+        assert run_nudges(app, T0, dry_run=True).planned       # a dry run writes nothing: no lock
+    assert crm.tasks == [] and states(app) == {}
+    with app.store.run_lock():                                 # the CLI's own run lock is another row
+        assert run_nudges(app, T0).count("create") == 1
+    assert len(crm.tasks) == 1

@@ -129,8 +129,16 @@ class NudgeResult:
 
 def run_nudges(app: Any, now: datetime, *, dry_run: bool = False) -> NudgeResult:
     """Plan, clear and deliver nudges for ``app`` (``careplug.app.App`` or anything with
-    ``store``, ``plugins``, ``sources``, ``notifiers``, ``policy`` and ``calendar(name)``) at ``now``."""
-    return _Run(app, now, dry_run).run()
+    ``store``, ``plugins``, ``sources``, ``notifiers``, ``policy`` and ``calendar(name)``) at ``now``.
+
+    A run that writes holds the store's ``nudges`` lock (beside the ``run`` lock a CLI command
+    holds): two runs that overlap — two scheduled jobs, or a library caller beside the CLI — cannot
+    both plan and write the same nudge; the second raises ``StoreLocked``. A dry run writes
+    nothing and takes no lock."""
+    if dry_run:
+        return _Run(app, now, dry_run).run()
+    with app.store.run_lock(name="nudges"):
+        return _Run(app, now, dry_run).run()
 
 
 class _Run:
