@@ -52,7 +52,8 @@ def test_corpus_precision_recall_and_due_accuracy_meet_the_targets():
 
 
 @pytest.mark.parametrize("name", ["promise_holdout.jsonl", "promise_holdout2.jsonl", "promise_holdout3.jsonl",
-                                  "promise_holdout4.jsonl", "promise_holdout5.jsonl"])
+                                  "promise_holdout4.jsonl", "promise_holdout5.jsonl", "promise_holdout6.jsonl",
+                                  "promise_holdout7.jsonl"])
 def test_hold_out_sentences_written_after_the_extractor_meet_the_targets_too(name):
     m = measure(DATA / name)
     assert m["precision"] >= 0.90 and m["recall"] >= 0.85 and m["due_accuracy"] >= 0.90, m
@@ -432,3 +433,64 @@ def test_a_promise_in_the_present_tense_is_read(sentence, due):
 ])
 def test_routines_past_steps_and_conditions_in_the_present_tense_are_not(sentence):
     assert not is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("Our meter fitter will install it on the 4th.", datetime(2026, 3, 4, 17, tzinfo=NY)),
+    ("The locksmith's van will come back within 40 mins.", datetime(2026, 3, 2, 10, 55, tzinfo=NY)),
+    ("Your replacement card will be posted by Thursday.", datetime(2026, 3, 5, 17, tzinfo=NY)),
+    ("Your bike will be ready by 4pm.", datetime(2026, 3, 2, 16, tzinfo=NY)),
+    ("It'll be with you within 2 hours.", datetime(2026, 3, 2, 12, 15, tzinfo=NY)),
+    ("We're rolling out the patch to your account tomorrow morning.", datetime(2026, 3, 3, 12, tzinfo=NY)),
+    ("Our surveyor is coming out on Wednesday.", datetime(2026, 3, 4, 17, tzinfo=NY)),
+    ("Posting the spare key to you tomorrow.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("They'll have the water back on by 6pm.", datetime(2026, 3, 2, 18, tzinfo=NY)),
+    ("They'll reconnect the line on Friday.", datetime(2026, 3, 6, 17, tzinfo=NY)),
+])
+def test_anyone_of_the_team_the_thing_done_and_plans_in_the_present_progressive_are_commitments(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "The storm is coming tomorrow, so deliveries may be late.",
+    "Calling all members: the pool reopens tomorrow.",
+    "Popping out to the post office today.",
+    "We are processing a high volume of claims this week.",
+    "Refunds will be processed within 5 business days.",
+    "Your bank will contact you within 3 days.",
+    "The customer will ring back tomorrow.",
+    "Noted that you'll drop the keys round on Friday.",
+    "Prices will drop next month.",
+    "I'm going to need a copy of the invoice before I can log it.",
+    "We'll need the signed form first.",
+    "I'll be travelling to our Leeds office on Thursday, so replies may be slow.",
+])
+def test_forecasts_routines_workloads_the_customers_own_plans_and_needs_are_not(sentence):
+    assert not is_commitment(sentence)
+
+
+def test_an_automated_notice_promises_nothing():
+    text = ("[Automated] We have received your request. A member of our team will respond within 1 business "
+            "day. Please do not reply to this email.")
+    assert find_commitments(text, MONDAY, tz="America/New_York") == []
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("I'll post the form this afternoon, and I'll ring you about it tomorrow.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("I'll send the quote today and should have the go-ahead for you by Thursday.",
+     datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("Following our call this morning: an engineer will be out tomorrow to fix it.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("I'll have the return for the year ended 5 April with you by 12 March.", datetime(2026, 3, 12, 17, tzinfo=NY)),
+    ("I'll have a slot for you by tomorrow noon.", datetime(2026, 3, 3, 12, tzinfo=NY)),
+    ("I'll ring you tomorrow at 9.30am.", datetime(2026, 3, 3, 9, 30, tzinfo=NY)),
+    ("I'll ring you back at 2.30.", datetime(2026, 3, 2, 14, 30, tzinfo=NY)),
+    ("We'll list it at 2.99 each on Friday.", datetime(2026, 3, 6, 17, tzinfo=NY)),
+    ("I'll get the credit note raised by end of play.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("I'll send the quote over the morra.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("Our devs will ship it in next week's release.", datetime(2026, 3, 13, 17, tzinfo=NY)),
+    ("Sorry for the mix-up 🙏 Driver will come back within 30 mins.", datetime(2026, 3, 2, 10, 45, tzinfo=NY)),
+])
+def test_the_first_promise_of_a_clause_a_due_date_and_times_written_as_people_write_them(sentence, due):
+    c = find_commitments(sentence, MONDAY, tz="America/New_York")[0]
+    assert c.due_at == due

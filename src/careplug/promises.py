@@ -77,7 +77,8 @@ class Commitment:
 
 # --- detection ----------------------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# a sentence ends at ".", "!", "?", a line break, or an emoji in chat ("Sorry boss 🙏 Rider will come back")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[\u2600-\u27bf\U0001f300-\U0001faff])\s+")
 # a title or abbreviation ends no sentence ("I'll ask Dr. Patel and call you")
 _TITLE = re.compile(r"(?:^|\s)(?:dr|mr|mrs|ms|mx|prof)\.$", re.IGNORECASE)
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:st|no|vs|approx|dept|ext|ref|e\.g|i\.e|etc|inc|ltd|co)\.$", re.IGNORECASE)
@@ -102,10 +103,44 @@ _STAFF = (r"team|engineers?|specialists?|technicians?|techs?|agents?|colleagues?
           r"installers?|couriers?|drivers?|officers?|nurses?|doctors?|gp|clinicians?|pharmacists?|therapists?|"
           r"electricians?|plumbers?|contractors?|fitters?|surveyors?|inspectors?|assessors?|adjusters?|"
           r"caseworkers?|case managers?|coordinators?|co-ordinators?|dispatchers?|handyman|locksmiths?|builders?|"
-          r"cleaners?|movers?|crew|brokers?|underwriters?|accountants?|solicitors?|lawyers?|paralegals?|"
+          r"cleaners?|movers?|crew|lads|guys|folks|brokers?|underwriters?|accountants?|solicitors?|lawyers?|paralegals?|"
           r"tutors?|instructors?|coaches|trainers?|registrar|admissions|recruiters?|receptionists?|concierge|"
           r"porters?|partners?|vendors?|suppliers?|carriers?|warehouse|billing|finance|support|helpdesk|"
           r"service desk")
+
+# what someone of the team or sent by it does for the customer ("our lineman will install it")
+_SERVICE = (r"call|ring|phone|contact|email|e-mail|message|text|reach out|get back|get in touch|follow up|send|update|"
+            r"confirm|reply|respond|revert|arrange|book|schedule|be in touch|come back|come out|come round|come by|"
+            r"notify|inform|write|visit|attend|arrive|deliver|collect|pick up|install|fix|repair|review|process|chase|"
+            r"investigate|escalate|be there|be with you|be round|be over|be out|swing by|mail|post|patch|replace|"
+            r"refund|credit|ship|dispatch|issue|resolve|complete|finish|prepare|file|submit|reconnect|restore|"
+            r"inspect|assess|service|unlock|drop off|bring|sort out|take care of|handle|look into|set up|upgrade|"
+            r"activate|deploy|reimburse|swap|exchange|reach you|have (?:it|this|that|them|the|your|power|everything)")
+# what is done for the customer, said of the thing ("the link will be sent")
+_DONE = (r"sent|emailed|e-mailed|mailed|posted|shipped|dispatched|delivered|couriered|enabled|activated|processed|"
+         r"refunded|credited|issued|fixed|repaired|replaced|resolved|installed|restored|reconnected|reset|completed|"
+         r"scheduled|booked|arranged|collected|picked up|released|approved|reviewed|deployed|applied|reversed|"
+         r"corrected|returned|reimbursed|waived|rebooked|reissued|upgraded|sorted|rectified|uploaded|forwarded|"
+         r"finali[sz]ed|prepared|ready|done|live|with you|back (?:up|online|on)|in touch|in contact|contacted|"
+         r"called|visited|inspected|repaired|cleaned|unlocked|patched")
+# a plan in the present progressive ("we're sending", "our tech is swinging by")
+_DOING = (r"(?:sending|shipping|dispatching|posting|mailing|couriering|dropping|bringing|delivering|calling|ringing|"
+          r"phoning|emailing|texting|pushing|deploying|releasing|rolling out|installing|fixing|repairing|replacing|"
+          r"swapping|booking|scheduling|arranging|processing|refunding|crediting|issuing|putting|rebooking|collecting|"
+          r"picking up|reconnecting|restoring|upgrading|sorting|finishing|completing|preparing|filing|submitting|"
+          r"patching|setting up|getting|doing)\s+(?:out\s+|over\s+|back\s+|across\s+|off\s+|round\s+)?"
+          # with what it is done to, not a workload ("we're processing a high volume of requests today")
+          r"(?!(?:a|an|the)\s+(?:high|large|huge|lot|number|volume|backlog|few)\b)"
+          r"(?:you|u|your|it|this|that|them|these|those|the|an?|out|over|back|round|by)"
+          # a visit, not an errand ("popping out for lunch", "heading out")
+          r"|coming\s+(?:over|out|round|around|by|back|to you|to your)"
+          r"|(?:popping|swinging|heading)\s+(?:over|round|around|by|back to you|to you|to your|in to)")
+# a time to come, for a plan in the present tense
+_WHEN = (r"today|tonight|tomorrow|tomorow|tmrw|tmr|2moro|this (?:morning|afternoon|arvo|evening|week)|next week|"
+         r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|weekend|in \d+|in (?:an?|one|two|half an) |within|"
+         r"by (?:the )?(?:end|eod|cob|close|\d|mon|tue|wed|thu|fri|sat|sun|noon|tomorrow|tonight|lunch)|eod|cob|"
+         r"end of (?:the )?(?:day|week)|later")
+
 
 class _Needs:
     """A marker pattern searched only in text that holds one of the words it cannot match without
@@ -117,7 +152,16 @@ class _Needs:
         self.needs, self.pattern = needs, re.compile(pattern)
 
     def search(self, text: str) -> re.Match | None:
-        return self.pattern.search(text) if any(n in text for n in self.needs) else None
+        for n in self.needs:
+            if n in text:
+                return self.pattern.search(text)
+        return None
+
+    def match(self, text: str, pos: int = 0) -> re.Match | None:
+        for n in self.needs:
+            if n in text:
+                return self.pattern.match(text, pos)
+        return None
 
 
 _MARKERS = [
@@ -127,24 +171,39 @@ _MARKERS = [
     # "ill" for "I'll" in chat, before what an agent does ("ill ping you back"), not "I'm ill"
     re.compile(r"ill(?<=\bill)(?<!'m ill)(?<!am ill)\s+(" + _ACTS + r"|check|look|have|sort|chase|find|fix|do)\b"),
     # an intention with a direction ("I'm aiming to have it set up by Friday")
-    re.compile(r"\b(i|we)\s*('m|'re| am| are)\s+aiming\s+to\b"),
+    _Needs(("aiming",), r"\b(i|we)\s*('m|'re| am| are)\s+aiming\s+to\b"),
     # an expectation of one's own ("I should have the keys for you by tomorrow"), not a regret ("we
     # should have told you")
-    re.compile(r"\b(i|we)\s+should\s+have\s+(it|this|that|them|the|a|an|your|some|something|news)\b"),
-    re.compile(r"\blet me\b(?!\s+know)"),
-    re.compile(r"\bexpect\b"),
-    re.compile(r"\byou\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
-    re.compile(r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
+    _Needs(("should",), r"\b(i|we)\s+should\s+have\s+(it|this|that|them|the|a|an|your|some|something|news)\b"),
+    _Needs(("let me",), r"\blet me\b(?!\s+know)"),
+    _Needs(("expect",), r"\bexpect\b"),
+    _Needs(("you",), r"\byou\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
+    _Needs(("some",), r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
     # someone of the team, perhaps named ("my colleague priya will call you")
     _Needs(("will", "'ll"), r"(?:\b(?:our|the|my|your|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + _STAFF +
            r"|vets?|[a-z]{3,}(?:ists?|ians?))(\s+[a-z]+)?\s*('ll| will)\b"),
-    _Needs(("will", "'ll"), r"\b(they|he|she)\s*('ll| will)\s+(" + _ACTS + r")\b"),
+    _Needs(("will", "'ll"), r"\b(they|he|she)\s*('ll| will)\s+(" + _ACTS + "|" + _SERVICE + r"|have\s+(?:it|this|that|them|the|your|"
+           r"power|everything|service))\b"),
     _Needs(("will", "'ll"), r"^\s*(will|'ll)\s+(" + _ACTS + r"|check|circle)\b"),
     _Needs(("will",), r"\b(and|then)\s+will\s+(" + _ACTS + r"|check|let|be)\b"),
     # "and will" with any verb done to the customer or the matter ("and will write to you again")
     _Needs(("will",), r"\b(and|then)\s+will\s+(?!not\b|never\b)[a-z]+\s+(?:to\s+|with\s+)?(?:you|your|u|it|this|"
            r"that|them|the|an?|back|over)\b"),
-    re.compile(r"\bi promise\b"),
+    _Needs(("promise",), r"\bi promise\b"),
+    # anyone named with "our", "the", "a" ("our lineman will install it", "the repair centre will
+    # contact you"), or at the start of a clause ("rider will come back"), doing a service for the customer
+    _Needs(("will", "'ll"), r"(?:\b(?:our|the|an?)\s+|^\s*)(?!(?:you|your|u|customers?|clients?|i|we)\b)"
+           r"(?:[\w\-]+(?:'s)?\s+){0,3}?(?!(?:you|u|customers?|clients?|they|he|she|it)\b)[a-z\-]+\s*(?:'ll| will)\s+(?:" + _SERVICE + r")\b"),
+    # what will be done for the customer, said of the thing ("the reset link will be sent by Monday",
+    # "your car will be ready by 5pm", "it'll be with you within the hour"); not a generic policy
+    # ("refunds will be processed within 5 days")
+    _Needs((" be ",), r"\b(?:your|the|this|that|it|our|an?)\b(?:[\s\-]+[\w\-]+){0,5}?\s*(?:'ll| will)\s+"
+           r"(?:(?:also|then|now|hopefully|definitely)\s+)?be\s+(?:" + _DONE + r")\b"),
+    # a plan in the present progressive with a time to come ("we're pushing a fix tomorrow morning",
+    # "our tech is swinging by this afternoon"), or a note without a subject ("shipping your
+    # replacement out today")
+    _Needs(("ing",), r"(?:\b(?:i'm|i am|we're|we are|(?:he|she|they)(?:'s|'re| is| are))|\b(?:our|the|an?)\s+(?:[\w\-]+\s+){0,3}?"
+               r"[\w\-]+\s+(?:is|are|'s)|^\s*)\s*(?:" + _DOING + r")\b(?=.*\b(?:" + _WHEN + r")\b)"),
     # a promise in the present tense, as many write English ("I check with warehouse first then update
     # you", "we revert to you by EOD"): a step, then coming back to the customer (not a routine: "we
     # check every order and then email you"); or coming back alone
@@ -179,8 +238,8 @@ _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are
 _NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank|"
                            r"automated|automatic|automatically)\b"
                            # what we will need from the customer ("we'll need your invoice number")
-                           r"|\b(?:i|we)(?:'ll| will)\s+(?:need|require)\s+(?:your|you\b|from you|more (?:info|information|"
-                           r"details)|further|additional)")
+                           r"|\b(?:i|we)(?:'ll| will|'m going to| am going to|'re going to| are going to|'m gonna|'re gonna)"
+                           r"\s+(?:need|require)\s+(?!to\b|a (?:few|couple|day|week)|(?:some|more) time|\d)")
 # a request to the customer that the promise answers ("kindly share the id and we will check"): a
 # condition like "if you send the logs, we will..."
 _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|kindly|just|simply)\s+)*(?:send|share|provide|forward|attach|upload|"
@@ -191,7 +250,8 @@ _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|kindly|just|simply)\s+)*(?:send|sh
 # and its due time ("I'll finish it today since I'll be out tomorrow": today). "Be out ... to <verb>" is
 # a visit, a promise ("our technician will be out tomorrow to install the meter"): it stays.
 _ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on (?:holiday|vacation|pto)|unavailable|"
-           r"(?:out|off|offline|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for)\b))\b")
+           r"(?:out|off|offline|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for|"
+           r"to (?:our|my|his|her|their|a|an|head)\b)\b))\b")
 _ABSENCE = re.compile(
     r"(?:\b(?:as|since|because|while|though|although|and|so)\s+)?"
     # a person ("i", "we", ... with or without "be"), or someone named ("our technician") who will *be* away
@@ -293,8 +353,27 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                     break                   # "if the logs arrive today; we'll fix it tomorrow"
                 if k + 1 < len(segments) and _restricts(segments[k + 1]):
                     break                   # "we'll ship it tomorrow, but only if the payment clears"
-                return ",".join(clauses[i:]).strip(), ",".join(clauses[:i]).strip()
+                # from the promise's first word on: what leads to it ("following our call this morning:
+                # a plumber will be out tomorrow") is no due time of its own
+                lead = ",".join(clauses[:i] + [clause[:m.start()]])
+                return ",".join([clause[m.start():]] + clauses[i + 1:]).strip(), lead.strip(" ,:")
     return None
+
+
+# where a second promise starts in a committing clause ("I'll resubmit the claim this afternoon, and
+# I'll email you the number tomorrow"; "... and should have feedback for you by Thursday")
+_THEN = re.compile(r"(?:,\s*(?:and\s+|then\s+|plus\s+)?|\s(?:and|then|also|plus)\s+)")
+_THEN_BARE = re.compile(r"(?:will|'ll|should|shall)\s+\w+")
+
+
+def _first(clause: str) -> str:
+    """The first of the commitments a committing clause makes, up to where the next one starts (the
+    whole clause when it makes one)."""
+    for sep in _THEN.finditer(clause, 1):
+        e = sep.end()
+        if _THEN_BARE.match(clause, e) or any(marker.match(clause, e) for marker in _MARKERS):
+            return clause[:sep.start()]
+    return clause
 
 
 def _negated(clause: str, after: int) -> bool:
@@ -352,13 +431,18 @@ _ORDINAL_DAY = re.compile(r"\b(?:on|by|before|until|till)\s+(?:the\s+)?(\d{1,2})
                           # a date, not "the 2nd floor": nothing but a boundary or a linking word after it
                           r"(?=\s*(?:$|[.,;!?)]|\s(?:at|by|of|before|in|when|and|so|then|with|to|or)\b))")
 _CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|tonight|monday|tuesday|wednesday|"
-                    r"thursday|friday|saturday|sunday),?\s+(?=\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)))"
-                    r"(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|12\s*nn|12 noon|noon|midday"
+                    r"thursday|friday|saturday|sunday),?\s+(?=\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|noon\b|"
+                    r"midday\b|12\s*nn\b))"
+                    # "9.30am"; "at 2.30" (not a price or a count: "at 2.99 each")
+                    r"(\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|"
+                    r"\d{1,2}\.[0-5]\d(?![\d%])(?!\s*(?:each|per|a\b|an\b|%|pounds?|dollars?|euros?|rand|rupees?))|"
+                    r"12\s*nn|12 noon|noon|midday"
                     # a bare hour where nothing else can follow it ("tomorrow at 10.", "at 4 on friday")
-                    r"|\d{1,2}(?=\s*(?:o'clock\b|$|[.,;!)]|\s(?:tomorrow|today|tonight|on|this|sharp)\b)))\b")
+                    r"|\d{1,2}(?=\s*(?:o'clock\b|$|[.,;!)](?!\d)|\s(?:tomorrow|today|tonight|on|this|sharp)\b)))\b")
 _TODAY = re.compile(r"\b(later today|today|end of (?:the |to)?day|eod|close of business|cob|end of business|"
+                    r"end of play|close of play|eop|"
                     r"this afternoon|this arvo|this morning|tonight|this evening|log off)\b")
-_TOMORROW = re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmrow|tmw|tmr|2moro|2morrow)\b")
+_TOMORROW = re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmrow|tmw|tmr|2moro|2morrow|the morra|the morrow)\b")
 _THIS_WEEK = re.compile(r"\b(end of (?:the |this )?week|this week|before the weekend|by the weekend)\b")
 _NEXT_WEEK = re.compile(r"\b(early|end of|later|first thing)?\s*(?:the\s+)?next week\b")
 _MORNING = re.compile(r"\bmorning\b")
@@ -395,6 +479,14 @@ def _parse_date(phrase: str, base: date) -> date | None:
         "RELATIVE_BASE": datetime(eve.year, eve.month, eve.day, 12), "PREFER_DATES_FROM": "future",
         "RETURN_AS_TIMEZONE_AWARE": False})
     return when.date() if when else None
+
+
+_DUE_BY = re.compile(r"\b(?:by|on|before|until|till|than)\s+(?:the\s+)?$")
+
+
+def _clock_words(phrase: str) -> str:
+    """A time of day as ``_parse_clock`` reads it: "9.30am" is 9:30am, "p.m." is pm."""
+    return re.sub(r"(\d)\.(\d\d)", r"\1:\2", phrase).replace(".", "")
 
 
 _BARE_TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
@@ -462,7 +554,7 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
     def time_of_day(default: time) -> time:
         m = _CLOCK.search(s)
         if m:
-            parsed = _parse_clock(m.group(1).replace(".", ""), bool(_NIGHT.search(s)))
+            parsed = _parse_clock(_clock_words(m.group(1)), bool(_NIGHT.search(s)))
             if parsed:
                 return parsed
         if _FIRST_THING.search(s):
@@ -482,7 +574,9 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
             return _exact(sent_at, 3600, zone), m.group(0), "exact"
         days = 1 if unit == "day" else 7
         return at(today + timedelta(days=days), end_of_day), m.group(0), "day"
-    m = _DURATION.search(s)
+    # "in next week's release" is next week, not a week from now: a duration without a number needs "the"
+    m = next((d for d in _DURATION.finditer(s) if d.group(1) or "the" in d.group(0).split()
+              or "next" not in d.group(0).split()), None)
     if m:
         n, unit = _count(m.group(1)), m.group(2)
         if unit.startswith(("min", "h")):
@@ -497,7 +591,10 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
             return at(day, end_of_day), m.group(0), "day"
         days = int(n) * (7 if unit.startswith("week") else 1)
         return at(today + timedelta(days=days), end_of_day), m.group(0), "day"
-    m = _DATE.search(s)
+    # a date the promise is due by, before any other ("the accounts for the year ended 31 December by
+    # 20 March": 20 March)
+    dates = list(_DATE.finditer(s)) if "by" in s or "on" in s else [_DATE.search(s)]
+    m = next((d for d in dates if d and _DUE_BY.search(s, 0, d.start())), dates[0] if dates else None)
     if m:
         phrase = f"{m.group(1)} {m.group(2)}" if m.group(1) else f"{m.group(3)} {m.group(4)}"
         day = _parse_date(phrase, today)
@@ -543,7 +640,7 @@ def _due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Busine
         return at(today, time_of_day(end_of_day)), m.group(0), "day"
     m = _CLOCK.search(s)
     if m:
-        t = _parse_clock(m.group(1).replace(".", ""), bool(_NIGHT.search(s)))
+        t = _parse_clock(_clock_words(m.group(1)), bool(_NIGHT.search(s)))
         if t is not None:
             due = at(today, t)
             if due <= local:
@@ -563,7 +660,10 @@ def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC"
         # 30 minutes and I'll...", "Tomorrow morning, I'll call you"); when it names a time of day only,
         # on the day that leads to it ("Tomorrow, I'll call you at 3pm": tomorrow at 15:00; not "Sorry I
         # missed your call on Friday, I'll call you at 3pm", nor a day in another independent clause)
-        due, phrase, kind = _due(clause, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
+        first = _first(clause)
+        due, phrase, kind = _due(first, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
+        if phrase is None and first != clause:
+            due, phrase, kind = _due(clause, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
         if phrase is None and clause != context:
             due, phrase, _kind = _due(context, sent_at, tz=zone, calendar=calendar, end_of_day=end_of_day)
         elif kind == "clock" and due is not None and lead:
@@ -587,6 +687,8 @@ def _committing(text: str) -> tuple[tuple[str, str, str], ...]:
     that makes a commitment (the part of the reading that does not depend on when the message was
     sent: memoized per text, as agents reuse macros)."""
     out = []
+    if _AUTOMATED.search(text):
+        return ()                           # an automated notice promises nothing of a person's
     for sentence in _sentences(_unquoted(text)):
         if sentence:
             parts = _commitment_parts(sentence)
@@ -594,6 +696,13 @@ def _committing(text: str) -> tuple[tuple[str, str, str], ...]:
                 clause, lead = parts
                 out.append((sentence, clause, _ABSENCE.sub(_absence_context, _norm(sentence)).strip(), lead))
     return tuple(out)
+
+
+# an automated notice: a promise in it ("a member of our team will respond within 1 business day") is
+# a service level, timed by the unanswered rule, not a person's commitment
+_AUTOMATED = re.compile(r"^\W*(?:automated|auto-?reply|automatic reply|auto-?response)\b|\bthis is an automated\b|"
+                        r"\b(?:please )?do not reply to this (?:e-?mail|message)|\bthis (?:mailbox|inbox) is not monitored\b|"
+                        r"\bno-?reply@", re.IGNORECASE)
 
 
 def _unquoted(text: str) -> str:
