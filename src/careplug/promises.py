@@ -164,6 +164,104 @@ class _Needs:
         return None
 
 
+class _Future:
+    """The last resort of the markers: anyone or anything but the customer that *will* do or be done
+    ("compliance will clear it within 24h", "the label will be in your inbox by Wednesday", "a
+    replacement will be waiting at the counter") — every verb but those that forecast, describe or
+    need ("prices will rise", "it will take 3 days", "the office will be closed", "your card will be
+    charged"), and not the customer's own party ("your bank will contact you"). ``start()`` is where
+    its subject starts."""
+
+    __slots__ = ()
+
+    class _Found:
+        __slots__ = ("_start", "_end")
+
+        def __init__(self, start: int, end: int):
+            self._start, self._end = start, end
+
+        def start(self) -> int:
+            return self._start
+
+        def end(self) -> int:
+            return self._end
+
+    def search(self, text: str, pos: int = 0, limit: int | None = None) -> "_Future._Found | None":
+        if "will" not in text and "'ll" not in text and "shall" not in text and "going to" not in text:
+            return None
+        for m in _FUTURE.finditer(text, pos):
+            words = _WORD.findall(text, max(pos, m.start() - 80), m.start())
+            if not words:
+                continue
+            head = words[-1]
+            if head in _NOT_OURS or head in _FORECASTERS or (len(words) > 1 and words[-2] in ("you", "u")):
+                continue
+            if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
+                continue                    # "before they'll approve"; "the courier says they'll..."
+            if head.endswith("s") and not head.endswith(("'s", "ss")) and not _DETERMINERS.intersection(words[-3:-1]):
+                continue                    # a generic plural: "refunds will be processed within 5 days"
+            verb, complement, then = m.group(1), m.group(2) or "", m.group(3) or ""
+            if verb in ("be", "b"):
+                if complement == "with" and then not in ("you", "u", "your", "ya"):
+                    continue                # "the recheck will be with Dr Shah"
+                if not (complement in _BE_DONE or (complement.endswith(("ed", "en")) and complement not in _BE_NOTICE)):
+                    continue
+            elif verb in _NOT_DONE or (verb == "have" and complement in ("no", "to", "a", "an", "any")):
+                continue
+            elif len(words) > 1 and words[-2] in ("your", "ur", "yr"):
+                continue                    # the customer's own party: "your bank will contact you"
+            start = m.start() - len(head)
+            for back in (2, 3, 4):          # "our pickup executive", "the duplicate $64.95"
+                if len(words) >= back and words[-back] in _DETERMINERS:
+                    start = text.rfind(words[-back], pos, start)
+                    break
+            if limit is not None and start > limit:
+                return None
+            return _Future._Found(max(start, pos), m.end())
+        return None
+
+    def match(self, text: str, pos: int = 0) -> "_Future._Found | None":
+        found = self.search(text, pos, limit=pos)
+        return found if found is not None and found.start() == pos else None
+
+
+_FUTURE = re.compile(r"(?:'ll|\s(?:will|shall|is going to|are going to|is gonna|are gonna))\s+"
+                     r"(?:(?:also|then|now|hopefully|definitely|soon|personally|directly)\s+)?"
+                     r"(?!not\b|never\b)([a-z]+)(?:\s+([a-z]+))?(?:\s+([a-z]+))?")
+_WORD = re.compile(r"[\w$.\-']+")
+_DETERMINERS = frozenset({"our", "the", "a", "an", "your", "ur", "yr", "this", "that", "these", "those", "my"})
+# subjects that are not the team's: the customer, or what no one promises
+_NOT_OURS = frozenset({"you", "u", "ya", "i", "we", "customer", "customers", "client", "clients", "there", "what",
+                       "which", "who", "that", "this", "hope", "think", "guess", "sure", "if", "whether", "when",
+                       "weather", "rain", "storm", "snow", "traffic", "roads", "price", "prices", "rate", "rates",
+                       "fee", "fees", "cost", "costs", "market", "policy", "law", "terms", "offer", "promo",
+                       "promotion", "sale", "subscription", "plan", "trial", "card", "membership", "it's", "that's",
+                       "app", "system", "website", "site", "portal", "platform", "software", "page", "bot"})
+_SUBORDINATE = frozenset({"before", "until", "till", "unless", "if", "when", "once", "after", "whether"})
+_REPORTED = frozenset({"says", "said", "say", "told", "tells", "reckons", "reckoned", "thinks"})
+_FORECASTERS = frozenset({"probably", "likely", "maybe", "perhaps", "possibly", "hopefully"})
+# verbs that forecast, describe, cost or need rather than do
+_NOT_DONE = frozenset({"need", "needs", "require", "want", "like", "love", "enjoy", "hate", "appreciate", "understand",
+                       "notice", "find", "see", "take", "cost", "last", "depend", "vary", "remain", "stay",
+                       "continue", "apply", "expire", "lapse", "renew", "increase", "rise", "drop", "fall", "change",
+                       "happen", "occur", "affect", "mean", "help", "work", "end", "start", "begin", "open", "close",
+                       "show", "appear", "look", "seem", "feel", "sound", "say", "state", "include", "cover",
+                       "become", "get", "go", "run", "charge", "bill", "debit", "deduct", "suspend", "lock",
+                       "not", "never", "probably", "likely", "also", "only", "still", "just", "always", "usually",
+                       "normally", "automatically", "let", "make", "ask", "expect", "receive"})
+# what a thing "will be" when it is done for the customer ("ready", "with you", "in your inbox")
+_BE_DONE = frozenset({"ready", "done", "live", "there", "with", "back", "in", "on", "out", "waiting", "over",
+                      "round", "sent", "built", "paid", "put", "set", "delivered", "available", "fixed", "sorted",
+                      "up", "able", "arriving", "coming", "dispatched", "shipped", "couriered", "refunded"})
+# what a thing "will be" that is a notice, not a promise ("the office will be closed", "you will be charged")
+_BE_NOTICE = frozenset({"closed", "charged", "billed", "debited", "suspended", "cancelled", "canceled", "deleted",
+                        "required", "asked", "needed", "expected", "affected", "delayed", "impacted", "locked",
+                        "disconnected", "terminated", "deducted", "applied", "added", "increased", "reduced",
+                        "limited", "restricted", "reviewed", "given", "taken", "used", "shared", "stored",
+                        "recorded", "monitored", "forfeited", "void", "voided", "withheld", "rejected", "declined",
+                        "denied", "published", "held", "open", "opened"})
+
+
 _MARKERS = [
     re.compile(r"\b(i|we)\s*('ll|’ll| will| shall|'m going to| am going to|'re going to| are going to|'m gonna|"
                r" am gonna|'re gonna| are gonna| gonna)\b"),
@@ -177,7 +275,7 @@ _MARKERS = [
     _Needs(("should",), r"\b(i|we)\s+should\s+have\s+(it|this|that|them|the|a|an|your|some|something|news)\b"),
     _Needs(("let me",), r"\blet me\b(?!\s+know)"),
     _Needs(("expect",), r"\bexpect\b"),
-    _Needs(("you",), r"\byou\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
+    _Needs(("you", "u"), r"\b(?:you|u)\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
     _Needs(("some",), r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
     # someone of the team, perhaps named ("my colleague priya will call you")
     _Needs(("will", "'ll"), r"(?:\b(?:our|the|my|your|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + _STAFF +
@@ -214,10 +312,11 @@ _MARKERS = [
                r"(?:\s+back)?(?:\s+to)?\s+(?:you|u)\b"),
     re.compile(r"^\s*(?:(?:ok|okay|sure|noted|alright)\W+)?(?:i|we)\s+(?:revert|get back|come back)(?:\s+back)?\s+to\s+"
                r"(?:you|u)\b"),
+    _Future(),
 ]
 _NEGATION = re.compile(
     r"\b(can't|cannot|can not|won't|will not|wont|unable|not able|no promises?|don't|do not|didn't|did not|"
-    r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t)\b"
+    r"never|isn't|aren't|wasn't|weren't|not going to|can’t|won’t|no one|nobody|none of (?:us|our|the))\b"
     # doubt about one's own promise ("not sure i'll be able to..."), not "no doubt we'll..."
     r"|\b(?:not sure|unsure|not certain|(?<!no )(?<!a )doubt)\s+(?:if\s+|whether\s+|that\s+)?(?:i|we)\b")
 _CONDITION_ANYWHERE = re.compile(
@@ -233,16 +332,18 @@ _CONDITION_CLAUSE = re.compile(r"^\s*(?:once(?!\s+(?:again|more))|as soon as|if|
 _CONDITION_BEFORE = re.compile(r"\b(once(?!\s+(?:again|more))|when|after|as soon as|should you)\b")
 _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i said|as we said|i told you|"
                    r"we told you|i said|we said)\b")
+# someone else's word reported before the promise ("the courier says they'll attempt delivery again")
+_REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us))\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
 _NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank|"
                            r"automated|automatic|automatically)\b"
                            # what we will need from the customer ("we'll need your invoice number")
-                           r"|\b(?:i|we)(?:'ll| will|'m going to| am going to|'re going to| are going to|'m gonna|'re gonna)"
+                           r"|(?:'ll|\bwill|\bgoing to|\bgonna)"
                            r"\s+(?:need|require)\s+(?!to\b|a (?:few|couple|day|week)|(?:some|more) time|\d)")
 # a request to the customer that the promise answers ("kindly share the id and we will check"): a
 # condition like "if you send the logs, we will..."
-_REQUEST_THEN = re.compile(r"^\s*(?:(?:please|kindly|just|simply)\s+)*(?:send|share|provide|forward|attach|upload|"
+_REQUEST_THEN = re.compile(r"^\s*(?:(?:please|pls|plz|kindly|just|simply)\s+)*(?:send|share|provide|forward|attach|upload|"
                            r"confirm|reply|give us|let us know|tell us|fill|complete|email us|drop us)\b.*\band\s*$")
 # an absence ("I'll be away tomorrow", "as I'm out of office next week"), from its conjunction to the end
 # of its phrase: it is taken out of a clause before the clause is read, so an absence that is the whole
@@ -251,7 +352,8 @@ _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|kindly|just|simply)\s+)*(?:send|sh
 # a visit, a promise ("our technician will be out tomorrow to install the meter"): it stays.
 _ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on (?:holiday|vacation|pto)|unavailable|"
            r"(?:out|off|offline|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for|"
-           r"to (?:our|my|his|her|their|a|an|head)\b)\b))\b")
+           r"to (?:our|my|his|her|their|a|an|head)\b|to the (?:[\w\-]+\s+){0,2}(?:branch|office|conference|hq|summit|expo|"
+           r"event|depot)\b)\b))\b")
 _ABSENCE = re.compile(
     r"(?:\b(?:as|since|because|while|though|although|and|so)\s+)?"
     # a person ("i", "we", ... with or without "be"), or someone named ("our technician") who will *be* away
@@ -340,6 +442,8 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                     continue
                 if _negated(clause, m.end()) or _NOT_PROMISES.search(clause) or _PAST.search(clause):
                     break
+                if _REPORTED_BEFORE.search(clause, 0, m.end()):
+                    break
                 if _CONDITION_BEFORE.search(clause[:m.start()]) or _CONDITION_ANYWHERE.search(segment):
                     break
                 if _REQUEST_THEN.match(clause[:m.start()]):
@@ -373,17 +477,29 @@ def _first(clause: str) -> str:
         e = sep.end()
         if _THEN_BARE.match(clause, e) or any(marker.match(clause, e) for marker in _MARKERS):
             return clause[:sep.start()]
+    for sep in _AND.finditer(clause, 1):     # "we'll courier it out today and email you the tracking tomorrow"
+        if _DAY_WORDS.search(clause, 0, sep.start()) and _DAY_WORDS.search(clause, sep.end()):
+            return clause[:sep.start()]
     return clause
+
+
+_AND = re.compile(r",?\s+and\s+(?=[a-z]+\s+(?:you|u|it|them|the|your|a|an|over|back)\b)")
+_DAY_WORDS = re.compile(r"\b(?:today|tonight|tomorrow|tmrw|this (?:morning|afternoon|arvo|evening)|eod|(?:mon|tues|wednes|"
+                        r"thurs|fri|satur|sun)day|next week|within|in \d+|by \d+)")
 
 
 def _negated(clause: str, after: int) -> bool:
     """Whether ``clause`` negates its promise (which ends at ``after``); a negation inside an embedded
     question after it ("…check why the push isn't reaching you") is what is looked into, not it."""
-    neg = _NEGATION.search(clause)
+    other = _OTHER_SUBJECT.search(clause, after)       # "... and you don't need to be home": the customer's
+    neg = _NEGATION.search(clause, 0, other.start() if other else len(clause))
     if neg is None:
         return False
     embedded = _EMBEDDED.search(clause, after)
     return embedded is None or neg.start() < embedded.start()
+
+
+_OTHER_SUBJECT = re.compile(r"\s(?:and|so)\s+(?:you|u|your|there)\b")
 
 
 def _restricts(segment: str) -> bool:
@@ -438,7 +554,7 @@ _CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|to
                     r"\d{1,2}\.[0-5]\d(?![\d%])(?!\s*(?:each|per|a\b|an\b|%|pounds?|dollars?|euros?|rand|rupees?))|"
                     r"12\s*nn|12 noon|noon|midday"
                     # a bare hour where nothing else can follow it ("tomorrow at 10.", "at 4 on friday")
-                    r"|\d{1,2}(?=\s*(?:o'clock\b|$|[.,;!)](?!\d)|\s(?:tomorrow|today|tonight|on|this|sharp)\b)))\b")
+                    r"|\d{1,2}(?=\s*(?:o'clock\b|$|[.,;!)](?!\d)|\s(?:tomorrow|today|tonight|on|this|sharp|to|before|for|and|so)\b)))\b")
 _TODAY = re.compile(r"\b(later today|today|end of (?:the |to)?day|eod|close of business|cob|end of business|"
                     r"end of play|close of play|eop|"
                     r"this afternoon|this arvo|this morning|tonight|this evening|log off)\b")
