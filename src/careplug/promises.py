@@ -135,11 +135,19 @@ _DOING = (r"(?:sending|shipping|dispatching|posting|mailing|couriering|dropping|
           # a visit, not an errand ("popping out for lunch", "heading out")
           r"|coming\s+(?:over|out|round|around|by|back|to you|to your)"
           r"|(?:popping|swinging|heading)\s+(?:over|round|around|by|back to you|to you|to your|in to)")
+# states, workloads and feelings in the progressive, not plans
+_NOT_DOING = (r"experiencing|having|seeing|expecting|hoping|waiting|looking|closing|moving|going|trying|planning|"
+              r"thinking|wondering|running|missing|lacking|struggling|facing|receiving|handling|getting|feeling|"
+              r"leaving|working|travell?ing|flying|taking|showing|checking in|writing|reaching|following|sorry|"
+              r"investigating|monitoring|reviewing|still|currently|unable")
+# the errand of a visit ("to fit it"): the verbs of _VISIT
+_VISIT_TO = (r"(?<!due )\bto\s+(?:install|replace|repair|fix|check|inspect|deliver|collect|pick up|set up|service|fit|"
+             r"mount|swap|change|connect|reconnect|finish|complete|measure|survey|test|configure|upgrade|sort)\b")
 # a time to come, for a plan in the present tense
 _WHEN = (r"today|tonight|tomorrow|tomorow|tmrw|tmr|2moro|this (?:morning|afternoon|arvo|evening|week)|next week|"
          r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|weekend|in \d+|in (?:an?|one|two|half an) |within|"
          r"by (?:the )?(?:end|eod|cob|close|\d|mon|tue|wed|thu|fri|sat|sun|noon|tomorrow|tonight|lunch)|eod|cob|"
-         r"end of (?:the )?(?:day|week)|later")
+         r"end of (?:the )?(?:day|week)|later|at \d+(?:[:.]\d\d)?\s*(?:am|pm)?")
 
 
 class _Needs:
@@ -190,17 +198,16 @@ class _Future:
         if "will" not in text and "'ll" not in text and "shall" not in text and "going to" not in text:
             return None
         for m in _FUTURE.finditer(text, pos):
-            words = _WORD.findall(text, max(pos, m.start() - 80), m.start())
-            if not words:
-                continue
-            head = words[-1]
+            words = _WORD.findall(text, max(pos, m.start() - 80), m.start()) or [""]
+            head = words[-1]                # "" at a clause's start: "our coordinator, melissa, is going to send"
             if head in _NOT_OURS or head in _FORECASTERS or (len(words) > 1 and words[-2] in ("you", "u")):
                 continue
             if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
                 continue                    # "before they'll approve"; "the courier says they'll..."
-            if head.endswith("s") and not head.endswith(("'s", "ss")) and not _DETERMINERS.intersection(words[-3:-1]):
-                continue                    # a generic plural: "refunds will be processed within 5 days"
             verb, complement, then = m.group(1), m.group(2) or "", m.group(3) or ""
+            if (verb in ("be", "b") or verb in _GENERIC_VERBS) and head.endswith("s") and not head.endswith(
+                    ("'s", "ss")) and not _DETERMINERS.intersection(words[-3:-1]):
+                continue                    # a generic plural: "refunds will be processed within 5 days"
             if verb in ("be", "b"):
                 if complement == "with" and then not in ("you", "u", "your", "ya"):
                     continue                # "the recheck will be with Dr Shah"
@@ -237,6 +244,7 @@ _NOT_OURS = frozenset({"you", "u", "ya", "i", "we", "customer", "customers", "cl
                        "fee", "fees", "cost", "costs", "market", "policy", "law", "terms", "offer", "promo",
                        "promotion", "sale", "subscription", "plan", "trial", "card", "membership", "it's", "that's",
                        "app", "system", "website", "site", "portal", "platform", "software", "page", "bot"})
+_GENERIC_VERBS = frozenset({"ship", "arrive", "resume", "go", "reach", "stop", "clear", "post", "process"})
 _SUBORDINATE = frozenset({"before", "until", "till", "unless", "if", "when", "once", "after", "whether"})
 _REPORTED = frozenset({"says", "said", "say", "told", "tells", "reckons", "reckoned", "thinks"})
 _FORECASTERS = frozenset({"probably", "likely", "maybe", "perhaps", "possibly", "hopefully"})
@@ -275,14 +283,29 @@ _MARKERS = [
     _Needs(("should",), r"\b(i|we)\s+should\s+have\s+(it|this|that|them|the|a|an|your|some|something|news)\b"),
     _Needs(("let me",), r"\blet me\b(?!\s+know)"),
     _Needs(("expect",), r"\bexpect\b"),
-    _Needs(("you", "u"), r"\b(?:you|u)\s*('ll| will| can expect| should expect)\s+(hear|receive|get|have|see)\b"),
+    _Needs(("you", "u"), r"\b(?:you|u)\s*('ll| should| should be able to| will| can expect| should expect)\s+(hear|receive|get|"
+           r"have(?!\s+(?:\w+ed|been|got|gotten|seen|heard|had|sent)\b)|see)\b"),
     _Needs(("some",), r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
     # someone of the team, perhaps named ("my colleague priya will call you")
     _Needs(("will", "'ll"), r"(?:\b(?:our|the|my|your|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + _STAFF +
            r"|vets?|[a-z]{3,}(?:ists?|ians?))(\s+[a-z]+)?\s*('ll| will)\b"),
     _Needs(("will", "'ll"), r"\b(they|he|she)\s*('ll| will)\s+(" + _ACTS + "|" + _SERVICE + r"|have\s+(?:it|this|that|them|the|your|"
            r"power|everything|service))\b"),
-    _Needs(("will", "'ll"), r"^\s*(will|'ll)\s+(" + _ACTS + r"|check|circle)\b"),
+    _Needs(("will", "'ll"), r"^\s*(will|'ll)\s+(" + _ACTS + r"|check|circle|have\s+(?:it|this|that|them|the|your|all|"
+           r"everything|a|an|some))\b"),
+    # a chat note without a subject: "be there in 20 min"
+    re.compile(r"^\s*(?:(?:will|'ll)\s+)?be\s+(?:there|with you|round|over|back with you)\b"),
+    # a plan of one's own in the present progressive with a time to come ("we're now hanging board on
+    # Monday"), not a state or a workload ("we're experiencing delays today")
+    _Needs(("ing",), r"\b(?:i'm|i am|we're|we are)\s+(?:now\s+|also\s+|just\s+|then\s+)?(?!" + _NOT_DOING +
+           r")[a-z]{2,}ing\b(?!\s+(?:a|an|the)\s+(?:high|large|huge|lot|number|volume|backlog|few)\b)"
+           r"(?=.*\b(?:" + _WHEN + r")\b)"),
+    # a visit in the present tense: "I'm back on site Thursday to fit it"
+    re.compile(r"\b(?:i'm|we're|he's|she's|they're)\s+(?:back\s+)?(?:on site|onsite|out|over|round|back|in)\b"
+               r"(?=[^.]*" + _VISIT_TO + r")"),
+    # a shipment in the present tense: "the sensors ship today", "it goes out tomorrow"
+    re.compile(r"\b(?:ships?|dispatch(?:es)?|goes out|go out|leaves?)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|"
+               r"first thing|this (?:afternoon|evening|morning|week)|on (?:mon|tue|wed|thu|fri|sat|sun))"),
     _Needs(("will",), r"\b(and|then)\s+will\s+(" + _ACTS + r"|check|let|be)\b"),
     # "and will" with any verb done to the customer or the matter ("and will write to you again")
     _Needs(("will",), r"\b(and|then)\s+will\s+(?!not\b|never\b)[a-z]+\s+(?:to\s+|with\s+)?(?:you|your|u|it|this|"
@@ -333,11 +356,12 @@ _CONDITION_BEFORE = re.compile(r"\b(once(?!\s+(?:again|more))|when|after|as soon
 _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i said|as we said|i told you|"
                    r"we told you|i said|we said)\b")
 # someone else's word reported before the promise ("the courier says they'll attempt delivery again")
+# a system's doing, not a person's: up to the promise and just after it
+_AUTOMATIC = re.compile(r"\b(?:automated|automatic|automatically)\b")
 _REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us))\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
-_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank|"
-                           r"automated|automatic|automatically)\b"
+_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank)\b"
                            # what we will need from the customer ("we'll need your invoice number")
                            r"|(?:'ll|\bwill|\bgoing to|\bgonna)"
                            r"\s+(?:need|require)\s+(?!to\b|a (?:few|couple|day|week)|(?:some|more) time|\d)")
@@ -443,7 +467,9 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                 if _negated(clause, m.end()) or _NOT_PROMISES.search(clause) or _PAST.search(clause):
                     break
                 if _REPORTED_BEFORE.search(clause, 0, m.end()):
-                    break
+                    break                   # "the courier says they'll attempt delivery again"
+                if _AUTOMATIC.search(clause, 0, m.end() + 16):
+                    continue                # a system's doing ("you'll get an automated email"): another may be a person's
                 if _CONDITION_BEFORE.search(clause[:m.start()]) or _CONDITION_ANYWHERE.search(segment):
                     break
                 if _REQUEST_THEN.match(clause[:m.start()]):
@@ -483,9 +509,11 @@ def _first(clause: str) -> str:
     return clause
 
 
-_AND = re.compile(r",?\s+and\s+(?=[a-z]+\s+(?:you|u|it|them|the|your|a|an|over|back)\b)")
+_AND = re.compile(r",?\s+(?:and|then|so(?: that)?)\s+(?=[a-z']+\s)")
 _DAY_WORDS = re.compile(r"\b(?:today|tonight|tomorrow|tmrw|this (?:morning|afternoon|arvo|evening)|eod|(?:mon|tues|wednes|"
-                        r"thurs|fri|satur|sun)day|next week|within|in \d+|by \d+)")
+                        r"thurs|fri|satur|sun)day|next week|within|in \d+|by \d+|before the weekend|this week|"
+                        r"end of (?:the )?week|\d{1,2}(?:st|nd|rd|th)\b|"
+                        r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d)")
 
 
 def _negated(clause: str, after: int) -> bool:
@@ -548,7 +576,7 @@ _ORDINAL_DAY = re.compile(r"\b(?:on|by|before|until|till)\s+(?:the\s+)?(\d{1,2})
                           r"(?=\s*(?:$|[.,;!?)]|\s(?:at|by|of|before|in|when|and|so|then|with|to|or)\b))")
 _CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|tonight|monday|tuesday|wednesday|"
                     r"thursday|friday|saturday|sunday),?\s+(?=\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|noon\b|"
-                    r"midday\b|12\s*nn\b))"
+                    r"midday\b|12\s*nn\b|12 noon\b))"
                     # "9.30am"; "at 2.30" (not a price or a count: "at 2.99 each")
                     r"(\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|"
                     r"\d{1,2}\.[0-5]\d(?![\d%])(?!\s*(?:each|per|a\b|an\b|%|pounds?|dollars?|euros?|rand|rupees?))|"
