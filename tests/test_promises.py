@@ -574,3 +574,8 @@ def test_plans_in_the_present_names_ending_in_s_and_the_time_of_the_first_action
 ])
 def test_states_arrivals_already_due_and_a_systems_doing_are_not(sentence):
     assert not is_commitment(sentence)
+
+
+def test_a_log_pasted_into_a_reply_is_no_promise_of_the_team():
+    text = "Here is what the agent printed: " + "ERROR at 12:00 will retry in 5 minutes, " * 50
+    assert find_commitments(text, MONDAY, tz="America/New_York") == []

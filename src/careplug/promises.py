@@ -3,7 +3,12 @@
 ``find_commitments(text, sent_at, tz=..., calendar=...)`` splits a message into sentences and keeps
 those that commit the team to act for the customer ("I'll get back to you tomorrow", "we'll call
 you by Friday", "expect an update within 24 hours", "let me check with the team and follow up").
-It drops what only looks like one:
+Who commits may be the agent ("I'll"), the team ("we're sending it today"), anyone of it named by
+role or name ("our lineman will install it", "Marcus will remote in"), or the thing done ("the link
+will be sent by Monday", "your car will be ready by 5pm"); the last resort (``_Future``) takes anyone
+or anything but the customer that *will* do or be done, unless the verb forecasts, describes, costs
+or needs ("prices will rise", "it will take 3 days", "the office will be closed"). It drops what
+only looks like one:
 
 - questions and offers ("Would you like me to call you tomorrow?");
 - negations ("I can't promise anything", "we will not refund...");
@@ -200,6 +205,8 @@ class _Future:
         for m in _FUTURE.finditer(text, pos):
             words = _WORD.findall(text, max(pos, m.start() - 80), m.start()) or [""]
             head = words[-1]                # "" at a clause's start: "our coordinator, melissa, is going to send"
+            if head and not any(c.isalpha() for c in head) and not _DETERMINERS.intersection(words[-4:-1]):
+                continue                    # "error at 12:00 will retry": not the team; "the refund of $64.95 will"
             if head in _NOT_OURS or head in _FORECASTERS or (len(words) > 1 and words[-2] in ("you", "u")):
                 continue
             if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
@@ -500,12 +507,14 @@ def _first(clause: str) -> str:
     """The first of the commitments a committing clause makes, up to where the next one starts (the
     whole clause when it makes one)."""
     for sep in _THEN.finditer(clause, 1):
-        e = sep.end()
-        if _THEN_BARE.match(clause, e) or any(marker.match(clause, e) for marker in _MARKERS):
+        after = clause[sep.end():sep.end() + 160]       # a window: a long clause costs no more per separator
+        if _THEN_BARE.match(after) or any(marker.match(after) for marker in _MARKERS):
             return clause[:sep.start()]
-    for sep in _AND.finditer(clause, 1):     # "we'll courier it out today and email you the tracking tomorrow"
-        if _DAY_WORDS.search(clause, 0, sep.start()) and _DAY_WORDS.search(clause, sep.end()):
-            return clause[:sep.start()]
+    days = [d.start() for d in _DAY_WORDS.finditer(clause)]
+    if len(days) > 1:
+        for sep in _AND.finditer(clause, 1):     # "we'll courier it out today and email you the tracking tomorrow"
+            if days[0] < sep.start() and days[-1] >= sep.end():
+                return clause[:sep.start()]
     return clause
 
 
