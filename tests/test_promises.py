@@ -54,7 +54,7 @@ def test_corpus_precision_recall_and_due_accuracy_meet_the_targets():
 @pytest.mark.parametrize("name", ["promise_holdout.jsonl", "promise_holdout2.jsonl", "promise_holdout3.jsonl",
                                   "promise_holdout4.jsonl", "promise_holdout5.jsonl", "promise_holdout6.jsonl",
                                   "promise_holdout7.jsonl", "promise_holdout8.jsonl",
-                                  "promise_holdout9.jsonl"])
+                                  "promise_holdout9.jsonl", "promise_holdout10.jsonl"])
 def test_hold_out_sentences_written_after_the_extractor_meet_the_targets_too(name):
     m = measure(DATA / name)
     assert m["precision"] >= 0.90 and m["recall"] >= 0.85 and m["due_accuracy"] >= 0.90, m
@@ -579,3 +579,23 @@ def test_states_arrivals_already_due_and_a_systems_doing_are_not(sentence):
 def test_a_log_pasted_into_a_reply_is_no_promise_of_the_team():
     text = "Here is what the agent printed: " + "ERROR at 12:00 will retry in 5 minutes, " * 50
     assert find_commitments(text, MONDAY, tz="America/New_York") == []
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("I'll ring you tomorrow to confirm, and if anything comes up meanwhile you can call the ward.",
+     datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("I've looped in Priya, and she's going to run the review with your team on Wednesday 2pm.",
+     datetime(2026, 3, 4, 14, tzinfo=NY)),
+    ("He'll help you set it up on Friday.", datetime(2026, 3, 6, 17, tzinfo=NY)),
+])
+def test_an_aside_after_the_promise_and_what_a_colleague_is_going_to_do(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "I'll ring you tomorrow, if the results are back by then.",
+    "Please note I'll be on MC tomorrow.",
+])
+def test_a_condition_without_an_aside_and_medical_leave_are_not(sentence):
+    assert not is_commitment(sentence)

@@ -220,7 +220,8 @@ class _Future:
                     continue                # "the recheck will be with Dr Shah"
                 if not (complement in _BE_DONE or (complement.endswith(("ed", "en")) and complement not in _BE_NOTICE)):
                     continue
-            elif verb in _NOT_DONE or (verb == "have" and complement in ("no", "to", "a", "an", "any")):
+            elif verb in (_NOT_DONE_BY_PEOPLE if head in _PEOPLE else _NOT_DONE) or (
+                    verb == "have" and complement in ("no", "to", "a", "an", "any")):
                 continue
             elif len(words) > 1 and words[-2] in ("your", "ur", "yr"):
                 continue                    # the customer's own party: "your bank will contact you"
@@ -239,7 +240,8 @@ class _Future:
         return found if found is not None and found.start() == pos else None
 
 
-_FUTURE = re.compile(r"(?:'ll|\s(?:will|shall|is going to|are going to|is gonna|are gonna))\s+"
+_FUTURE = re.compile(r"(?:'ll|'s going to|'re going to|'s gonna|\s(?:will|shall|is going to|are going to|is gonna|"
+                     r"are gonna))\s+"
                      r"(?:(?:also|then|now|hopefully|definitely|soon|personally|directly)\s+)?"
                      r"(?!not\b|never\b)([a-z]+)(?:\s+([a-z]+))?(?:\s+([a-z]+))?")
 _WORD = re.compile(r"[\w$.\-']+")
@@ -264,6 +266,10 @@ _NOT_DONE = frozenset({"need", "needs", "require", "want", "like", "love", "enjo
                        "become", "get", "go", "run", "charge", "bill", "debit", "deduct", "suspend", "lock",
                        "not", "never", "probably", "likely", "also", "only", "still", "just", "always", "usually",
                        "normally", "automatically", "let", "make", "ask", "expect", "receive"})
+# a person does what a thing only undergoes ("she's going to run a config review", "he'll help you")
+_PEOPLE = frozenset({"he", "she", "they"})
+_NOT_DONE_BY_PEOPLE = _NOT_DONE - {"run", "start", "open", "close", "work", "help", "look", "get", "go", "make", "end",
+                                   "show", "begin", "change", "apply", "let", "include", "cover", "ask"}
 # what a thing "will be" when it is done for the customer ("ready", "with you", "in your inbox")
 _BE_DONE = frozenset({"ready", "done", "live", "there", "with", "back", "in", "on", "out", "waiting", "over",
                       "round", "sent", "built", "paid", "put", "set", "delivered", "available", "fixed", "sorted",
@@ -381,7 +387,7 @@ _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|pls|plz|kindly|just|simply)\s+)*(?
 # commitment leaves nothing ("I'll be on leave next week"), and one beside a promise leaves the promise
 # and its due time ("I'll finish it today since I'll be out tomorrow": today). "Be out ... to <verb>" is
 # a visit, a promise ("our technician will be out tomorrow to install the meter"): it stays.
-_ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on (?:holiday|vacation|pto)|unavailable|"
+_ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on mc|on (?:holiday|vacation|pto)|unavailable|"
            r"(?:out|off|offline|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for|"
            r"to (?:our|my|his|her|their|a|an|head)\b|to the (?:[\w\-]+\s+){0,2}(?:branch|office|conference|hq|summit|expo|"
            r"event|depot)\b)\b))\b")
@@ -477,7 +483,7 @@ def _commitment_parts(sentence: str) -> tuple[str, str] | None:
                     break                   # "the courier says they'll attempt delivery again"
                 if _AUTOMATIC.search(clause, 0, m.end() + 16):
                     continue                # a system's doing ("you'll get an automated email"): another may be a person's
-                if _CONDITION_BEFORE.search(clause[:m.start()]) or _CONDITION_ANYWHERE.search(segment):
+                if _CONDITION_BEFORE.search(clause[:m.start()]) or _conditional(clauses, i):
                     break
                 if _REQUEST_THEN.match(clause[:m.start()]):
                     break                   # "kindly share the transaction id and we will check..."
@@ -523,6 +529,24 @@ _DAY_WORDS = re.compile(r"\b(?:today|tonight|tomorrow|tmrw|this (?:morning|after
                         r"thurs|fri|satur|sun)day|next week|within|in \d+|by \d+|before the weekend|this week|"
                         r"end of (?:the )?week|\d{1,2}(?:st|nd|rd|th)\b|"
                         r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d)")
+
+
+def _conditional(clauses: list[str], i: int) -> bool:
+    """Whether a condition in the independent clause of ``clauses`` governs the promise in ``clauses[i]``:
+    one up to and in it does ("if you send the logs, we'll..."), one after it does unless it comes with
+    its own consequence for the customer ("I'll ring you tomorrow, and if there's anything else
+    meanwhile you can call the ward")."""
+    if _CONDITION_ANYWHERE.search(",".join(clauses[:i + 1])):
+        return True
+    for k in range(i + 1, len(clauses)):
+        if _CONDITION_ANYWHERE.search(clauses[k]):
+            return not _ASIDE_AFTER.search(",".join(clauses[k:]))
+    return False
+
+
+# a consequence of the customer's own after a condition: the condition is about something else
+_ASIDE_AFTER = re.compile(r"\b(?:you can|you could|you may|just|please|pls|feel free|let (?:me|us) know|don't hesitate|"
+                          r"do not hesitate|reply|contact us|call us|ring us|reach out|give us a)\b")
 
 
 def _negated(clause: str, after: int) -> bool:
