@@ -1,0 +1,261 @@
+"""Due times: when the words of a committing clause say it falls due, read relative to when it was
+sent, in the team's time zone and business calendar."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import dateparser
+
+from ..calendar import BusinessCalendar
+from .sentences import norm
+
+_NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+        "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "couple of": 2, "a couple of": 2, "few": 3,
+        "a few": 3, "the": 1, "next": 1, "half an": 0.5, "half a": 0.5}
+_NUMBER = r"(\d+(?:\.\d+)?|half an?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|(?:a )?couple of|(?:a )?few)"
+_DURATION = re.compile(
+    r"\b(?:within|in|inside|under|give me)\s+(?:the\s+)?(?:next\s+)?" + _NUMBER + r"?\s*"
+    r"(minutes?|mins?|hours?|hrs?|h|business days?|working days?|days?|weeks?)\b")
+_WITHIN_THE = re.compile(r"\bwithin\s+the\s+(?:next\s+)?(hour|day|week)\b")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY = re.compile(r"\b(next\s+|this\s+|on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+                      r"(\s+next\s+week)?\b"
+                      # an abbreviation ("by weds", "back thurs"); a short one only after a word that makes
+                      # it a day ("sat" or "wed" alone is not)
+                      r"|\b(next\s+|this\s+|on\s+|by\s+|until\s+|till\s+|before\s+)?(tues|weds|thurs?|fri)\.?"
+                      r"(\s+next\s+week)?(?!\w)"
+                      r"|\b(next\s+|this\s+|on\s+|by\s+|until\s+|till\s+|before\s+)(mon|tue|wed|thu|sat|sun)\.?"
+                      r"(\s+next\s+week)?(?!\w)")
+_ABBREVIATED = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4,
+                "sat": 5, "sun": 6}
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_DATE = re.compile(rf"\b(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?"
+                   rf"(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTHS})\b|({_MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b)")
+# a time of day after "at", "by", ... ("at 3pm", "by 10:30", "before noon"), or one with am/pm after a
+# day ("tomorrow 11 am", "friday 2pm")
+# a day of the month without its month ("on the 16th", "by the 3rd"): its next occurrence
+_ORDINAL_DAY = re.compile(r"\b(?:on|by|before|until|till)\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b"
+                          # a date, not "the 2nd floor": nothing but a boundary or a linking word after it
+                          r"(?=\s*(?:$|[.,;!?)]|\s(?:at|by|of|before|in|when|and|so|then|with|to|or)\b))")
+_CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|tonight|monday|tuesday|wednesday|"
+                    r"thursday|friday|saturday|sunday),?\s+(?=\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|noon\b|"
+                    r"midday\b|12\s*nn\b|12 noon\b))"
+                    # "9.30am"; "at 2.30" (not a price or a count: "at 2.99 each")
+                    r"(\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|"
+                    r"\d{1,2}\.[0-5]\d(?![\d%])(?!\s*(?:each|per|a\b|an\b|%|pounds?|dollars?|euros?|rand|rupees?))|"
+                    r"12\s*nn|12 noon|noon|midday"
+                    # a bare hour where nothing else can follow it ("tomorrow at 10.", "at 4 on friday")
+                    r"|\d{1,2}(?=\s*(?:o'clock\b|$|[.,;!)](?!\d)|\s(?:tomorrow|today|tonight|on|this|sharp|to|before|for|and|so)\b)))\b")
+_TODAY = re.compile(r"\b(later today|today|end of (?:the |to)?day|eod|close of business|cob|end of business|"
+                    r"end of play|close of play|eop|"
+                    r"this afternoon|this arvo|this morning|tonight|this evening|log off)\b")
+_TOMORROW = re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmrow|tmw|tmr|2moro|2morrow|the morra|the morrow)\b")
+_THIS_WEEK = re.compile(r"\b(end of (?:the |this )?week|this week|before the weekend|by the weekend)\b")
+_NEXT_WEEK = re.compile(r"\b(early|end of|later|first thing)?\s*(?:the\s+)?next week\b")
+_MORNING = re.compile(r"\bmorning\b")
+_FIRST_THING = re.compile(r"\bfirst thing\b")
+_AFTERNOON = re.compile(r"\b(afternoon|arvo)\b")
+_EVENING = re.compile(r"\b(evening|tonight)\b")
+_NIGHT = re.compile(r"\b(evening|tonight|night)\b")     # a bare hour then is in the afternoon or evening
+
+
+def _count(word: str | None) -> float:
+    if not word:
+        return 1
+    word = word.strip()
+    if word in _NUM:
+        return _NUM[word]
+    try:
+        return float(word)
+    except ValueError:
+        return 1
+
+
+def _is_business_day(day: date, calendar: BusinessCalendar | None) -> bool:
+    if calendar is None or calendar.name == "always":
+        return day.weekday() < 5
+    return bool(calendar.weekly[day.weekday()]) and not calendar.is_holiday(day)
+
+
+@lru_cache(maxsize=4096)
+def _parse_date(phrase: str, base: date) -> date | None:
+    """The next ``phrase`` ("march 2") on or after ``base``: a date already passed this year is next
+    year's. dateparser's "future" excludes the base day itself, so it is given the day before."""
+    eve = base - timedelta(days=1)
+    when = dateparser.parse(phrase, languages=["en"], settings={
+        "RELATIVE_BASE": datetime(eve.year, eve.month, eve.day, 12), "PREFER_DATES_FROM": "future",
+        "RETURN_AS_TIMEZONE_AWARE": False})
+    return when.date() if when else None
+
+
+_DUE_BY = re.compile(r"\b(?:by|on|before|until|till|than)\s+(?:the\s+)?$")
+
+
+def _clock_words(phrase: str) -> str:
+    """A time of day as ``_parse_clock`` reads it: "9.30am" is 9:30am, "p.m." is pm."""
+    return re.sub(r"(\d)\.(\d\d)", r"\1:\2", phrase).replace(".", "")
+
+
+_BARE_TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
+
+
+def _next_day_of_month(n: int, base: date) -> date | None:
+    """The next date on or after ``base`` whose day of the month is ``n`` (a month without one is skipped)."""
+    if not 1 <= n <= 31:
+        return None
+    year, month = base.year, base.month
+    for _ in range(13):
+        try:
+            day = date(year, month, n)
+        except ValueError:
+            day = None
+        if day is not None and day >= base:
+            return day
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _parse_clock(phrase: str, evening: bool = False) -> time | None:
+    """A time of day. One without am/pm is read as people at work mean it: 1 to 6 in the afternoon
+    ("at 2:30" is 14:30), 7 to 12 as written — 7 to 11 too in the ``evening`` ("tonight at 8") — 13
+    to 23 on the 24-hour clock."""
+    if phrase in ("noon", "midday", "12 noon") or phrase.replace(" ", "") == "12nn":
+        return time(12)
+    bare = _BARE_TIME.match(phrase.strip())
+    if bare:
+        hour, minute = int(bare.group(1)), int(bare.group(2) or 0)
+        if 1 <= hour <= 6 or (evening and 7 <= hour <= 11):
+            hour += 12
+        return time(hour, minute) if hour < 24 and minute < 60 else None
+    when = dateparser.parse(phrase, languages=["en"], settings={
+        "RELATIVE_BASE": datetime(2000, 1, 3), "RETURN_AS_TIMEZONE_AWARE": False})
+    return when.time() if when else None
+
+
+def _exact(sent_at: datetime, seconds: float, zone: ZoneInfo) -> datetime:
+    """``sent_at`` plus real seconds (in UTC: aware arithmetic in one zone is wall-clock arithmetic)."""
+    return (sent_at.astimezone(timezone.utc) + timedelta(seconds=seconds)).astimezone(zone)
+
+
+def due_time(clause: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
+             calendar: BusinessCalendar | None = None, end_of_day: time = time(17)) -> tuple[datetime | None, str | None]:
+    """The due time a commitment ``clause`` names, and the words it was read from; (None, None)
+    when it names none. ``sent_at`` must be aware."""
+    due, phrase, _ = read_due(clause, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
+    return due, phrase
+
+
+def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: BusinessCalendar | None,
+         end_of_day: time) -> tuple[datetime | None, str | None, str | None]:
+    """``due_time``, and what kind of phrase it was read from: "exact" (hours and minutes from now),
+    "clock" (a time of day alone: "at 3pm"), "day" (a day, with or without a time), None."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    local = sent_at.astimezone(zone)
+    today = local.date()
+    s = norm(clause)
+
+    def at(day: date, t: time) -> datetime:
+        return datetime.combine(day, t, tzinfo=zone)
+
+    def time_of_day(default: time) -> time:
+        m = _CLOCK.search(s)
+        if m:
+            parsed = _parse_clock(_clock_words(m.group(1)), bool(_NIGHT.search(s)))
+            if parsed:
+                return parsed
+        if _FIRST_THING.search(s):
+            return time(10)
+        if _MORNING.search(s):
+            return time(12)
+        if _EVENING.search(s):
+            return time(18)
+        if _AFTERNOON.search(s):
+            return end_of_day
+        return default
+
+    m = _WITHIN_THE.search(s)
+    if m:
+        unit = m.group(1)
+        if unit == "hour":
+            return _exact(sent_at, 3600, zone), m.group(0), "exact"
+        days = 1 if unit == "day" else 7
+        return at(today + timedelta(days=days), end_of_day), m.group(0), "day"
+    # "in next week's release" is next week, not a week from now: a duration without a number needs "the"
+    m = next((d for d in _DURATION.finditer(s) if d.group(1) or "the" in d.group(0).split()
+              or "next" not in d.group(0).split()), None)
+    if m:
+        n, unit = _count(m.group(1)), m.group(2)
+        if unit.startswith(("min", "h")):
+            seconds = n * (60 if unit.startswith("min") else 3600)
+            return _exact(sent_at, seconds, zone), m.group(0), "exact"
+        if unit.startswith(("business", "working")):
+            day, left = today, int(n)
+            while left > 0:
+                day += timedelta(days=1)
+                if _is_business_day(day, calendar):
+                    left -= 1
+            return at(day, end_of_day), m.group(0), "day"
+        days = int(n) * (7 if unit.startswith("week") else 1)
+        return at(today + timedelta(days=days), end_of_day), m.group(0), "day"
+    # a date the promise is due by, before any other ("the accounts for the year ended 31 December by
+    # 20 March": 20 March)
+    dates = list(_DATE.finditer(s)) if "by" in s or "on" in s else [_DATE.search(s)]
+    m = next((d for d in dates if d and _DUE_BY.search(s, 0, d.start())), dates[0] if dates else None)
+    if m:
+        phrase = f"{m.group(1)} {m.group(2)}" if m.group(1) else f"{m.group(3)} {m.group(4)}"
+        day = _parse_date(phrase, today)
+        if day is not None:
+            return at(day, time_of_day(end_of_day)), m.group(0), "day"
+    m = _ORDINAL_DAY.search(s)
+    if m:
+        day = _next_day_of_month(int(m.group(1)), today)
+        if day is not None:
+            return at(day, time_of_day(end_of_day)), m.group(0), "day"
+    if _TOMORROW.search(s):
+        return at(today + timedelta(days=1), time_of_day(end_of_day)), "tomorrow", "day"
+    m = next((w for w in _WEEKDAY.finditer(s) if not s.startswith("'s", w.end())), None) or _WEEKDAY.search(s)
+    if m:                                   # "ahead of tuesday's call, by monday": monday
+        if m.group(2):
+            lead, target, next_week = m.group(1), _WEEKDAYS.index(m.group(2)), m.group(3)
+        elif m.group(5):
+            lead, target, next_week = m.group(4), _ABBREVIATED[m.group(5)], m.group(6)
+        else:
+            lead, target, next_week = m.group(7), _ABBREVIATED[m.group(8)], m.group(9)
+        if (lead or "").strip() == "next" or next_week:
+            monday_next = today + timedelta(days=7 - today.weekday())
+            day = monday_next + timedelta(days=target)
+        else:
+            ahead = (target - today.weekday()) % 7 or 7
+            day = today + timedelta(days=ahead)
+        return at(day, time_of_day(end_of_day)), m.group(0).strip(), "day"
+    m = _NEXT_WEEK.search(s)
+    if m:
+        monday_next = today + timedelta(days=7 - today.weekday())
+        qualifier = (m.group(1) or "").strip()
+        if qualifier == "early":
+            return at(monday_next + timedelta(days=1), end_of_day), m.group(0).strip(), "day"
+        if qualifier == "first thing":
+            return at(monday_next, time(10)), m.group(0).strip(), "day"
+        return at(monday_next + timedelta(days=4), end_of_day), m.group(0).strip(), "day"
+    m = _THIS_WEEK.search(s)
+    if m:
+        friday = today + timedelta(days=(4 - today.weekday()) % 7)
+        return at(friday, end_of_day), m.group(0), "day"
+    m = _TODAY.search(s)
+    if m:
+        return at(today, time_of_day(end_of_day)), m.group(0), "day"
+    m = _CLOCK.search(s)
+    if m:
+        t = _parse_clock(_clock_words(m.group(1)), bool(_NIGHT.search(s)))
+        if t is not None:
+            due = at(today, t)
+            if due <= local:
+                due = at(today + timedelta(days=1), t)
+            return due, m.group(0), "clock"
+    return None, None, None
