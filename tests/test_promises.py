@@ -54,7 +54,8 @@ def test_corpus_precision_recall_and_due_accuracy_meet_the_targets():
 @pytest.mark.parametrize("name", ["promise_holdout.jsonl", "promise_holdout2.jsonl", "promise_holdout3.jsonl",
                                   "promise_holdout4.jsonl", "promise_holdout5.jsonl", "promise_holdout6.jsonl",
                                   "promise_holdout7.jsonl", "promise_holdout8.jsonl",
-                                  "promise_holdout9.jsonl", "promise_holdout10.jsonl"])
+                                  "promise_holdout9.jsonl", "promise_holdout10.jsonl",
+                                  "promise_holdout12.jsonl"])
 def test_hold_out_sentences_written_after_the_extractor_meet_the_targets_too(name):
     m = measure(DATA / name)
     assert m["precision"] >= 0.90 and m["recall"] >= 0.85 and m["due_accuracy"] >= 0.90, m
@@ -598,4 +599,23 @@ def test_an_aside_after_the_promise_and_what_a_colleague_is_going_to_do(sentence
     "Please note I'll be on MC tomorrow.",
 ])
 def test_a_condition_without_an_aside_and_medical_leave_are_not(sentence):
+    assert not is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("Our engineer will finish the patching on Thurs 2pm.", datetime(2026, 3, 5, 14, tzinfo=NY)),
+    ("He'll be down at the yard Thursday to swap the battery.", datetime(2026, 3, 5, 17, tzinfo=NY)),
+    ("We've got a plumber coming round tomorrow morning.", datetime(2026, 3, 3, 12, tzinfo=NY)),
+])
+def test_a_short_day_with_a_time_a_visit_and_someone_on_the_way(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "I'll be off site at the Leeds depot all day Friday.",
+    "The consulate has confirmed they will post the visa back on Wednesday.",
+    "The portal will be down tonight for maintenance.",
+])
+def test_off_site_a_third_partys_confirmed_plan_and_an_outage_are_not(sentence):
     assert not is_commitment(sentence)

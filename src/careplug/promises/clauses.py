@@ -36,7 +36,8 @@ _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i 
 # someone else's word reported before the promise ("the courier says they'll attempt delivery again")
 # a system's doing, not a person's: up to the promise and just after it
 _AUTOMATIC = re.compile(r"\b(?:automated|automatic|automatically)\b")
-_REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us))\b")
+_REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us))\b|\b(?:have|has)\s+(?:confirmed|advised|informed us|"
+                              r"let us know)\s+(?:that\s+)?(?:they|he|she|it)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
 _NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank)\b"
@@ -53,7 +54,7 @@ _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|pls|plz|kindly|just|simply)\s+)*(?
 # and its due time ("I'll finish it today since I'll be out tomorrow": today). "Be out ... to <verb>" is
 # a visit, a promise ("our technician will be out tomorrow to install the meter"): it stays.
 _ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on mc|on (?:holiday|vacation|pto)|unavailable|"
-           r"(?:out|off|offline|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for|"
+           r"off[ -]?site|(?:out|off|offline|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for|"
            r"to (?:our|my|his|her|their|a|an|head)\b|to the (?:[\w\-]+\s+){0,2}(?:branch|office|conference|hq|summit|expo|"
            r"event|depot)\b)\b))\b")
 ABSENCE = re.compile(

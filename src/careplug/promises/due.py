@@ -43,7 +43,7 @@ _ORDINAL_DAY = re.compile(r"\b(?:on|by|before|until|till)\s+(?:the\s+)?(\d{1,2})
                           # a date, not "the 2nd floor": nothing but a boundary or a linking word after it
                           r"(?=\s*(?:$|[.,;!?)]|\s(?:at|by|of|before|in|when|and|so|then|with|to|or)\b))")
 _CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|tonight|monday|tuesday|wednesday|"
-                    r"thursday|friday|saturday|sunday),?\s+(?=\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|noon\b|"
+                    r"thursday|friday|saturday|sunday|mon|tues?|weds?|thur?s?|fri|sat|sun),?\s+(?=\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|noon\b|"
                     r"midday\b|12\s*nn\b|12 noon\b))"
                     # "9.30am"; "at 2.30" (not a price or a count: "at 2.99 each")
                     r"(\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|"

@@ -71,7 +71,9 @@ class _Future:
             if verb in ("be", "b"):
                 if complement == "with" and then not in ("you", "u", "your", "ya"):
                     continue                # "the recheck will be with Dr Shah"
-                if not (complement in _BE_DONE or (complement.endswith(("ed", "en")) and complement not in _BE_NOTICE)):
+                visit = complement in _BE_PLACES and _VISIT.search(text, m.end(2))   # "he'll be down … to replace it"
+                if not (visit or complement in _BE_DONE or (
+                        complement.endswith(("ed", "en")) and complement not in _BE_NOTICE)):
                     continue
             elif verb in (_NOT_DONE_BY_PEOPLE if head in _PEOPLE else _NOT_DONE) or (
                     verb == "have" and complement in ("no", "to", "a", "an", "any")):
@@ -127,6 +129,9 @@ _NOT_DONE_BY_PEOPLE = _NOT_DONE - {"run", "start", "open", "close", "work", "hel
 _BE_DONE = frozenset({"ready", "done", "live", "there", "with", "back", "in", "on", "out", "waiting", "over",
                       "round", "sent", "built", "paid", "put", "set", "delivered", "available", "fixed", "sorted",
                       "up", "able", "arriving", "coming", "dispatched", "shipped", "couriered", "refunded"})
+# where someone "will be" on a visit ("he'll be down at the marina Thursday to replace your forestay")
+_BE_PLACES = frozenset({"down", "up", "at", "on", "onsite", "by", "along"})
+_VISIT = re.compile(VISIT_TO)
 # what a thing "will be" that is a notice, not a promise ("the office will be closed", "you will be charged")
 _BE_NOTICE = frozenset({"closed", "charged", "billed", "debited", "suspended", "cancelled", "canceled", "deleted",
                         "required", "asked", "needed", "expected", "affected", "delayed", "impacted", "locked",
@@ -169,6 +174,9 @@ MARKERS = [
     # a visit in the present tense: "I'm back on site Thursday to fit it"
     re.compile(r"\b(?:i'm|we're|he's|she's|they're)\s+(?:back\s+)?(?:on site|onsite|out|over|round|back|in)\b"
                r"(?=[^.]*" + VISIT_TO + r")"),
+    # someone of the team on the way ("we've got a tech coming out tomorrow arvo")
+    _Needs(("got", "have"), r"\b(?:we've got|we have got|we have|i've got|i have)\s+(?:a|an|our|the|someone|somebody)\b"
+           r"[\w\s\-]{0,30}?\b(?:coming|heading|popping|booked (?:in|to come))\b(?=.*\b(?:" + WHEN + r")\b)"),
     # a shipment in the present tense: "the sensors ship today", "it goes out tomorrow"
     re.compile(r"\b(?:ships?|dispatch(?:es)?|goes out|go out|leaves?)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|"
                r"first thing|this (?:afternoon|evening|morning|week)|on (?:mon|tue|wed|thu|fri|sat|sun))"),
