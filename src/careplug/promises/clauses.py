@@ -36,7 +36,7 @@ _PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i 
 # someone else's word reported before the promise ("the courier says they'll attempt delivery again")
 # a system's doing, not a person's: up to the promise and just after it
 _AUTOMATIC = re.compile(r"\b(?:automated|automatic|automatically)\b")
-_REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us))\b|\b(?:have|has)\s+(?:confirmed|advised|informed us|"
+_REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us)|estimates|expects|predicts|reckons|thinks|believes)\b|\b(?:have|has)\s+(?:confirmed|advised|informed us|"
                               r"let us know)\s+(?:that\s+)?(?:they|he|she|it)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
@@ -54,14 +54,16 @@ _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|pls|plz|kindly|just|simply)\s+)*(?
 # and its due time ("I'll finish it today since I'll be out tomorrow": today). "Be out ... to <verb>" is
 # a visit, a promise ("our technician will be out tomorrow to install the meter"): it stays.
 _ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on mc|on (?:holiday|vacation|pto)|unavailable|"
-           r"off[ -]?site|(?:out|off|offline|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for|"
+           r"off[ -]?site|offline|(?:out|off|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for|"
            r"to (?:our|my|his|her|their|a|an|head)\b|to the (?:[\w\-]+\s+){0,2}(?:branch|office|conference|hq|summit|expo|"
            r"event|depot)\b)\b))\b")
 ABSENCE = re.compile(
     r"(?:\b(?:as|since|because|while|though|although|and|so)\s+)?"
     # a person ("i", "we", ... with or without "be"), or someone named ("our technician") who will *be* away
     r"(?:\b(?:i|we|he|she|they)\s*(?:'ll|'m|'re|'s|\s(?:will|shall|am|are|is))(?:\s+(?:also|still|probably|going to))*(?:\s+be)?"
-    r"|\b(?P<staff>our|my|the|your|an?)(?:\s+[\w\-]+){1,3}?\s*(?:'ll|\s(?:will|shall|is going to))(?:\s+(?:also|still|probably))*\s+be)"
+    r"|\b(?P<staff>our|my|the|your|an?)(?:\s+[\w\-]+){1,3}?\s*(?:'ll|\s(?:will|shall|is going to))(?:\s+(?:also|still|probably))*\s+be"
+    # or the same person again, after "and" ("I'm travelling to our Abuja office tomorrow and will be offline")
+    r"|(?<=\band )(?:will|'ll)(?:\s+(?:also|still|probably))*\s+be)"
     r"\s+" + _ABSENT +
     r"(?P<tail>.*?)(?=\s+(?:and|then|so|but)\b|\s*[,;.!?]|$)")
 # a visit: "out" to do something for the customer ("to install the meter"), not an errand ("to see a

@@ -186,9 +186,9 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
             return _exact(sent_at, 3600, zone), m.group(0), "exact"
         days = 1 if unit == "day" else 7
         return at(today + timedelta(days=days), end_of_day), m.group(0), "day"
-    # "in next week's release" is next week, not a week from now: a duration without a number needs "the"
-    m = next((d for d in _DURATION.finditer(s) if d.group(1) or "the" in d.group(0).split()
-              or "next" not in d.group(0).split()), None)
+    # "in next week's release" is next week and "later in the week" no time at all, not a week from
+    # now: a duration without a number needs "the next" ("in the next hour")
+    m = next((d for d in _DURATION.finditer(s) if d.group(1) or {"the", "next"} <= set(d.group(0).split())), None)
     if m:
         n, unit = _count(m.group(1)), m.group(2)
         if unit.startswith(("min", "h")):

@@ -60,7 +60,7 @@ class _Future:
             head = words[-1]                # "" at a clause's start: "our coordinator, melissa, is going to send"
             if head and not any(c.isalpha() for c in head) and not _DETERMINERS.intersection(words[-4:-1]):
                 continue                    # "error at 12:00 will retry": not the team; "the refund of $64.95 will"
-            if head in _NOT_OURS or head in _FORECASTERS or (len(words) > 1 and words[-2] in ("you", "u")):
+            if head in _NOT_OURS or head in _FORECASTERS:
                 continue
             if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
                 continue                    # "before they'll approve"; "the courier says they'll..."
@@ -75,6 +75,9 @@ class _Future:
                 if not (visit or complement in _BE_DONE or (
                         complement.endswith(("ed", "en")) and complement not in _BE_NOTICE)):
                     continue
+            elif verb == "take" and complement in ("the", "your", "over", "care") and head not in ("it", "which") \
+                    and then not in ("whole", "entire", "full", "rest", "best", "better", "form", "longest"):
+                pass                        # "Ms Iyer will take the next session on Monday", not "it will take 3 days"
             elif verb in (_NOT_DONE_BY_PEOPLE if head in _PEOPLE else _NOT_DONE) or (
                     verb == "have" and complement in ("no", "to", "a", "an", "any")):
                 continue
@@ -168,7 +171,8 @@ MARKERS = [
     re.compile(r"^\s*(?:(?:will|'ll)\s+)?be\s+(?:there|with you|round|over|back with you)\b"),
     # a plan of one's own in the present progressive with a time to come ("we're now hanging board on
     # Monday"), not a state or a workload ("we're experiencing delays today")
-    _Needs(("ing",), r"\b(?:i'm|i am|we're|we are)\s+(?:now\s+|also\s+|just\s+|then\s+)?(?!" + NOT_DOING +
+    _Needs(("ing",), r"(?:\b(?:i'm|i am|we're|we are)|\b(?:our|the|my|an?)\s+(?:[\w\-]+\s+){0,2}?(?:" + STAFF +
+           r")\s+(?:is|are|'s|'re))\s+(?:now\s+|also\s+|just\s+|then\s+)?(?!" + NOT_DOING +
            r")[a-z]{2,}ing\b(?!\s+(?:a|an|the)\s+(?:high|large|huge|lot|number|volume|backlog|few)\b)"
            r"(?=.*\b(?:" + WHEN + r")\b)"),
     # a visit in the present tense: "I'm back on site Thursday to fit it"
@@ -177,6 +181,8 @@ MARKERS = [
     # someone of the team on the way ("we've got a tech coming out tomorrow arvo")
     _Needs(("got", "have"), r"\b(?:we've got|we have got|we have|i've got|i have)\s+(?:a|an|our|the|someone|somebody)\b"
            r"[\w\s\-]{0,30}?\b(?:coming|heading|popping|booked (?:in|to come))\b(?=.*\b(?:" + WHEN + r")\b)"),
+    # what is being done for the customer, with a time to come ("the pallets are being shipped on Monday")
+    _Needs(("being",), r"\b(?:is|are|'s|'re)\s+being\s+(?:" + DONE + r")\b(?=.*\b(?:" + WHEN + r")\b)"),
     # a shipment in the present tense: "the sensors ship today", "it goes out tomorrow"
     re.compile(r"\b(?:ships?|dispatch(?:es)?|goes out|go out|leaves?)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|"
                r"first thing|this (?:afternoon|evening|morning|week)|on (?:mon|tue|wed|thu|fri|sat|sun))"),

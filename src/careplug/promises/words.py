@@ -51,7 +51,7 @@ DOING = (r"(?:sending|shipping|dispatching|posting|mailing|couriering|dropping|b
 # states, workloads and feelings in the progressive, not plans
 NOT_DOING = (r"experiencing|having|seeing|expecting|hoping|waiting|looking|closing|moving|going|trying|planning|"
               r"thinking|wondering|running|missing|lacking|struggling|facing|receiving|handling|getting|feeling|"
-              r"leaving|working|travell?ing|flying|taking|showing|checking in|writing|reaching|following|sorry|"
+              r"leaving|working|enjoying|celebrating|attending|travell?ing|flying|taking|showing|checking in|writing|reaching|following|sorry|"
               r"investigating|monitoring|reviewing|still|currently|unable")
 # the errand of a visit ("to fit it"): the verbs of _VISIT
 VISIT_TO = (r"(?<!due )\bto\s+(?:install|replace|repair|fix|check|inspect|deliver|collect|pick up|set up|service|fit|"
