@@ -67,9 +67,9 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ..calendar import BusinessCalendar
-from .clauses import ABSENCE, absence_context, commitment_clause, commitment_parts, first_promise
+from .clauses import absence_context, commitment_clause, commitment_parts, first_promise, without_absences
 from .due import due_time, read_due
-from .sentences import AUTOMATED, norm, sentences, unquoted
+from .sentences import AUTOMATED, norm, split_sentences, unquoted
 
 __all__ = ["Commitment", "find_commitments", "is_commitment", "due_time", "committing_sentences"]
 
@@ -129,12 +129,12 @@ def _committing(text: str) -> tuple[tuple[str, str, str], ...]:
     out = []
     if AUTOMATED.search(text):
         return ()                           # an automated notice promises nothing of a person's
-    for sentence in sentences(unquoted(text)):
+    for sentence in split_sentences(unquoted(text)):
         if sentence:
             parts = commitment_parts(sentence)
             if parts is not None:
                 clause, lead = parts
-                out.append((sentence, clause, ABSENCE.sub(absence_context, norm(sentence)).strip(), lead))
+                out.append((sentence, clause, without_absences(norm(sentence), absence_context).strip(), lead))
     return tuple(out)
 
 

@@ -40,10 +40,10 @@ _REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us)|estimates|expects|
                               r"let us know)\s+(?:that\s+)?(?:they|he|she|it)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
-_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank)\b"
-                           # what we will need from the customer ("we'll need your invoice number")
-                           r"|(?:'ll|\bwill|\bgoing to|\bgonna)"
-                           r"\s+(?:need|require)\s+(?!to\b|a (?:few|couple|day|week)|(?:some|more) time|\d)")
+_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank)\b")
+# what we will need from the customer ("we'll need your invoice number"), not time ("we'll need a day")
+_NEED = re.compile(r"(?:'ll|\bwill|\bgoing to|\bgonna)\s+(?:need|require)\s+(?!to\b|a (?:few|couple|day|week)|"
+                   r"(?:some|more) time|\d)")
 # a request to the customer that the promise answers ("kindly share the id and we will check"): a
 # condition like "if you send the logs, we will..."
 _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|pls|plz|kindly|just|simply)\s+)*(?:send|share|provide|forward|attach|upload|"
@@ -66,6 +66,19 @@ ABSENCE = re.compile(
     r"|(?<=\band )(?:will|'ll)(?:\s+(?:also|still|probably))*\s+be)"
     r"\s+" + _ABSENT +
     r"(?P<tail>.*?)(?=\s+(?:and|then|so|but)\b|\s*[,;.!?]|$)")
+# a word every absence holds: most sentences hold none, and the absence pattern is not tried on them
+_ABSENT_WORDS = ("off", "out", "ooo", "away", "leave", "mc", "holiday", "vacation", "pto", "unavailable", "site",
+                 "travel", "flying")
+
+
+def without_absences(text: str, keep) -> str:
+    """``text`` with each absence phrase replaced by ``keep(match)``."""
+    for w in _ABSENT_WORDS:
+        if w in text:
+            return ABSENCE.sub(keep, text)
+    return text
+
+
 # a visit: "out" to do something for the customer ("to install the meter"), not an errand ("to see a
 # doctor", "due to an appointment")
 _VISIT = re.compile(r"(?<!due )\bto\s+(?:install|replace|repair|fix|check|inspect|deliver|collect|pick up|set up|"
@@ -134,14 +147,15 @@ def commitment_parts(sentence: str) -> tuple[str, str] | None:
         return None
     segments = _SEGMENT.split(_WHETHER.sub(r"\1 whether", s) if "if" in s else s)
     for k, segment in enumerate(segments):
-        segment = ABSENCE.sub(_absence, segment)
+        segment = without_absences(segment, _absence)
         clauses = _CLAUSE.split(segment)
         for i, clause in enumerate(clauses):
             for marker in MARKERS:
                 m = marker.search(clause)
                 if m is None:
                     continue
-                if _negated(clause, m.end()) or _NOT_PROMISES.search(clause) or _PAST.search(clause):
+                if _negated(clause, m.end()) or _NOT_PROMISES.search(clause) or _PAST.search(clause) or (
+                        ("need" in clause or "require" in clause) and _NEED.search(clause)):
                     break
                 if _REPORTED_BEFORE.search(clause, 0, m.end()):
                     break                   # "the courier says they'll attempt delivery again"

@@ -176,7 +176,7 @@ MARKERS = [
            r")[a-z]{2,}ing\b(?!\s+(?:a|an|the)\s+(?:high|large|huge|lot|number|volume|backlog|few)\b)"
            r"(?=.*\b(?:" + WHEN + r")\b)"),
     # a visit in the present tense: "I'm back on site Thursday to fit it"
-    re.compile(r"\b(?:i'm|we're|he's|she's|they're)\s+(?:back\s+)?(?:on site|onsite|out|over|round|back|in)\b"
+    _Needs(("'m", "'re", "'s"), r"\b(?:i'm|we're|he's|she's|they're)\s+(?:back\s+)?(?:on site|onsite|out|over|round|back|in)\b"
                r"(?=[^.]*" + VISIT_TO + r")"),
     # someone of the team on the way ("we've got a tech coming out tomorrow arvo")
     _Needs(("got", "have"), r"\b(?:we've got|we have got|we have|i've got|i have)\s+(?:a|an|our|the|someone|somebody)\b"
@@ -184,7 +184,7 @@ MARKERS = [
     # what is being done for the customer, with a time to come ("the pallets are being shipped on Monday")
     _Needs(("being",), r"\b(?:is|are|'s|'re)\s+being\s+(?:" + DONE + r")\b(?=.*\b(?:" + WHEN + r")\b)"),
     # a shipment in the present tense: "the sensors ship today", "it goes out tomorrow"
-    re.compile(r"\b(?:ships?|dispatch(?:es)?|goes out|go out|leaves?)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|"
+    _Needs(("ship", "dispatch", "go", "leave"), r"\b(?:ships?|dispatch(?:es)?|goes out|go out|leaves?)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|"
                r"first thing|this (?:afternoon|evening|morning|week)|on (?:mon|tue|wed|thu|fri|sat|sun))"),
     _Needs(("will",), r"\b(and|then)\s+will\s+(" + ACTS + r"|check|let|be)\b"),
     # "and will" with any verb done to the customer or the matter ("and will write to you again")

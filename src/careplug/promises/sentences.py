@@ -32,7 +32,7 @@ def unquoted(text: str) -> str:
     return text[:m.start()] if m else text
 
 
-def sentences(text: str) -> list[str]:
+def split_sentences(text: str) -> list[str]:
     """The sentences of ``text``, a title or abbreviation ("Dr.", "e.g.") not taken for an end."""
     out: list[str] = []
     for piece in _SENTENCE.split(text):
