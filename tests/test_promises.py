@@ -55,7 +55,8 @@ def test_corpus_precision_recall_and_due_accuracy_meet_the_targets():
                                   "promise_holdout4.jsonl", "promise_holdout5.jsonl", "promise_holdout6.jsonl",
                                   "promise_holdout7.jsonl", "promise_holdout8.jsonl",
                                   "promise_holdout9.jsonl", "promise_holdout10.jsonl",
-                                  "promise_holdout11.jsonl", "promise_holdout12.jsonl"])
+                                  "promise_holdout11.jsonl", "promise_holdout12.jsonl", "promise_holdout13.jsonl",
+                                  "promise_holdout14.jsonl", "promise_holdout15.jsonl"])
 def test_hold_out_sentences_written_after_the_extractor_meet_the_targets_too(name):
     m = measure(DATA / name)
     assert m["precision"] >= 0.90 and m["recall"] >= 0.85 and m["due_accuracy"] >= 0.90, m
@@ -645,3 +646,20 @@ def test_travel_and_being_offline_a_suppliers_estimate_and_time_taken_are_not(se
 def test_later_in_the_week_is_no_duration():
     [c] = find_commitments("I'll pop round later in the week.", MONDAY, tz="America/New_York")
     assert c.due_at is None
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("We'll be up on the roof at half 8 tomorrow.", datetime(2026, 3, 3, 8, 30, tzinfo=NY)),
+    ("Our mechanic will be at the depot this afternoon to look at the lift.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+])
+def test_half_past_the_hour_and_a_visit_to_look_at_something(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "Hopefully the council will approve the plans next week.",
+    "He's actually on leave this week.",
+])
+def test_hopes_for_a_third_party_and_leave_are_not(sentence):
+    assert not is_commitment(sentence)

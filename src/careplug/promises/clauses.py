@@ -60,7 +60,8 @@ _ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on mc|on
 ABSENCE = re.compile(
     r"(?:\b(?:as|since|because|while|though|although|and|so)\s+)?"
     # a person ("i", "we", ... with or without "be"), or someone named ("our technician") who will *be* away
-    r"(?:\b(?:i|we|he|she|they)\s*(?:'ll|'m|'re|'s|\s(?:will|shall|am|are|is))(?:\s+(?:also|still|probably|going to))*(?:\s+be)?"
+    r"(?:\b(?:i|we|he|she|they)\s*(?:'ll|'m|'re|'s|\s(?:will|shall|am|are|is))(?:\s+(?:also|still|probably|going to|actually|"
+    r"currently|now|just))*(?:\s+be)?"
     r"|\b(?P<staff>our|my|the|your|an?)(?:\s+[\w\-]+){1,3}?\s*(?:'ll|\s(?:will|shall|is going to))(?:\s+(?:also|still|probably))*\s+be"
     # or the same person again, after "and" ("I'm travelling to our Abuja office tomorrow and will be offline")
     r"|(?<=\band )(?:will|'ll)(?:\s+(?:also|still|probably))*\s+be)"

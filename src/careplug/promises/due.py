@@ -48,7 +48,7 @@ _CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|to
                     # "9.30am"; "at 2.30" (not a price or a count: "at 2.99 each")
                     r"(\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2}|"
                     r"\d{1,2}\.[0-5]\d(?![\d%])(?!\s*(?:each|per|a\b|an\b|%|pounds?|dollars?|euros?|rand|rupees?))|"
-                    r"12\s*nn|12 noon|noon|midday"
+                    r"12\s*nn|12 noon|noon|midday|half (?:past )?\d{1,2}\b"      # "at half 8": 8:30
                     # a bare hour where nothing else can follow it ("tomorrow at 10.", "at 4 on friday")
                     r"|\d{1,2}(?=\s*(?:o'clock\b|$|[.,;!)](?!\d)|\s(?:tomorrow|today|tonight|on|this|sharp|to|before|for|and|so)\b)))\b")
 _TODAY = re.compile(r"\b(later today|today|end of (?:the |to)?day|eod|close of business|cob|end of business|"
@@ -98,6 +98,7 @@ _DUE_BY = re.compile(r"\b(?:by|on|before|until|till|than)\s+(?:the\s+)?$")
 
 def _clock_words(phrase: str) -> str:
     """A time of day as ``_parse_clock`` reads it: "9.30am" is 9:30am, "p.m." is pm."""
+    phrase = re.sub(r"^half (?:past )?(\d{1,2})$", r"\1:30", phrase)
     return re.sub(r"(\d)\.(\d\d)", r"\1:\2", phrase).replace(".", "")
 
 

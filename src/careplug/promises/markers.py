@@ -60,7 +60,7 @@ class _Future:
             head = words[-1]                # "" at a clause's start: "our coordinator, melissa, is going to send"
             if head and not any(c.isalpha() for c in head) and not _DETERMINERS.intersection(words[-4:-1]):
                 continue                    # "error at 12:00 will retry": not the team; "the refund of $64.95 will"
-            if head in _NOT_OURS or head in _FORECASTERS:
+            if head in _NOT_OURS or _FORECASTERS.intersection(words[-4:]):     # "hopefully the council will…"
                 continue
             if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
                 continue                    # "before they'll approve"; "the courier says they'll..."
@@ -184,7 +184,7 @@ MARKERS = [
     # what is being done for the customer, with a time to come ("the pallets are being shipped on Monday")
     _Needs(("being",), r"\b(?:is|are|'s|'re)\s+being\s+(?:" + DONE + r")\b(?=.*\b(?:" + WHEN + r")\b)"),
     # a shipment in the present tense: "the sensors ship today", "it goes out tomorrow"
-    _Needs(("ship", "dispatch", "go", "leave"), r"\b(?:ships?|dispatch(?:es)?|goes out|go out|leaves?)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|"
+    _Needs(("ship", "dispatch", "go", "leaves"), r"\b(?:ships?|dispatch(?:es)?|goes out|go out|leaves)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|"
                r"first thing|this (?:afternoon|evening|morning|week)|on (?:mon|tue|wed|thu|fri|sat|sun))"),
     _Needs(("will",), r"\b(and|then)\s+will\s+(" + ACTS + r"|check|let|be)\b"),
     # "and will" with any verb done to the customer or the matter ("and will write to you again")

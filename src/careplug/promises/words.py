@@ -15,7 +15,7 @@ STAFF = (r"team|engineers?|specialists?|technicians?|techs?|agents?|colleagues?|
           r"department|staff|experts?|reps?|representatives?|advis[eo]rs?|consultants?|developers?|devs|"
           r"installers?|couriers?|drivers?|officers?|nurses?|doctors?|gp|clinicians?|pharmacists?|therapists?|"
           r"electricians?|plumbers?|contractors?|fitters?|surveyors?|inspectors?|assessors?|adjusters?|"
-          r"caseworkers?|case managers?|coordinators?|co-ordinators?|dispatchers?|handyman|locksmiths?|builders?|"
+          r"mechanics?|caseworkers?|case managers?|coordinators?|co-ordinators?|dispatchers?|handyman|locksmiths?|builders?|"
           r"cleaners?|movers?|crew|lads|guys|folks|brokers?|underwriters?|accountants?|solicitors?|lawyers?|paralegals?|"
           r"tutors?|instructors?|coaches|trainers?|registrar|admissions|recruiters?|receptionists?|concierge|"
           r"porters?|partners?|vendors?|suppliers?|carriers?|warehouse|billing|finance|support|helpdesk|"
@@ -55,7 +55,8 @@ NOT_DOING = (r"experiencing|having|seeing|expecting|hoping|waiting|looking|closi
               r"investigating|monitoring|reviewing|still|currently|unable")
 # the errand of a visit ("to fit it"): the verbs of _VISIT
 VISIT_TO = (r"(?<!due )\bto\s+(?:install|replace|repair|fix|check|inspect|deliver|collect|pick up|set up|service|fit|"
-             r"mount|swap|change|connect|reconnect|finish|complete|measure|survey|test|configure|upgrade|sort)\b")
+             r"mount|swap|change|connect|reconnect|finish|complete|measure|survey|test|configure|upgrade|sort|look at|"
+             r"have a look|take a look|see to|attend to|work on|assess|diagnose)\b")
 # a time to come, for a plan in the present tense
 WHEN = (r"today|tonight|tomorrow|tomorow|tmrw|tmr|2moro|this (?:morning|afternoon|arvo|evening|week)|next week|"
          r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|weekend|in \d+|in (?:an?|one|two|half an) |within|"
