@@ -56,7 +56,8 @@ def test_corpus_precision_recall_and_due_accuracy_meet_the_targets():
                                   "promise_holdout7.jsonl", "promise_holdout8.jsonl",
                                   "promise_holdout9.jsonl", "promise_holdout10.jsonl",
                                   "promise_holdout11.jsonl", "promise_holdout12.jsonl", "promise_holdout13.jsonl",
-                                  "promise_holdout14.jsonl", "promise_holdout15.jsonl"])
+                                  "promise_holdout14.jsonl", "promise_holdout15.jsonl", "promise_holdout16.jsonl",
+                                  "promise_holdout17.jsonl", "promise_holdout18.jsonl"])
 def test_hold_out_sentences_written_after_the_extractor_meet_the_targets_too(name):
     m = measure(DATA / name)
     assert m["precision"] >= 0.90 and m["recall"] >= 0.85 and m["due_accuracy"] >= 0.90, m
@@ -662,4 +663,26 @@ def test_half_past_the_hour_and_a_visit_to_look_at_something(sentence, due):
     "He's actually on leave this week.",
 ])
 def test_hopes_for_a_third_party_and_leave_are_not(sentence):
+    assert not is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("As discussed we will send the revised quote on Monday.", datetime(2026, 3, 9, 17, tzinfo=NY)),
+    ("I'll check with Fr. Doyle and confirm within the hour.", datetime(2026, 3, 2, 11, 15, tzinfo=NY)),
+    ("I will send the statement for your Sunday delivery before the weekend.", datetime(2026, 3, 6, 17, tzinfo=NY)),
+    ("I've arranged for our driver to collect the chair this afternoon.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("Will raise this with the registrar and come back to you.", None),
+])
+def test_a_promise_after_as_discussed_a_title_a_day_that_describes_and_arrangements(sentence, due):
+    c = find_commitments(sentence, MONDAY, tz="America/New_York")[0]
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "The forecasters reckon the swell will drop off by Sunday.",
+    "Tracking shows the courier will deliver it tomorrow.",
+    "Just say the word and we'll add a card.",
+    "Storms are forecast for Thursday, so expect some dropouts.",
+])
+def test_other_peoples_forecasts_an_offer_awaiting_a_yes_and_trouble_foretold_are_not(sentence):
     assert not is_commitment(sentence)

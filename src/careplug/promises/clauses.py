@@ -31,12 +31,13 @@ _WHETHER = re.compile(r"\b(know|tell you|confirm|check|see|find out|ask|advise|i
 _CONDITION_CLAUSE = re.compile(r"^\s*(?:once(?!\s+(?:again|more))|as soon as|if|unless|provided|providing|assuming|"
                                r"should you)\b")
 _CONDITION_BEFORE = re.compile(r"\b(once(?!\s+(?:again|more))|when|after|as soon as|should you)\b")
-_PAST = re.compile(r"\b(as (promised|discussed|agreed|mentioned|requested)|as i said|as we said|i told you|"
-                   r"we told you|i said|we said)\b")
+# a promise told before ("I told you we would check"); "as discussed we will share it on Monday" is a new one
+_PAST = re.compile(r"\b(i told you|we told you|i said|we said)\b")
 # someone else's word reported before the promise ("the courier says they'll attempt delivery again")
 # a system's doing, not a person's: up to the promise and just after it
 _AUTOMATIC = re.compile(r"\b(?:automated|automatic|automatically)\b")
-_REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us)|estimates|expects|predicts|reckons|thinks|believes)\b|\b(?:have|has)\s+(?:confirmed|advised|informed us|"
+_REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us)|estimates|expects|predicts|reckons|thinks|believes|shows|"
+                              r"suggests|indicates|forecasts?|forecasting)\b|(?<!\bi )(?<!\bwe )\breckon\b|\b(?:have|has)\s+(?:confirmed|advised|informed us|"
                               r"let us know)\s+(?:that\s+)?(?:they|he|she|it)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
@@ -47,7 +48,7 @@ _NEED = re.compile(r"(?:'ll|\bwill|\bgoing to|\bgonna)\s+(?:need|require)\s+(?!t
 # a request to the customer that the promise answers ("kindly share the id and we will check"): a
 # condition like "if you send the logs, we will..."
 _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|pls|plz|kindly|just|simply)\s+)*(?:send|share|provide|forward|attach|upload|"
-                           r"confirm|reply|give us|let us know|tell us|fill|complete|email us|drop us)\b.*\band\s*$")
+                           r"confirm|reply|give us|let us know|tell us|fill|complete|email us|drop us|say)\b.*\band\s*$")
 # an absence ("I'll be away tomorrow", "as I'm out of office next week"), from its conjunction to the end
 # of its phrase: it is taken out of a clause before the clause is read, so an absence that is the whole
 # commitment leaves nothing ("I'll be on leave next week"), and one beside a promise leaves the promise

@@ -93,6 +93,7 @@ def _parse_date(phrase: str, base: date) -> date | None:
     return when.date() if when else None
 
 
+_DESCRIBES = re.compile(r"\b(?:your|every|each|his|her|their)\s+$")      # "your sunday subscription"
 _DUE_BY = re.compile(r"\b(?:by|on|before|until|till|than)\s+(?:the\s+)?$")
 
 
@@ -220,7 +221,10 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
             return at(day, time_of_day(end_of_day)), m.group(0), "day"
     if _TOMORROW.search(s):
         return at(today + timedelta(days=1), time_of_day(end_of_day)), "tomorrow", "day"
-    m = next((w for w in _WEEKDAY.finditer(s) if not s.startswith("'s", w.end())), None) or _WEEKDAY.search(s)
+    # a day that names the deadline, not one that describes ("tuesday's call", "your sunday subscription")
+    days = [w for w in _WEEKDAY.finditer(s) if w.group(1) or w.group(4) or w.group(7)
+            or not _DESCRIBES.search(s, 0, w.start())]
+    m = next((w for w in days if not s.startswith("'s", w.end())), days[0] if days else None)
     if m:                                   # "ahead of tuesday's call, by monday": monday
         if m.group(2):
             lead, target, next_week = m.group(1), _WEEKDAYS.index(m.group(2)), m.group(3)

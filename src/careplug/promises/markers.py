@@ -156,7 +156,10 @@ MARKERS = [
     # should have told you")
     _Needs(("should",), r"\b(i|we)\s+should\s+have\s+(it|this|that|them|the|a|an|your|some|something|news)\b"),
     _Needs(("let me",), r"\blet me\b(?!\s+know)"),
-    _Needs(("expect",), r"\bexpect\b"),
+    # "expect an update by Friday", not trouble foretold ("so expect some dropouts")
+    _Needs(("expect",), r"\bexpect\b(?!\s+(?:some|a few|a bit of|minor|brief|short|intermittent|occasional|delays?|"
+           r"disruptions?|dropouts?|outages?|issues?|interruptions?|problems?|slowness|downtime|higher|longer|"
+           r"heavy|queues?)\b)"),
     _Needs(("you", "u"), r"\b(?:you|u)\s*('ll| should| should be able to| will| can expect| should expect)\s+(hear|receive|get|"
            r"have(?!\s+(?:\w+ed|been|got|gotten|seen|heard|had|sent)\b)|see)\b"),
     _Needs(("some",), r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
@@ -165,7 +168,7 @@ MARKERS = [
            r"|vets?|[a-z]{3,}(?:ists?|ians?))(\s+[a-z]+)?\s*('ll| will)\b"),
     _Needs(("will", "'ll"), r"\b(they|he|she)\s*('ll| will)\s+(" + ACTS + "|" + SERVICE + r"|have\s+(?:it|this|that|them|the|your|"
            r"power|everything|service))\b"),
-    _Needs(("will", "'ll"), r"^\s*(will|'ll)\s+(" + ACTS + r"|check|circle|have\s+(?:it|this|that|them|the|your|all|"
+    _Needs(("will", "'ll"), r"^\s*(will|'ll)\s+(" + ACTS + "|" + SERVICE + r"|raise|log|flag|pass|forward|check|circle|have\s+(?:it|this|that|them|the|your|all|"
            r"everything|a|an|some))\b"),
     # a chat note without a subject: "be there in 20 min"
     re.compile(r"^\s*(?:(?:will|'ll)\s+)?be\s+(?:there|with you|round|over|back with you)\b"),
@@ -183,6 +186,10 @@ MARKERS = [
            r"[\w\s\-]{0,30}?\b(?:coming|heading|popping|booked (?:in|to come))\b(?=.*\b(?:" + WHEN + r")\b)"),
     # what is being done for the customer, with a time to come ("the pallets are being shipped on Monday")
     _Needs(("being",), r"\b(?:is|are|'s|'re)\s+being\s+(?:" + DONE + r")\b(?=.*\b(?:" + WHEN + r")\b)"),
+    # someone arranged to act with a time to come ("I've arranged for our driver to collect it this afternoon")
+    _Needs(("arranged", "booked", "scheduled", "organised", "organized", "asked", "requested"),
+           r"\b(?:i've|we've|i have|we have)\s+(?:arranged|booked|scheduled|organi[sz]ed|asked|requested)\s+(?:for\s+)?"
+           r"(?!you\b|u\b)[a-z]+\b[^.]{0,60}?\bto\s+[a-z]+(?=.*\b(?:" + WHEN + r")\b)"),
     # a shipment in the present tense: "the sensors ship today", "it goes out tomorrow"
     _Needs(("ship", "dispatch", "go", "leaves"), r"\b(?:ships?|dispatch(?:es)?|goes out|go out|leaves)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|"
                r"first thing|this (?:afternoon|evening|morning|week)|on (?:mon|tue|wed|thu|fri|sat|sun))"),

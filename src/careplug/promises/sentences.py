@@ -8,7 +8,7 @@ import re
 # a sentence ends at ".", "!", "?", a line break, or an emoji in chat ("Sorry boss 🙏 Rider will come back")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[\u2600-\u27bf\U0001f300-\U0001faff])\s+")
 # a title or abbreviation ends no sentence ("I'll ask Dr. Patel and call you")
-_TITLE = re.compile(r"(?:^|\s)(?:dr|mr|mrs|ms|mx|prof)\.$", re.IGNORECASE)
+_TITLE = re.compile(r"(?:^|\s)(?:dr|mr|mrs|ms|mx|prof|fr|rev|sr|sgt|capt)\.$", re.IGNORECASE)
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:st|no|vs|approx|dept|ext|ref|e\.g|i\.e|etc|inc|ltd|co)\.$", re.IGNORECASE)
 # where the quoted history of an email reply starts: what it quotes is not this message's promise
 _QUOTED = re.compile(r"^\s*(?:>|on\s.{1,200}\swrote:\s*$|-{2,}\s*original message\s*-{2,}|from:\s.+\bsent:\s)",
