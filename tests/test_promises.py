@@ -11,6 +11,7 @@ import pytest
 
 from careplug.calendar import BusinessCalendar, CalendarOptions
 from careplug.promises import find_commitments, is_commitment
+from careplug.testing.promise_sets import measure as measure_set
 
 DATA = Path(__file__).parent / "data"
 NY = ZoneInfo("America/New_York")
@@ -18,23 +19,8 @@ MONDAY = datetime(2026, 3, 2, 10, 15, tzinfo=NY)
 
 
 def measure(path: Path) -> dict[str, float]:
-    tp = fp = fn = dated = right = 0
-    for line in path.read_text().splitlines():
-        row = json.loads(line)
-        found = find_commitments(row["text"], datetime.fromisoformat(row["sent_at"]), tz=row["timezone"])
-        if found and row["is_commitment"]:
-            tp += 1
-        elif found:
-            fp += 1
-        elif row["is_commitment"]:
-            fn += 1
-        if row["is_commitment"] and row["expected_due"]:
-            dated += 1
-            expected = datetime.fromisoformat(row["expected_due"])
-            if found and found[0].due_at and abs((found[0].due_at - expected).total_seconds()) < 3600:
-                right += 1
-    return {"precision": tp / (tp + fp), "recall": tp / (tp + fn), "due_accuracy": right / dated,
-            "sentences": len(path.read_text().splitlines())}
+    m = measure_set(path)
+    return {"precision": m.precision, "recall": m.recall, "due_accuracy": m.due_accuracy, "sentences": m.sentences}
 
 
 def test_the_corpus_has_at_least_200_labelled_sentences():

@@ -33,12 +33,14 @@ _CONDITION_CLAUSE = re.compile(r"^\s*(?:once(?!\s+(?:again|more))|as soon as|if|
 _CONDITION_BEFORE = re.compile(r"\b(once(?!\s+(?:again|more))|when|after|as soon as|should you)\b")
 # a promise told before ("I told you we would check"); "as discussed we will share it on Monday" is a new one
 _PAST = re.compile(r"\b(i told you|we told you|i said|we said)\b")
-# someone else's word reported before the promise ("the courier says they'll attempt delivery again")
 # a system's doing, not a person's: up to the promise and just after it
 _AUTOMATIC = re.compile(r"\b(?:automated|automatic|automatically)\b")
+# someone else's word reported before the promise ("the courier says they'll attempt delivery again",
+# "tracking shows…", "the council reckon…", "VFS have confirmed they will…")
 _REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us)|estimates|expects|predicts|reckons|thinks|believes|shows|"
-                              r"suggests|indicates|forecasts?|forecasting)\b|(?<!\bi )(?<!\bwe )\breckon\b|\b(?:have|has)\s+(?:confirmed|advised|informed us|"
-                              r"let us know)\s+(?:that\s+)?(?:they|he|she|it)\b")
+                              r"suggests|indicates|forecasts?|forecasting)\b|(?<!\bi )(?<!\bwe )\breckon\b|"
+                              r"\b(?:have|has)\s+(?:confirmed|advised|informed us|let us know)\s+(?:that\s+)?"
+                              r"(?:they|he|she|it)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
 _NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank)\b")
