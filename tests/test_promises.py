@@ -672,3 +672,57 @@ def test_a_promise_after_as_discussed_a_title_a_day_that_describes_and_arrangeme
 ])
 def test_other_peoples_forecasts_an_offer_awaiting_a_yes_and_trouble_foretold_are_not(sentence):
     assert not is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("I'll email you today with the times for Thursday.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("I'll ring you this afternoon about tomorrow's visit.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("I'll get back to you next week about the Friday delivery.", datetime(2026, 3, 13, 17, tzinfo=NY)),
+    ("I'll update you by 5pm today about the March 30 booking.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("I'll have it finished by EOD tmrw.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("I'll reply by end of day Wednesday.", datetime(2026, 3, 4, 17, tzinfo=NY)),
+    ("I'll refund the 2 items today, the other 4 may take a few days.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+    ("Our driver is going to drop it off tomorrow.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("The engineer is gonna call you back tomorrow.", datetime(2026, 3, 3, 17, tzinfo=NY)),
+    ("I'll ship it in 1.5 weeks.", datetime(2026, 3, 12, 17, tzinfo=NY)),
+])
+def test_the_day_named_first_is_the_promises_and_end_of_day_belongs_to_the_day_after_it(sentence, due):
+    c = find_commitments(sentence, MONDAY, tz="America/New_York")[0]
+    assert c.due_at == due
+
+
+@pytest.mark.parametrize("sentence", [
+    "The store will reopen on Tuesday at 9am.",
+    "Your bank will be in touch within 3 days.",
+    "Sarah will be on annual leave until Monday.",
+    "Our engineers will be at a conference next week.",
+    "We've got a storm coming tomorrow.",
+    "I've arranged for you to collect it from the depot on Friday.",
+    "Just to confirm, your flight leaves tomorrow at 6am.",
+    "Everything ordered before 2pm ships today.",
+    "I believe the technician will be with you by noon.",
+    "According to the courier, a driver will collect it tomorrow.",
+    "Your husband mentioned he'll call us tomorrow.",
+    "Noted, your accountant will send us the figures by Friday.",
+    "Sign up today and we'll send you 20% off your next order.",
+    "The next available slot will be on Thursday.",
+    "The heating will come on at 6am.",
+])
+def test_notices_other_peoples_plans_hedged_third_parties_and_offers_are_not(sentence):
+    assert not is_commitment(sentence)
+
+
+def test_words_quoted_from_the_customer_and_a_footer_promise_nothing():
+    at = MONDAY
+    assert find_commitments('From your message: "I\'ll pay the balance by Friday". Thanks!', at, tz="UTC") == []
+    assert find_commitments("Hi Tom, you wrote: I'll pay the balance by Friday.", at, tz="UTC") == []
+    assert find_commitments("Thanks,\nMaddie\nAcme Support | We'll respond to every ticket within 24 hours", at,
+                            tz="UTC") == []
+
+
+@pytest.mark.parametrize("text", ["I'll call you in 99999999999 days.", "We'll process it within 2000000 business days.",
+                                  "", "!!!", "\u200f\u200e", "🙂" * 50])
+def test_absurd_numbers_and_odd_text_read_without_error(text):
+    for c in find_commitments(text, MONDAY, tz="UTC"):
+        assert c.due_at is None
+    assert is_commitment(None) is False

@@ -86,7 +86,7 @@ class Commitment:
 
 
 def is_commitment(sentence: str) -> bool:
-    return commitment_clause(sentence) is not None
+    return commitment_clause(sentence or "") is not None
 
 
 def find_commitments(text: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",

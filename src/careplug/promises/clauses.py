@@ -33,30 +33,44 @@ _CONDITION_CLAUSE = re.compile(r"^\s*(?:once(?!\s+(?:again|more))|as soon as|if|
 _CONDITION_BEFORE = re.compile(r"\b(once(?!\s+(?:again|more))|when|after|as soon as|should you)\b")
 # a promise told before ("I told you we would check"); "as discussed we will share it on Monday" is a new one
 _PAST = re.compile(r"\b(i told you|we told you|i said|we said)\b")
+# someone else's doing hedged ("I think the engineer will…", "according to the courier, a driver will…");
+# our own hedged promise stays one ("I think we'll have it by Friday")
+_HEDGED = re.compile(r"\b(?:i think|i believe|it seems|seems like|looks like|apparently|in theory|most likely|"
+                     r"according to|per the|hopefully)\b")
+_OURS = re.compile(r"\b(?:i|we)\s*(?:'ll|'m|'re|'d|\s(?:will|shall|am|are|should|would|have|'ve))")
 # a system's doing, not a person's: up to the promise and just after it
 _AUTOMATIC = re.compile(r"\b(?:automated|automatic|automatically)\b")
 # someone else's word reported before the promise ("the courier says they'll attempt delivery again",
 # "tracking shows…", "the council reckon…", "VFS have confirmed they will…")
-_REPORTED_BEFORE = re.compile(r"\b(?:said|says|told (?:me|us)|estimates|expects|predicts|reckons|thinks|believes|shows|"
+_REPORTED_BEFORE = re.compile(r"\b(?:said|says|mentioned|told (?:me|us)|estimates|expects|predicts|reckons|thinks|believes|shows|"
                               r"suggests|indicates|forecasts?|forecasting)\b|(?<!\bi )(?<!\bwe )\breckon\b|"
                               r"\b(?:have|has)\s+(?:confirmed|advised|informed us|let us know)\s+(?:that\s+)?"
                               r"(?:they|he|she|it)\b")
 _QUESTION_START = re.compile(r"^\s*(would|could|can|shall|should|do|does|did|are|is|will you|may|why|how|"
                              r"when|what)\b")
-_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank)\b")
+_NOT_PROMISES = re.compile(r"\b(be happy to|be glad to|assume|be here|hope to|be closed|be honest|be frank)\b"
+                           # a standing policy or an announcement to all, not a promise to this customer
+                           r"|\b(?:each|every)\s+(?:month|week|day|year|morning|evening|quarter)\b"
+                           r"|\b(?:every|all|each)\s+(?:tickets?|requests?|enquir(?:y|ies)|inquir(?:y|ies)|messages?|"
+                           r"emails?|quer(?:y|ies)|customers?|orders?|users?|clients?|members?)\b"
+                           # the other side acting for us ("your accountant will send us the figures")
+                           r"|(?:'ll|\bwill|\bgoing to)\s+(?:\w+\s+)?(?:send|email|call|ring|text|message|give|tell|pay|"
+                           r"forward|bring|return|get back to)\s+us\b")
 # what we will need from the customer ("we'll need your invoice number"), not time ("we'll need a day")
 _NEED = re.compile(r"(?:'ll|\bwill|\bgoing to|\bgonna)\s+(?:need|require)\s+(?!to\b|a (?:few|couple|day|week)|"
                    r"(?:some|more) time|\d)")
 # a request to the customer that the promise answers ("kindly share the id and we will check"): a
 # condition like "if you send the logs, we will..."
 _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|pls|plz|kindly|just|simply)\s+)*(?:send|share|provide|forward|attach|upload|"
-                           r"confirm|reply|give us|let us know|tell us|fill|complete|email us|drop us|say)\b.*\band\s*$")
+                           r"confirm|reply|give us|let us know|tell us|fill|complete|email us|drop us|say|sign up|subscribe|join|"
+                           r"order|buy|book now|refer a friend)\b.*\band\s*$")
 # an absence ("I'll be away tomorrow", "as I'm out of office next week"), from its conjunction to the end
 # of its phrase: it is taken out of a clause before the clause is read, so an absence that is the whole
 # commitment leaves nothing ("I'll be on leave next week"), and one beside a promise leaves the promise
 # and its due time ("I'll finish it today since I'll be out tomorrow": today). "Be out ... to <verb>" is
 # a visit, a promise ("our technician will be out tomorrow to install the meter"): it stays.
-_ABSENT = (r"(?P<what>out of (?:the )?office|ooo|away|on (?:\w+ )?leave|on mc|on (?:holiday|vacation|pto)|unavailable|"
+_ABSENT = (r"(?P<what>out of (?:the )?(?:office|country|town)|short[ -]staffed|in training|busy with|at (?:a|the) (?:conference|training|offsite|"
+           r"summit|trade show)|back (?:on|from|after)\b(?! site| track| line| the road)|ooo|away|on (?:\w+ )?leave|on mc|on (?:holiday|vacation|pto)|unavailable|"
            r"off[ -]?site|offline|(?:out|off|travell?ing|flying)(?= (?:today|tomorrow|tonight|this|next|until|on|from|sick|for|"
            r"to (?:our|my|his|her|their|a|an|head)\b|to the (?:[\w\-]+\s+){0,2}(?:branch|office|conference|hq|summit|expo|"
            r"event|depot)\b)\b))\b")
@@ -67,12 +81,14 @@ ABSENCE = re.compile(
     r"currently|now|just))*(?:\s+be)?"
     r"|\b(?P<staff>our|my|the|your|an?)(?:\s+[\w\-]+){1,3}?\s*(?:'ll|\s(?:will|shall|is going to))(?:\s+(?:also|still|probably))*\s+be"
     # or the same person again, after "and" ("I'm travelling to our Abuja office tomorrow and will be offline")
-    r"|(?<=\band )(?:will|'ll)(?:\s+(?:also|still|probably))*\s+be)"
+    r"|(?<=\band )(?:will|'ll)(?:\s+(?:also|still|probably))*\s+be"
+    # or anyone named alone ("Sarah will be on annual leave until Monday")
+    r"|\b(?P<named>[\w\-]+)\s*(?:'ll|\s(?:will|shall))(?:\s+(?:also|still|probably))*\s+be)"
     r"\s+" + _ABSENT +
     r"(?P<tail>.*?)(?=\s+(?:and|then|so|but)\b|\s*[,;.!?]|$)")
 # a word every absence holds: most sentences hold none, and the absence pattern is not tried on them
 _ABSENT_WORDS = ("off", "out", "ooo", "away", "leave", "mc", "holiday", "vacation", "pto", "unavailable", "site",
-                 "travel", "flying")
+                 "travel", "flying", "staff", "conference", "training", "summit", "back", "busy", "country", "town")
 
 
 def without_absences(text: str, keep) -> str:
@@ -116,7 +132,8 @@ def _is_visit(m: re.Match) -> bool:
     tail = m.group("tail")
     if _VISIT.search(tail):
         return True
-    return m.group("staff") is not None and bool(_TO_DO.search(tail)) and not _ERRAND.search(tail)
+    named = m.group("staff") is not None or m.group("named") not in (None, "i", "we", "you")
+    return named and bool(_TO_DO.search(tail)) and not _ERRAND.search(tail)
 
 
 def _absence(m: re.Match) -> str:
@@ -163,6 +180,9 @@ def commitment_parts(sentence: str) -> tuple[str, str] | None:
                     break
                 if _REPORTED_BEFORE.search(clause, 0, m.end()):
                     break                   # "the courier says they'll attempt delivery again"
+                if _HEDGED.search(",".join(clauses[:i] + [clause[:m.end()]])) and not _OURS.search(
+                        clause, m.start(), m.end()):
+                    break                   # "apparently the supplier will send it on Monday"
                 if _AUTOMATIC.search(clause, 0, m.end() + 16):
                     continue                # a system's doing ("you'll get an automated email"): another may be a person's
                 if _CONDITION_BEFORE.search(clause[:m.start()]) or _conditional(clauses, i):
@@ -194,7 +214,9 @@ _THEN_BARE = re.compile(r"(?:will|'ll|should|shall)\s+\w+")
 def first_promise(clause: str) -> str:
     """The first of the commitments a committing clause makes, up to where the next one starts (the
     whole clause when it makes one)."""
-    for sep in _THEN.finditer(clause, 1):
+    for k, sep in enumerate(_THEN.finditer(clause, 1)):
+        if k == 40:
+            break                           # a second promise starts within the first few separators, if at all
         after = clause[sep.end():sep.end() + 160]       # a window: a long clause costs no more per separator
         if _THEN_BARE.match(after) or any(marker.match(after) for marker in MARKERS):
             return clause[:sep.start()]

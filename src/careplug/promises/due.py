@@ -35,7 +35,9 @@ _ABBREVIATED = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "t
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
            "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
 _DATE = re.compile(rf"\b(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+)?"
-                   rf"(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTHS})\b|({_MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b)")
+                   rf"(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTHS})\b(?<!may)|(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?may\b"
+                   rf"(?!\s+(?:take|be|have|need|not|arrive|come|get|also|still|require|vary|differ|change|want|"
+                   rf"see|find|experience|notice|receive|apply))|({_MONTHS})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b)")
 # a time of day after "at", "by", ... ("at 3pm", "by 10:30", "before noon"), or one with am/pm after a
 # day ("tomorrow 11 am", "friday 2pm")
 # a day of the month without its month ("on the 16th", "by the 3rd"): its next occurrence
@@ -51,10 +53,11 @@ _CLOCK = re.compile(r"\b(?:(?:at|by|before|around|until)\s+|(?:tomorrow|today|to
                     r"12\s*nn|12 noon|noon|midday|half (?:past )?\d{1,2}\b"      # "at half 8": 8:30
                     # a bare hour where nothing else can follow it ("tomorrow at 10.", "at 4 on friday")
                     r"|\d{1,2}(?=\s*(?:o'clock\b|$|[.,;!)](?!\d)|\s(?:tomorrow|today|tonight|on|this|sharp|to|before|for|and|so)\b)))\b")
-_TODAY = re.compile(r"\b(later today|today|end of (?:the |to)?day|eod|close of business|cob|end of business|"
+_TODAY = re.compile(r"\b(later today|today(?!'s)|end of (?:the |to)?day|eod|close of business|cob|end of business|"
                     r"end of play|close of play|eop|"
                     r"this afternoon|this arvo|this morning|tonight|this evening|log off)\b")
-_TOMORROW = re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmrow|tmw|tmr|2moro|2morrow|the morra|the morrow)\b")
+_TOMORROW = re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmrow|tmw|tmr|2moro|2morrow|the morra|the morrow)\b"
+                       r"(?!'s)")                             # not "tomorrow's delivery"
 _THIS_WEEK = re.compile(r"\b(end of (?:the |this )?week|this week|before the weekend|by the weekend)\b")
 _NEXT_WEEK = re.compile(r"\b(early|end of|later|first thing)?\s*(?:the\s+)?next week\b")
 _MORNING = re.compile(r"\bmorning\b")
@@ -93,6 +96,7 @@ def _parse_date(phrase: str, base: date) -> date | None:
     return when.date() if when else None
 
 
+_END_OF_DAY = re.compile(r"end of (?:the |to)?day|eod|close of business|cob|end of business|end of play|close of play|eop")
 _DESCRIBES = re.compile(r"\b(?:your|every|each|his|her|their)\s+$")      # "your sunday subscription"
 _DUE_BY = re.compile(r"\b(?:by|on|before|until|till|than)\s+(?:the\s+)?$")
 
@@ -149,7 +153,7 @@ def due_time(clause: str, sent_at: datetime, *, tz: ZoneInfo | str = "UTC",
              calendar: BusinessCalendar | None = None, end_of_day: time = time(17)) -> tuple[datetime | None, str | None]:
     """The due time a commitment ``clause`` names, and the words it was read from; (None, None)
     when it names none. ``sent_at`` must be aware."""
-    due, phrase, _ = read_due(clause, sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
+    due, phrase, _ = read_due(clause or "", sent_at, tz=tz, calendar=calendar, end_of_day=end_of_day)
     return due, phrase
 
 
@@ -181,18 +185,16 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
             return end_of_day
         return default
 
-    m = _WITHIN_THE.search(s)
-    if m:
+    def within_the(m: re.Match):
         unit = m.group(1)
         if unit == "hour":
             return _exact(sent_at, 3600, zone), m.group(0), "exact"
-        days = 1 if unit == "day" else 7
-        return at(today + timedelta(days=days), end_of_day), m.group(0), "day"
-    # "in next week's release" is next week and "later in the week" no time at all, not a week from
-    # now: a duration without a number needs "the next" ("in the next hour")
-    m = next((d for d in _DURATION.finditer(s) if d.group(1) or {"the", "next"} <= set(d.group(0).split())), None)
-    if m:
+        return at(today + timedelta(days=1 if unit == "day" else 7), end_of_day), m.group(0), "day"
+
+    def duration(m: re.Match):
         n, unit = _count(m.group(1)), m.group(2)
+        if n > 3660 or (n > 366 and not unit.startswith(("min", "h"))):
+            return None, None, None         # "in 99999999 days" names no time anyone means
         if unit.startswith(("min", "h")):
             seconds = n * (60 if unit.startswith("min") else 3600)
             return _exact(sent_at, seconds, zone), m.group(0), "exact"
@@ -203,29 +205,23 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
                 if _is_business_day(day, calendar):
                     left -= 1
             return at(day, end_of_day), m.group(0), "day"
-        days = int(n) * (7 if unit.startswith("week") else 1)
+        days = round(n * (7 if unit.startswith("week") else 1))
         return at(today + timedelta(days=days), end_of_day), m.group(0), "day"
-    # a date the promise is due by, before any other ("the accounts for the year ended 31 December by
-    # 20 March": 20 March)
-    dates = list(_DATE.finditer(s)) if "by" in s or "on" in s else [_DATE.search(s)]
-    m = next((d for d in dates if d and _DUE_BY.search(s, 0, d.start())), dates[0] if dates else None)
-    if m:
-        phrase = f"{m.group(1)} {m.group(2)}" if m.group(1) else f"{m.group(3)} {m.group(4)}"
+
+    def calendar_date(m: re.Match):
+        phrase = (f"{m.group(1)} {m.group(2)}" if m.group(1) else f"{m.group(3)} may" if m.group(3)
+                  else f"{m.group(4)} {m.group(5)}")
         day = _parse_date(phrase, today)
-        if day is not None:
-            return at(day, time_of_day(end_of_day)), m.group(0), "day"
-    m = _ORDINAL_DAY.search(s)
-    if m:
+        return (at(day, time_of_day(end_of_day)), m.group(0), "day") if day is not None else None
+
+    def day_of_month(m: re.Match):
         day = _next_day_of_month(int(m.group(1)), today)
-        if day is not None:
-            return at(day, time_of_day(end_of_day)), m.group(0), "day"
-    if _TOMORROW.search(s):
+        return (at(day, time_of_day(end_of_day)), m.group(0), "day") if day is not None else None
+
+    def tomorrow(m: re.Match):
         return at(today + timedelta(days=1), time_of_day(end_of_day)), "tomorrow", "day"
-    # a day that names the deadline, not one that describes ("tuesday's call", "your sunday subscription")
-    days = [w for w in _WEEKDAY.finditer(s) if w.group(1) or w.group(4) or w.group(7)
-            or not _DESCRIBES.search(s, 0, w.start())]
-    m = next((w for w in days if not s.startswith("'s", w.end())), days[0] if days else None)
-    if m:                                   # "ahead of tuesday's call, by monday": monday
+
+    def weekday(m: re.Match):
         if m.group(2):
             lead, target, next_week = m.group(1), _WEEKDAYS.index(m.group(2)), m.group(3)
         elif m.group(5):
@@ -233,14 +229,12 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
         else:
             lead, target, next_week = m.group(7), _ABBREVIATED[m.group(8)], m.group(9)
         if (lead or "").strip() == "next" or next_week:
-            monday_next = today + timedelta(days=7 - today.weekday())
-            day = monday_next + timedelta(days=target)
+            day = today + timedelta(days=7 - today.weekday()) + timedelta(days=target)
         else:
-            ahead = (target - today.weekday()) % 7 or 7
-            day = today + timedelta(days=ahead)
+            day = today + timedelta(days=(target - today.weekday()) % 7 or 7)
         return at(day, time_of_day(end_of_day)), m.group(0).strip(), "day"
-    m = _NEXT_WEEK.search(s)
-    if m:
+
+    def next_week(m: re.Match):
         monday_next = today + timedelta(days=7 - today.weekday())
         qualifier = (m.group(1) or "").strip()
         if qualifier == "early":
@@ -248,13 +242,45 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
         if qualifier == "first thing":
             return at(monday_next, time(10)), m.group(0).strip(), "day"
         return at(monday_next + timedelta(days=4), end_of_day), m.group(0).strip(), "day"
-    m = _THIS_WEEK.search(s)
-    if m:
-        friday = today + timedelta(days=(4 - today.weekday()) % 7)
-        return at(friday, end_of_day), m.group(0), "day"
-    m = _TODAY.search(s)
-    if m:
+
+    def this_week(m: re.Match):
+        return at(today + timedelta(days=(4 - today.weekday()) % 7), end_of_day), m.group(0), "day"
+
+    def today_(m: re.Match):
         return at(today, time_of_day(end_of_day)), m.group(0), "day"
+
+    # every day the clause names, each kind's first (a date after "by" first; a weekday that names a
+    # deadline before one that describes: "tuesday's call", "your sunday subscription"), in the order
+    # of precedence when two overlap ("monday, 10 march")
+    dates = list(_DATE.finditer(s)) if "by" in s or "on" in s else [_DATE.search(s)]
+    days = [w for w in _WEEKDAY.finditer(s) if w.group(1) or w.group(4) or w.group(7)
+            or not _DESCRIBES.search(s, max(0, w.start() - 8), w.start())]
+    found = [
+        (_WITHIN_THE.search(s), within_the),
+        # "in next week's release" is next week and "later in the week" no time at all, not a week
+        # from now: a duration without a number needs "the next" ("in the next hour")
+        (next((d for d in _DURATION.finditer(s) if d.group(1) or {"the", "next"} <= set(d.group(0).split())), None),
+         duration),
+        (next((d for d in dates if d and _DUE_BY.search(s, 0, d.start())), dates[0] if dates else None), calendar_date),
+        (_ORDINAL_DAY.search(s), day_of_month),
+        (_TOMORROW.search(s), tomorrow),
+        (next((w for w in days if not s.startswith("'s", w.end())), days[0] if days else None), weekday),
+        (_NEXT_WEEK.search(s), next_week),
+        (_THIS_WEEK.search(s), this_week),
+        (_TODAY.search(s), today_),
+    ]
+    found = [(m, read) for m, read in found if m is not None]
+    # "by end of day tomorrow", "EOD Monday": the end of *that* day, not of today
+    found = [(m, read) for m, read in found if read is not today_ or not _END_OF_DAY.fullmatch(m.group(0))
+             or not any(o is not m and 0 <= o.start() - m.end() <= 4 for o, _r in found)]
+    # the day named first is the promise's ("I'll email you today with the times for Thursday": today);
+    # one that overlaps it and comes earlier in precedence wins
+    if found:
+        first = min(found, key=lambda f: f[0].start())
+        m, read = next(f for f in found if f[0].start() < first[0].end() and f[0].end() > first[0].start())
+        result = read(m)
+        if result is not None:
+            return result
     m = _CLOCK.search(s)
     if m:
         t = _parse_clock(_clock_words(m.group(1)), bool(_NIGHT.search(s)))

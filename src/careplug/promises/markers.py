@@ -30,6 +30,29 @@ class _Needs:
         return None
 
 
+class _Then(_Needs):
+    """A marker that needs words after it too ("we're sending it" needs a time to come: "… today"):
+    the pattern's first match, then ``after`` searched once from its end. Linear in the text (a
+    lookahead in the pattern would rescan the rest from every candidate)."""
+
+    __slots__ = ("after",)
+
+    def __init__(self, needs: tuple[str, ...], pattern: str, after: str):
+        super().__init__(needs, pattern)
+        self.after = re.compile(after)
+
+    def search(self, text: str) -> re.Match | None:
+        m = super().search(text)
+        return m if m is not None and self.after.search(text, m.end()) else None
+
+    def match(self, text: str, pos: int = 0) -> re.Match | None:
+        m = super().match(text, pos)
+        return m if m is not None and self.after.search(text, m.end()) else None
+
+
+_TIME_TO_COME = r"\b(?:" + WHEN + r")\b"
+
+
 class _Future:
     """The last resort of the markers: anyone or anything but the customer that *will* do or be done
     ("compliance will clear it within 24h", "the label will be in your inbox by Wednesday", "a
@@ -53,7 +76,8 @@ class _Future:
             return self._end
 
     def search(self, text: str, pos: int = 0, limit: int | None = None) -> "_Future._Found | None":
-        if "will" not in text and "'ll" not in text and "shall" not in text and "going to" not in text:
+        if "will" not in text and "'ll" not in text and "shall" not in text and "going to" not in text \
+                and "gonna" not in text:
             return None
         for m in _FUTURE.finditer(text, pos):
             words = _WORD.findall(text, max(pos, m.start() - 80), m.start()) or [""]
@@ -65,12 +89,17 @@ class _Future:
             if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
                 continue                    # "before they'll approve"; "the courier says they'll..."
             verb, complement, then = m.group(1), m.group(2) or "", m.group(3) or ""
+            if head in _THEIR_PARTY and len(words) > 1 and words[-2] in ("your", "ur", "yr"):
+                continue                    # "your bank will be in touch", "your landlord will…"
             if (verb in ("be", "b") or verb in _GENERIC_VERBS) and head.endswith("s") and not head.endswith(
                     ("'s", "ss")) and not _DETERMINERS.intersection(words[-3:-1]):
                 continue                    # a generic plural: "refunds will be processed within 5 days"
             if verb in ("be", "b"):
                 if complement == "with" and then not in ("you", "u", "your", "ya"):
                     continue                # "the recheck will be with Dr Shah"
+                if (complement == "on" and then not in ("its", "the", "your")) or (
+                        complement == "in" and then not in ("your", "touch", "contact", "the", "ur")):
+                    continue                # "the next slot will be on Thursday"; not "on its way", "in your inbox"
                 visit = complement in _BE_PLACES and _VISIT.search(text, m.end(2))   # "he'll be down … to replace it"
                 if not (visit or complement in _BE_DONE or (
                         complement.endswith(("ed", "en")) and complement not in _BE_NOTICE)):
@@ -78,6 +107,10 @@ class _Future:
             elif verb == "take" and complement in ("the", "your", "over", "care") and head not in ("it", "which") \
                     and then not in ("whole", "entire", "full", "rest", "best", "better", "form", "longest"):
                 pass                        # "Ms Iyer will take the next session on Monday", not "it will take 3 days"
+            elif verb == "come" and complement == "on":
+                continue                    # "the heating will come on at 6am"
+            elif verb == "drop" and complement in ("it", "them", "off", "round", "by", "in", "the", "your"):
+                pass                        # "our driver is going to drop it off tomorrow", not "prices will drop"
             elif verb in (_NOT_DONE_BY_PEOPLE if head in _PEOPLE else _NOT_DONE) or (
                     verb == "have" and complement in ("no", "to", "a", "an", "any")):
                 continue
@@ -123,7 +156,9 @@ _NOT_DONE = frozenset({"need", "needs", "require", "want", "like", "love", "enjo
                        "show", "appear", "look", "seem", "feel", "sound", "say", "state", "include", "cover",
                        "become", "get", "go", "run", "charge", "bill", "debit", "deduct", "suspend", "lock",
                        "not", "never", "probably", "likely", "also", "only", "still", "just", "always", "usually",
-                       "normally", "automatically", "let", "make", "ask", "expect", "receive"})
+                       "normally", "automatically", "let", "make", "ask", "expect", "receive", "reopen", "cause",
+                       "disappear", "rain", "snow", "announce", "retire", "serve", "launch", "operate", "beep",
+                       "turn", "flash", "blink", "accrue", "display", "set", "play", "shine"})
 # a person does what a thing only undergoes ("she's going to run a config review", "he'll help you")
 _PEOPLE = frozenset({"he", "she", "they"})
 _NOT_DONE_BY_PEOPLE = _NOT_DONE - {"run", "start", "open", "close", "work", "help", "look", "get", "go", "make", "end",
@@ -141,7 +176,11 @@ _BE_NOTICE = frozenset({"closed", "charged", "billed", "debited", "suspended", "
                         "disconnected", "terminated", "deducted", "applied", "added", "increased", "reduced",
                         "limited", "restricted", "reviewed", "given", "taken", "used", "shared", "stored",
                         "recorded", "monitored", "forfeited", "void", "voided", "withheld", "rejected", "declined",
-                        "denied", "published", "held", "open", "opened"})
+                        "denied", "published", "held", "open", "opened", "retired", "served", "announced",
+                        "discontinued", "launched", "introduced", "shut", "quiet", "busy"})
+# the customer's own people and providers ("your bank will be in touch"), not ours ("your engineer")
+_THEIR_PARTY = frozenset({"bank", "issuer", "employer", "landlord", "insurer", "husband", "wife", "partner", "son",
+                          "daughter", "family", "provider", "isp", "school", "council", "embassy", "broker", "lender"})
 
 
 MARKERS = [
@@ -164,7 +203,8 @@ MARKERS = [
            r"have(?!\s+(?:\w+ed|been|got|gotten|seen|heard|had|sent)\b)|see)\b"),
     _Needs(("some",), r"\b(someone|somebody)\b[\w\s\-]{0,30}?\b(will|'ll)\b"),
     # someone of the team, perhaps named ("my colleague priya will call you")
-    _Needs(("will", "'ll"), r"(?:\b(?:our|the|my|your|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + STAFF +
+    _Needs(("will", "'ll"), r"(?:\b(?:our|the|my|your(?!\s+(?:accountant|bank|it|husband|wife|partner|landlord|"
+           r"employer|broker|lawyer|solicitor)\b)|an?)\s+|^\s*)([\w\-]+\s+){0,3}?(" + STAFF +
            r"|vets?|[a-z]{3,}(?:ists?|ians?))(\s+[a-z]+)?\s*('ll| will)\b"),
     _Needs(("will", "'ll"), r"\b(they|he|she)\s*('ll| will)\s+(" + ACTS + "|" + SERVICE + r"|have\s+(?:it|this|that|them|the|your|"
            r"power|everything|service))\b"),
@@ -174,25 +214,26 @@ MARKERS = [
     re.compile(r"^\s*(?:(?:will|'ll)\s+)?be\s+(?:there|with you|round|over|back with you)\b"),
     # a plan of one's own in the present progressive with a time to come ("we're now hanging board on
     # Monday"), not a state or a workload ("we're experiencing delays today")
-    _Needs(("ing",), r"(?:\b(?:i'm|i am|we're|we are)|\b(?:our|the|my|an?)\s+(?:[\w\-]+\s+){0,2}?(?:" + STAFF +
-           r")\s+(?:is|are|'s|'re))\s+(?:now\s+|also\s+|just\s+|then\s+)?(?!" + NOT_DOING +
-           r")[a-z]{2,}ing\b(?!\s+(?:a|an|the)\s+(?:high|large|huge|lot|number|volume|backlog|few)\b)"
-           r"(?=.*\b(?:" + WHEN + r")\b)"),
+    _Then(("ing",), r"(?:\b(?:i'm|i am|we're|we are)|\b(?:our|the|my|an?)\s+(?:[\w\-]+\s+){0,2}?(?:" + STAFF +
+          r")\s+(?:is|are|'s|'re))\s+(?:now\s+|also\s+|just\s+|then\s+)?(?!" + NOT_DOING +
+          r")[a-z]{2,}ing\b(?!\s+(?:a|an|the)\s+(?:high|large|huge|lot|number|volume|backlog|few)\b)", _TIME_TO_COME),
     # a visit in the present tense: "I'm back on site Thursday to fit it"
-    _Needs(("'m", "'re", "'s"), r"\b(?:i'm|we're|he's|she's|they're)\s+(?:back\s+)?(?:on site|onsite|out|over|round|back|in)\b"
-               r"(?=[^.]*" + VISIT_TO + r")"),
+    _Then(("'m", "'re", "'s"), r"\b(?:i'm|we're|he's|she's|they're)\s+(?:back\s+)?(?:on site|onsite|out|over|round|back|in)\b",
+          VISIT_TO),
     # someone of the team on the way ("we've got a tech coming out tomorrow arvo")
-    _Needs(("got", "have"), r"\b(?:we've got|we have got|we have|i've got|i have)\s+(?:a|an|our|the|someone|somebody)\b"
-           r"[\w\s\-]{0,30}?\b(?:coming|heading|popping|booked (?:in|to come))\b(?=.*\b(?:" + WHEN + r")\b)"),
+    _Then(("got", "have"), r"\b(?:we've got|we have got|we have|i've got|i have)\s+(?:someone|somebody|(?:a|an|our|the)\s+"
+          r"(?:[\w\-]+\s+){0,2}?(?:" + STAFF + r"))\b[\w\s\-]{0,20}?\b(?:coming|heading|popping|booked (?:in|to come))\b",
+          _TIME_TO_COME),
     # what is being done for the customer, with a time to come ("the pallets are being shipped on Monday")
-    _Needs(("being",), r"\b(?:is|are|'s|'re)\s+being\s+(?:" + DONE + r")\b(?=.*\b(?:" + WHEN + r")\b)"),
+    _Then(("being",), r"\b(?:is|are|'s|'re)\s+being\s+(?:" + DONE + r")\b", _TIME_TO_COME),
     # someone arranged to act with a time to come ("I've arranged for our driver to collect it this afternoon")
-    _Needs(("arranged", "booked", "scheduled", "organised", "organized", "asked", "requested"),
+    _Then(("arranged", "booked", "scheduled", "organised", "organized", "asked", "requested"),
            r"\b(?:i've|we've|i have|we have)\s+(?:arranged|booked|scheduled|organi[sz]ed|asked|requested)\s+(?:for\s+)?"
-           r"(?!you\b|u\b)[a-z]+\b[^.]{0,60}?\bto\s+[a-z]+(?=.*\b(?:" + WHEN + r")\b)"),
+           r"(?!you\b|u\b|for\b)[a-z]+\b[^.]{0,60}?\bto\s+[a-z]+", _TIME_TO_COME),
     # a shipment in the present tense: "the sensors ship today", "it goes out tomorrow"
-    _Needs(("ship", "dispatch", "go", "leaves"), r"\b(?:ships?|dispatch(?:es)?|goes out|go out|leaves)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|"
-               r"first thing|this (?:afternoon|evening|morning|week)|on (?:mon|tue|wed|thu|fri|sat|sun))"),
+    _Needs(("ship", "dispatch", "go"), r"\b(?:your|the|it|this|these|they|them)\b[^.,;]{0,40}?\b(?:ships?|dispatch(?:es)?|"
+           r"goes out|go out)\s+(?:out\s+)?(?:today|tonight|tomorrow|tmrw|first thing|this (?:afternoon|evening|morning|week)|"
+           r"(?:on\s+|next\s+)?(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b)"),
     _Needs(("will",), r"\b(and|then)\s+will\s+(" + ACTS + r"|check|let|be)\b"),
     # "and will" with any verb done to the customer or the matter ("and will write to you again")
     _Needs(("will",), r"\b(and|then)\s+will\s+(?!not\b|never\b)[a-z]+\s+(?:to\s+|with\s+)?(?:you|your|u|it|this|"
@@ -201,17 +242,19 @@ MARKERS = [
     # anyone named with "our", "the", "a" ("our lineman will install it", "the repair centre will
     # contact you"), or at the start of a clause ("rider will come back"), doing a service for the customer
     _Needs(("will", "'ll"), r"(?:\b(?:our|the|an?)\s+|^\s*)(?!(?:you|your|u|customers?|clients?|i|we)\b)"
-           r"(?:[\w\-]+(?:'s)?\s+){0,3}?(?!(?:you|u|customers?|clients?|they|he|she|it)\b)[a-z\-]+\s*(?:'ll| will)\s+(?:" + SERVICE + r")\b"),
+           r"(?:[\w\-]+(?:'s)?\s+){0,3}?(?!(?:you|u|customers?|clients?|they|he|she|it|system|portal|app|website|site|"
+           r"bot|chatbot|platform|software)\b)[a-z\-]+\s*(?:'ll| will)\s+(?:" + SERVICE + r")\b"),
     # what will be done for the customer, said of the thing ("the reset link will be sent by Monday",
     # "your car will be ready by 5pm", "it'll be with you within the hour"); not a generic policy
     # ("refunds will be processed within 5 days")
-    _Needs((" be ",), r"\b(?:your|the|this|that|it|our|an?)\b(?:[\s\-]+[\w\-]+){0,5}?\s*(?:'ll| will)\s+"
+    _Needs((" be ",), r"\b(?:your(?!\s+(?:bank|landlord|accountant|solicitor|lawyer|employer|husband|wife|partner|broker|"
+           r"insurer|neighbou?r's)\b)|the|this|that|it|our|an?)\b(?:[\s\-]+[\w\-]+){0,5}?\s*(?:'ll| will)\s+"
            r"(?:(?:also|then|now|hopefully|definitely)\s+)?be\s+(?:" + DONE + r")\b"),
     # a plan in the present progressive with a time to come ("we're pushing a fix tomorrow morning",
     # "our tech is swinging by this afternoon"), or a note without a subject ("shipping your
     # replacement out today")
-    _Needs(("ing",), r"(?:\b(?:i'm|i am|we're|we are|(?:he|she|they)(?:'s|'re| is| are))|\b(?:our|the|an?)\s+(?:[\w\-]+\s+){0,3}?"
-               r"[\w\-]+\s+(?:is|are|'s)|^\s*)\s*(?:" + DOING + r")\b(?=.*\b(?:" + WHEN + r")\b)"),
+    _Then(("ing",), r"(?:\b(?:i'm|i am|we're|we are|(?:he|she|they)(?:'s|'re| is| are))|\b(?:our|the|an?)\s+(?:[\w\-]+\s+){0,2}?"
+          r"(?:" + STAFF + r")\s+(?:is|are|'s)|^\s*)\s*(?:" + DOING + r")\b", _TIME_TO_COME),
     # a promise in the present tense, as many write English ("I check with warehouse first then update
     # you", "we revert to you by EOD"): a step, then coming back to the customer (not a routine: "we
     # check every order and then email you"); or coming back alone

@@ -25,11 +25,21 @@ def norm(text: str) -> str:
     return text.replace("’", "'").replace("‘", "'").strip().lower()
 
 
+# someone else's words quoted inline: three words or more in quotation marks, or what follows "you wrote:"
+_INLINE_QUOTE = re.compile(r"\"[^\"\n]*?\w+\W+\w+\W+\w+[^\"\n]*\"|“[^”\n]*?\w+\W+\w+\W+\w+[^”\n]*”|"
+                           r"\b(?:you wrote|you said|your (?:message|email|note) (?:said|says|read)|you mentioned)\s*:[^\n]*",
+                           re.IGNORECASE)
+
+
 def unquoted(text: str) -> str:
     """``text`` without the quoted history of an email reply (from the first "> " line, "On … wrote:",
-    "-----Original Message-----" or "From: … Sent:" on)."""
+    "-----Original Message-----" or "From: … Sent:" on), and without words quoted inline ("From your
+    message: "I'll pay the balance by Friday"" is the customer's promise, not the agent's)."""
     m = _QUOTED.search(text)
-    return text[:m.start()] if m else text
+    text = text[:m.start()] if m else text
+    if " | " in text:                       # a signature or footer line ("Acme Support | We reply within 24h")
+        text = "\n".join(line for line in text.split("\n") if " | " not in line)
+    return _INLINE_QUOTE.sub(" ", text) if ('"' in text or "“" in text or ":" in text) else text
 
 
 def split_sentences(text: str) -> list[str]:

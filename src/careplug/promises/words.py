@@ -52,7 +52,7 @@ DOING = (r"(?:sending|shipping|dispatching|posting|mailing|couriering|dropping|b
 NOT_DOING = (r"experiencing|having|seeing|expecting|hoping|waiting|looking|closing|moving|going|trying|planning|"
               r"thinking|wondering|running|missing|lacking|struggling|facing|receiving|handling|getting|feeling|"
               r"leaving|working|enjoying|celebrating|attending|travell?ing|flying|taking|showing|checking in|writing|reaching|following|sorry|"
-              r"investigating|monitoring|reviewing|still|currently|unable")
+              r"investigating|monitoring|reviewing|still|currently|unable|offering|launching|hosting|holding")
 # the errand of a visit ("to fit it"): the verbs of _VISIT
 VISIT_TO = (r"(?<!due )\bto\s+(?:install|replace|repair|fix|check|inspect|deliver|collect|pick up|set up|service|fit|"
              r"mount|swap|change|connect|reconnect|finish|complete|measure|survey|test|configure|upgrade|sort|look at|"
