@@ -43,7 +43,8 @@ def test_corpus_precision_recall_and_due_accuracy_meet_the_targets():
                                   "promise_holdout9.jsonl", "promise_holdout10.jsonl",
                                   "promise_holdout11.jsonl", "promise_holdout12.jsonl", "promise_holdout13.jsonl",
                                   "promise_holdout14.jsonl", "promise_holdout15.jsonl", "promise_holdout16.jsonl",
-                                  "promise_holdout17.jsonl", "promise_holdout18.jsonl"])
+                                  "promise_holdout17.jsonl", "promise_holdout18.jsonl", "promise_holdout19.jsonl",
+                                  "promise_holdout20.jsonl", "promise_holdout21.jsonl"])
 def test_hold_out_sentences_written_after_the_extractor_meet_the_targets_too(name):
     m = measure(DATA / name)
     assert m["precision"] >= 0.90 and m["recall"] >= 0.85 and m["due_accuracy"] >= 0.90, m
@@ -726,3 +727,17 @@ def test_absurd_numbers_and_odd_text_read_without_error(text):
     for c in find_commitments(text, MONDAY, tz="UTC"):
         assert c.due_at is None
     assert is_commitment(None) is False
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("I'll have the audit re-run for Saturday and Sunday by tomorrow morning.", datetime(2026, 3, 3, 12, tzinfo=NY)),
+    ("They'll be made up and fitted by 12 March.", datetime(2026, 3, 12, 17, tzinfo=NY)),
+    ("We'll replace it next week, the engineer is off until Monday.", datetime(2026, 3, 13, 17, tzinfo=NY)),
+])
+def test_a_day_the_promise_is_due_by_and_things_made_for_the_customer(sentence, due):
+    c = find_commitments(sentence, MONDAY, tz="America/New_York")[0]
+    assert c.due_at == due
+
+
+def test_a_request_to_drop_something_off_that_the_promise_answers_is_not_one():
+    assert not is_commitment("Please drop the parcel at any locker by Friday and we'll process the return.")

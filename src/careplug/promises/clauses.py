@@ -63,7 +63,7 @@ _NEED = re.compile(r"(?:'ll|\bwill|\bgoing to|\bgonna)\s+(?:need|require)\s+(?!t
 # condition like "if you send the logs, we will..."
 _REQUEST_THEN = re.compile(r"^\s*(?:(?:please|pls|plz|kindly|just|simply)\s+)*(?:send|share|provide|forward|attach|upload|"
                            r"confirm|reply|give us|let us know|tell us|fill|complete|email us|drop us|say|sign up|subscribe|join|"
-                           r"order|buy|book now|refer a friend)\b.*\band\s*$")
+                           r"order|buy|book now|refer a friend|drop|return|post|bring|pop|take)\b.*\band\s*$")
 # an absence ("I'll be away tomorrow", "as I'm out of office next week"), from its conjunction to the end
 # of its phrase: it is taken out of a clause before the clause is read, so an absence that is the whole
 # commitment leaves nothing ("I'll be on leave next week"), and one beside a promise leaves the promise
@@ -228,7 +228,8 @@ def first_promise(clause: str) -> str:
     return clause
 
 
-_AND = re.compile(r",?\s+(?:and|then|so(?: that)?)\s+(?=[a-z']+\s)")
+# (not days joined: "for saturday and sunday by tomorrow morning")
+_AND = re.compile(r",?\s+(?:and|then|so(?: that)?)\s+(?!(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|the\s)(?=[a-z']+\s)")
 _DAY_WORDS = re.compile(r"\b(?:today|tonight|tomorrow|tmrw|this (?:morning|afternoon|arvo|evening)|eod|(?:mon|tues|wednes|"
                         r"thurs|fri|satur|sun)day|next week|within|in \d+|by \d+|before the weekend|this week|"
                         r"end of (?:the )?week|\d{1,2}(?:st|nd|rd|th)\b|"

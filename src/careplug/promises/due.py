@@ -96,6 +96,7 @@ def _parse_date(phrase: str, base: date) -> date | None:
     return when.date() if when else None
 
 
+_DEADLINE = re.compile(r"\b(?:by|no later than)\s+(?:(?:the\s+)?(?:end|close) of\s+)?(?:\S+\s+)?$")
 _END_OF_DAY = re.compile(r"end of (?:the |to)?day|eod|close of business|cob|end of business|end of play|close of play|eop")
 _DESCRIBES = re.compile(r"\b(?:your|every|each|his|her|their)\s+$")      # "your sunday subscription"
 _DUE_BY = re.compile(r"\b(?:by|on|before|until|till|than)\s+(?:the\s+)?$")
@@ -276,7 +277,11 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
     # the day named first is the promise's ("I'll email you today with the times for Thursday": today);
     # one that overlaps it and comes earlier in precedence wins
     if found:
-        first = min(found, key=lambda f: f[0].start())
+        # a day the promise is due *by* before the first named ("re-run it for Saturday and Sunday by
+        # tomorrow morning": tomorrow)
+        deadlines = [f for f in found if f[0].group(0).startswith("by ")
+                     or _DEADLINE.search(s, max(0, f[0].start() - 24), f[0].start())]
+        first = min(deadlines or found, key=lambda f: f[0].start())
         m, read = next(f for f in found if f[0].start() < first[0].end() and f[0].end() > first[0].start())
         result = read(m)
         if result is not None:

@@ -166,7 +166,8 @@ _NOT_DONE_BY_PEOPLE = _NOT_DONE - {"run", "start", "open", "close", "work", "hel
 # what a thing "will be" when it is done for the customer ("ready", "with you", "in your inbox")
 _BE_DONE = frozenset({"ready", "done", "live", "there", "with", "back", "in", "on", "out", "waiting", "over",
                       "round", "sent", "built", "paid", "put", "set", "delivered", "available", "fixed", "sorted",
-                      "up", "able", "arriving", "coming", "dispatched", "shipped", "couriered", "refunded"})
+                      "up", "able", "arriving", "coming", "dispatched", "shipped", "couriered", "refunded", "made",
+                      "brought", "cut", "rebuilt", "redone", "sewn", "run"})
 # where someone "will be" on a visit ("he'll be down at the marina Thursday to replace your forestay")
 _BE_PLACES = frozenset({"down", "up", "at", "on", "onsite", "by", "along"})
 _VISIT = re.compile(VISIT_TO)
