@@ -132,7 +132,8 @@ def test_a_full_check_on_two_processes_finds_what_the_normal_run_found(project):
 
 
 @pytest.mark.parametrize("age, says", [("30", "needs a unit"), ("0", "needs a unit"), ("0d", "longer than zero"),
-                                       ("", "needs an age"), ("  ", "needs an age"), ("soon", "bad duration")])
+                                       ("", "needs an age"), ("  ", "needs an age"), ("soon", "bad duration"),
+                                       ("99999999d", "century"), ("100000000000000000000d", "")])
 def test_since_needs_an_age_with_a_unit_longer_than_zero(project, age, says):
     """`--since 30` is not 30 seconds, `--since 0d` and `--since ""` are not a plain dry-run: each is a
     usage error (exit 2) saying what to write, before anything is read."""
@@ -280,3 +281,9 @@ def test_generate_with_a_count_that_is_no_count_is_a_usage_error_and_writes_noth
     proc = careplug("generate", "-n", count, "--out", "g", cwd=tmp_path)
     assert proc.returncode == 2 and "--conversations" in proc.stderr, proc.stderr
     assert not (tmp_path / "g").exists()
+
+
+def test_an_empty_explain_key_is_a_usage_error_and_runs_no_check(project):
+    """`check --explain "$KEY"` with KEY unset must not run (and write) a whole check."""
+    proc = careplug("check", "--explain", "", cwd=project)
+    assert proc.returncode == 2 and "--explain" in proc.stderr and "Traceback" not in proc.stderr

@@ -112,7 +112,8 @@ class CheckResult:
             "since": None if self.since is None else self.since.total_seconds(),
             "evaluated": self.evaluated, "new": max(self.n_new, len(self.new)),
             "updated": max(self.n_updated, len(self.updated)),
-            "resolved": max(self.n_resolved, len(self.resolved)), "open": len(self.findings),
+            "resolved": max(self.n_resolved, len(self.resolved)),
+            "open": sum(1 for f in self.findings if f.resolved_at is None),
             "findings": [finding_dict(f) for f in self.findings],
             "resolved_findings": [finding_dict(f) for f in self.resolved],
             "fired": self.fired, "open_at_start": self.open_at_start,
@@ -155,6 +156,7 @@ class _Evaluator:
                 self.by_kind.setdefault(kind, []).append(rule)
         # (rule, its assess) per subject kind, looked up once rather than per subject
         self._assessors = {kind: [(rule, _assessor(rule)) for rule in group] for kind, group in self.by_kind.items()}
+        self._reported: set[str] = set(result.failures)
 
     def kinds(self) -> set[str]:
         return set(self.by_kind)
@@ -169,8 +171,11 @@ class _Evaluator:
                 findings = list_of(a.findings, Finding)   # a bare Finding, [None]: this rule's failure
             except Exception as exc:  # one broken rule must not stop the others
                 failed.add(rule.name)
-                self.result.failures.append(f"rule {rule.name!r} failed on {subject}: {type(exc).__name__}: {exc}")
-                log.exception("rule %s failed on %s", rule.name, subject)
+                failure = f"rule {rule.name!r} failed on {subject}: {type(exc).__name__}: {exc}"
+                if failure not in self._reported:       # once per run, however often the subject is retried
+                    self._reported.add(failure)
+                    self.result.failures.append(failure)
+                    log.exception("rule %s failed on %s", rule.name, subject)
                 continue
             for f in findings:
                 found[f.key] = f
@@ -370,14 +375,14 @@ def replay(app: Any, now: datetime, since: timedelta, *, subjects: Iterable[str]
     ``CheckResult.findings`` holds each finding at the last stage it reached (resolved ones with
     ``resolved_at``); ``fired`` lists every (finding, stage, at) reached inside the window, in
     order; findings already open when the window began are counted in ``open_at_start``."""
-    return replay_store(app.store, list(app.rules), now, since, subjects=subjects)
+    return replay_store(app.store, list(app.rules), now, since, subjects=subjects, plugins=app.plugins)
 
 
 def replay_store(store: Any, rules: list[Any], now: datetime, since: timedelta, *,
-                 subjects: Iterable[str] | None = None) -> CheckResult:
+                 subjects: Iterable[str] | None = None, plugins: Any | None = None) -> CheckResult:
     started = _time.perf_counter()
     result = CheckResult(now=now, dry_run=True, since=since)
-    ev = _Evaluator(rules, None, result)
+    ev = _Evaluator(rules, plugins, result)
     start = now - since
     if subjects is None:
         subjects = (s for s in bulk.iter_subjects(store) if subject_kind(s) in ev.kinds())
@@ -389,7 +394,7 @@ def replay_store(store: Any, rules: list[Any], now: datetime, since: timedelta, 
                 continue
             result.evaluated += 1
             _replay_subject(ev, subject, history, start, now, result)
-    result.fired.sort(key=lambda x: (x["at"], x["key"]))
+    result.fired.sort(key=lambda x: (datetime.fromisoformat(x["at"]), x["key"]))
     result.seconds = _time.perf_counter() - started
     return result
 
@@ -414,13 +419,18 @@ def _replay_subject(ev: _Evaluator, subject: str, history: History, start: datet
     t = start
     seen: dict[str, Finding] = {}
     i = 0
-    for _guard in range(10000):
+    limit = max(10000, 4 * len(instants) + 1000)     # a step per instant and per stage, with room
+    for step in range(limit + 1):
+        if step == limit:                   # never silently: say where it stopped, and end at now
+            result.failures.append(f"replay of {subject} stopped after {limit:,} steps at {t.isoformat()}; "
+                                   f"its findings are shown as they stand now")
+            t = now
         outcome = ev.evaluate(subject, history_at(history, t), t)
         for key, f in outcome.findings.items():
             prev = seen.get(key)
             if t == start:
                 result.open_at_start += 1
-            elif prev is None or prev.stage != f.stage:
+            elif prev is None or prev.stage != f.stage or prev.resolved_at is not None:    # back after clearing
                 result.fired.append({"at": t.isoformat(), "key": key, "rule": f.rule, "subject": f.subject,
                                      "customer_uid": f.customer_uid, "stage": f.stage,
                                      "severity": getattr(f.severity, "value", f.severity), "summary": f.summary})
@@ -445,6 +455,8 @@ def _replay_subject(ev: _Evaluator, subject: str, history: History, start: datet
                 nxt = now
             else:
                 break
+        if step == limit:
+            break
         t = nxt
     result.findings += list(seen.values())
 
@@ -577,7 +589,7 @@ def _timeline(history: History, finding: Finding, now: datetime) -> list[dict[st
     for e in history.events:
         if e.created_at and mine(e.source, e.conversation_id):
             items.append((e.created_at, {"source": e.source, "kind": e.type.value,
-                                         "summary": f"{e.from_value} -> {e.to_value}"}))
+                                         "summary": f"{_shown(e.from_value)} -> {_shown(e.to_value)}"}))
     for r in history.ratings:
         if r.created_at and mine(r.source, r.conversation_id):
             items.append((r.created_at, {"source": r.source, "kind": "rating",
@@ -636,16 +648,26 @@ def explain_store(store: Any, rules: list[Any], finding_key: str, now: datetime)
     return Explanation(stored, timeline, clock, current)
 
 
+def _shown(value: Any) -> str:
+    return "(none)" if value is None or value == "" else str(value)
+
+
 def _found_now(store: Any, rules: list[Any], finding_key: str, now: datetime) -> tuple[History, Finding] | None:
     """A finding not stored yet (listed by ``check --dry-run``, or by a run that has not written it):
     its subject's history and the finding as its rule reports it now, by key or by the start of one
     (``rule|subject|…``)."""
     rule_name, _, rest = finding_key.partition("|")
-    subject = rest.partition("|")[0]
     rule = next((r for r in rules if r.name == rule_name), None)
-    if rule is None or not subject:
+    if rule is None or not rest:
         return None
-    history = store.load_history(subject)
+    # the subject is what comes before an occurrence, and may hold "|" itself: the longest that exists
+    cuts = [i for i, ch in enumerate(rest) if ch == "|"] + [len(rest)]
+    history = None
+    for cut in reversed(cuts):
+        subject = rest[:cut]
+        history = store.load_history(subject) if subject else None
+        if history is not None:
+            break
     if history is None:
         return None
     try:

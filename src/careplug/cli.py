@@ -237,10 +237,13 @@ def _since(value: str | None) -> timedelta | None:
         raise click.BadParameter("needs an age with a unit, e.g. --since 30d", param_hint="--since")
     try:
         window = parse_duration(value, bare_seconds=False)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     if window <= timedelta(0):
         raise click.BadParameter(f"{value!r} is no window: give an age longer than zero, e.g. 30d",
+                                 param_hint="--since")
+    if window > timedelta(days=36525):
+        raise click.BadParameter(f"{value!r} reaches back more than a century: give a shorter age, e.g. 365d",
                                  param_hint="--since")
     return window
 
@@ -312,12 +315,14 @@ def check(state: State, explain_key: str | None, dry_run: bool, since: str | Non
     from .render import print_findings
 
     window = _since(since)
+    if explain_key is not None and not explain_key.strip():
+        raise click.BadParameter("needs a finding's key (as `careplug check` lists it)", param_hint="--explain")
     if window and not dry_run:
         raise click.UsageError("--since replays history and needs --dry-run")
     app = state.app()
     try:
         now = app.now()
-        if explain_key:
+        if explain_key is not None:
             explanation = explain(app, explain_key, now)
             state.emit(explanation.as_dict()) if state.json else click.echo(explanation.render())
             return

@@ -160,7 +160,8 @@ def print_findings(console: Console, result: Any, now: datetime, label: Any = No
     findings = list(getattr(result, "findings", []) or [])
     console.print(waiting_table(findings, now, title=f"open findings ({len(findings)})", label=label, show_keys=True))
     summary = result.as_dict()
-    counts = {k: v for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)}
+    counts = {k: v for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool)
+              and k != "open_at_start"}                     # a replay's count
     if counts:
         console.print("  ".join(f"{k}: {v:,}" for k, v in counts.items()))
     for failure in getattr(result, "failures", []):

@@ -403,3 +403,46 @@ def test_a_full_run_leaves_no_subject_dirty_even_of_kinds_no_rule_watches(journe
     assert {s.split(":")[0] for s in store.dirty_subjects()} == {"conversation", "customer", "account"}
     result = evaluate_store(store, [unanswered()], ny(2026, 3, 2, 16), full=True)
     assert store.dirty_subjects() == [] and result.evaluated == 1
+
+
+def test_a_replay_reports_a_finding_again_when_it_comes_back_after_clearing(journey, store):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.status(conv, ny(2026, 3, 2, 14), Status.SOLVED)        # solved without a reply: clears
+    journey.status(conv, ny(2026, 3, 2, 15), Status.OPEN)          # reopened: the same inquiry waits again
+    journey.load()
+    rule = Unanswered(UnansweredOptions(first_reply="4h"), context())
+    result = replay_store(store, [rule], ny(2026, 3, 2, 16), timedelta(hours=8))
+    stages = [(x["stage"], datetime.fromisoformat(x["at"])) for x in result.fired]
+    assert stages[-1] == ("breach", ny(2026, 3, 2, 15)) and len(stages) == 3
+    [f] = result.findings
+    assert f.resolved_at is None
+    assert result.as_dict()["open"] == 1
+
+
+def test_replay_counts_only_findings_still_open_as_open(journey, store):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 14))
+    journey.load()
+    result = replay_store(store, [unanswered()], ny(2026, 3, 4, 9), timedelta(days=3))
+    assert result.as_dict()["open"] == 0 and len(result.findings) == 1
+
+
+def test_a_rule_failing_on_a_subject_is_reported_once_however_often_the_replay_retries_it(journey, store):
+    class Broken:
+        name = "broken"
+        subjects = ("conversation",)
+
+        def assess(self, history, now):
+            raise RuntimeError("boom")
+
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.reply(conv, ny(2026, 3, 2, 10))
+    journey.load()
+    result = replay_store(store, [Broken()], ny(2026, 3, 3, 9), timedelta(days=2))
+    assert len(result.failures) == 1 and "boom" in result.failures[0]
