@@ -194,3 +194,12 @@ def test_validate_another_file_checks_it_with_its_own_plugins_only(tmp_path, mod
     proc = careplug_cli("validate", "other.toml", cwd=tmp_path)
     assert proc.returncode == 3 and "unknown rule 'company_vip'" in proc.stderr, proc.stderr
     assert careplug_cli("validate", cwd=tmp_path).returncode == 0
+
+
+def test_a_plugin_that_fails_to_import_makes_the_run_exit_1_and_is_in_the_json(tmp_path, mods):
+    project(tmp_path, plugins=("no_such_plugin_mod",))
+    assert careplug_cli("sync", cwd=tmp_path).returncode in (0, 1)
+    proc = careplug_cli("--json", "check", cwd=tmp_path)
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 1 and out["ok"] is False, proc.stderr
+    assert any("no_such_plugin_mod" in f and "failed to load" in f for f in out["failures"])

@@ -217,3 +217,23 @@ def test_tracing_writes_hook_calls_to_stderr(monkeypatch, capsys):
     plugins.register(make_plugin_registering(type("S", (Source,), {"kind": "s"})), name="p")
     plugins.sources()
     assert "careplug_register_sources -> p" in capsys.readouterr().err
+
+
+def test_a_plugin_installed_and_also_listed_in_the_config_loads_once_without_a_failure(entry_point_dist):
+    entry_point_dist("good", {"good": "good_plugin"}, {"good_plugin": """
+        import careplug
+        @careplug.hookimpl
+        def careplug_register_rules(register):
+            pass
+    """})
+    plugins = Plugins(extra=["good_plugin"])
+    assert "good" in plugins.infos and "good_plugin" not in plugins.infos
+    assert plugins.load_failures == [] and plugins.setup_failures == []
+
+
+def test_registering_a_plugin_again_under_another_name_is_a_plugin_error():
+    plugins = Plugins(load_entry_points=False, builtins=())
+    module = make_module("twice", "")
+    plugins.register(module, name="first")
+    with pytest.raises(PluginError, match="'second' is already registered"):
+        plugins.register(module, name="second")

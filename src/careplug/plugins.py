@@ -70,6 +70,9 @@ class LoadFailure:
     origin: str
     error: str
 
+    def describe(self) -> str:
+        return f"plugin {self.name!r} ({self.origin}) failed to load and was skipped: {self.error}"
+
 
 @dataclass
 class HookFailure:
@@ -143,6 +146,8 @@ class Plugins:
             return                                          # loaded, or reported, once
         try:
             plugin = loader()
+            if self.pm.is_registered(plugin):
+                return      # the same module, installed (entry point) and listed in the config too
             self.register(plugin, name=name, origin=origin, version=version)
         except Exception as exc:  # a broken plugin must not take the others down
             message = f"{type(exc).__name__}: {exc}"
@@ -169,6 +174,9 @@ class Plugins:
             self.pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"plugin {name!r}: {exc}") from exc
+        except ValueError as exc:                        # pluggy: the name or the object is taken
+            taken = "that name" if self.pm.get_plugin(name) is not None else "this plugin, under another name"
+            raise PluginError(f"plugin {name!r} is already registered ({taken})") from exc
         try:
             self._check_unknown_hooks(plugin, name)
             self._refuse_wrappers(plugin, name)
@@ -233,11 +241,12 @@ class Plugins:
             self._guarded(impl, hook, {"register": register})
 
     @property
-    def setup_failures(self) -> list[HookFailure]:
-        """The failures of the register hooks the source, rule and notifier registries were
-        collected with. What those plugins would have registered is missing from every run on
-        this plugin set, so each run reports them (not only the first)."""
-        return [f for failed in self._setup_failures.values() for f in failed]
+    def setup_failures(self) -> list[HookFailure | LoadFailure]:
+        """The plugins that failed to load, and the failures of the register hooks the source, rule
+        and notifier registries were collected with. What those plugins would have registered is
+        missing from every run on this plugin set, so each run reports them (not only the first):
+        a run with one exits 1. Each has ``describe()``."""
+        return [*self.load_failures, *(f for failed in self._setup_failures.values() for f in failed)]
 
     def sources(self) -> dict[str, type]:
         if self._sources is None:
