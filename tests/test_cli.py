@@ -287,3 +287,20 @@ def test_an_empty_explain_key_is_a_usage_error_and_runs_no_check(project):
     """`check --explain "$KEY"` with KEY unset must not run (and write) a whole check."""
     proc = careplug("check", "--explain", "", cwd=project)
     assert proc.returncode == 2 and "--explain" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_rule_enabled_in_the_config_is_run_over_every_subject_by_the_next_plain_check(project):
+    """An admin enables a rule and runs `careplug check`: the rule looks at the whole store once,
+    not only at what changes from now on; the check after that is incremental again."""
+    assert careplug("sync", cwd=project).returncode in (0, 1)
+    first = json.loads(careplug("--json", "check", cwd=project).stdout)
+    again = json.loads(careplug("--json", "check", cwd=project).stdout)
+    assert again["notes"] == [] and again["evaluated"] < first["evaluated"]
+    config = project / "careplug.toml"
+    config.write_text(config.read_text() + '\n[rules.quiet_customer]\nafter = "1d"\n')
+    changed = json.loads(careplug("--json", "check", cwd=project).stdout)
+    assert any("rules or calendars changed" in n for n in changed["notes"])
+    assert changed["evaluated"] >= first["evaluated"]
+    assert any(f["rule"] == "quiet_customer" for f in changed["findings"])
+    after = json.loads(careplug("--json", "check", cwd=project).stdout)
+    assert after["notes"] == []

@@ -26,6 +26,8 @@ seeing only the history up to that instant, to show what would have fired (``rep
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time as _time
 from collections.abc import Iterable, Iterator
@@ -42,6 +44,7 @@ from .rules.context import RuleContext
 from .shapes import list_of
 from .store import bulk
 from .store import findings as store_findings
+from .store import meta as store_meta
 from .store.families import load_families
 
 log = logging.getLogger(__name__)
@@ -100,6 +103,7 @@ class CheckResult:
     n_updated: int = 0
     n_resolved: int = 0
     fired: list[dict[str, Any]] = field(default_factory=list)   # replay: (finding, stage, at)
+    notes: list[str] = field(default_factory=list)              # what the run chose to do, for people
     open_at_start: int = 0                                       # replay: already open when the window began
 
     @property
@@ -116,7 +120,7 @@ class CheckResult:
             "open": sum(1 for f in self.findings if f.resolved_at is None),
             "findings": [finding_dict(f) for f in self.findings],
             "resolved_findings": [finding_dict(f) for f in self.resolved],
-            "fired": self.fired, "open_at_start": self.open_at_start,
+            "fired": self.fired, "open_at_start": self.open_at_start, "notes": list(self.notes),
             "failures": list(self.failures),
         }
 
@@ -236,15 +240,40 @@ def run_check(app: Any, now: datetime, *, full: bool = False, dry_run: bool = Fa
         if not dry_run:
             raise CareplugError("--since replays stored history and needs --dry-run")
         return replay(app, now, since)
+    fingerprint = rules_fingerprint(app)
+    changed = (not full and not dry_run and fingerprint is not None
+               and store_meta.get_value(app.store, RULES_KEY) not in (None, fingerprint))
+    if changed:                 # a rule enabled or retuned: its verdicts on unchanged subjects are due now
+        full = True
     if full and not dry_run:
         from .sweep import sweep_store
 
         result = sweep_store(app.store, list(app.rules), now, plugins=app.plugins, workers=workers)
     else:
         result = evaluate_store(app.store, list(app.rules), now, plugins=app.plugins, full=full, dry_run=dry_run)
+    if changed:
+        result.notes.append("the rules or calendars changed since the last check: every subject was evaluated")
     if not dry_run:
         result.findings = store_findings.open_findings(app.store)   # everything open, not only this run's
+        if fingerprint is not None and not result.failures:
+            store_meta.set_value(app.store, RULES_KEY, fingerprint)
     return result
+
+
+RULES_KEY = "rules_fingerprint"
+
+
+def rules_fingerprint(app: Any) -> str | None:
+    """A digest of the enabled rules' options and the calendars (never their values): when it differs
+    from the last check's, a plain ``check`` evaluates every subject, as ``--full`` would."""
+    config = getattr(app, "config", None)
+    if config is None or not hasattr(config, "rules"):
+        return None
+    def dump(options: Any) -> Any:
+        return options.model_dump(mode="json") if hasattr(options, "model_dump") else repr(options)
+    data = {"rules": {name: dump(o) for name, o in config.rules.items() if getattr(o, "enabled", True)},
+            "calendars": {name: dump(o) for name, o in getattr(config, "calendars", {}).items()}}
+    return hashlib.blake2b(json.dumps(data, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
 
 
 def evaluate_store(store: Any, rules: list[Any], now: datetime, *, plugins: Any | None = None,

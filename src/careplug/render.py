@@ -164,6 +164,8 @@ def print_findings(console: Console, result: Any, now: datetime, label: Any = No
               and k != "open_at_start"}                     # a replay's count
     if counts:
         console.print("  ".join(f"{k}: {v:,}" for k, v in counts.items()))
+    for note in getattr(result, "notes", []):
+        console.print(f"[dim]{escape(note)}[/]", highlight=False)
     for failure in getattr(result, "failures", []):
         console.print(f"[red]✗ {escape(failure)}[/]", highlight=False)
 
