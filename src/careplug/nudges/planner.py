@@ -147,7 +147,10 @@ def _nudge(finding: Finding, spec: ActionSpec, policy: NudgePolicy, assignee: st
     nudge.extra.update({"rule": finding.rule, "subject": finding.subject, "severity":
                         getattr(finding.severity, "value", finding.severity), "owner": owner,
                         "group": finding.group, "customer_uid": finding.customer_uid,
-                        "source": finding.source})
+                        # where the finding lives, for a notifier to link to (nudge.conversation_id is
+                        # an id in the *target*, so None when the target is another system)
+                        "source": finding.source, "conversation_id": finding.conversation_id,
+                        "account_id": finding.account_id})
     person = policy.person(assignee, finding.source)
     if person and person.email:
         nudge.extra["assignee_email"] = person.email
