@@ -82,40 +82,9 @@ class _Future:
         for m in _FUTURE.finditer(text, pos):
             words = _WORD.findall(text, max(pos, m.start() - 80), m.start()) or [""]
             head = words[-1]                # "" at a clause's start: "our coordinator, melissa, is going to send"
-            if head and not any(c.isalpha() for c in head) and not _DETERMINERS.intersection(words[-4:-1]):
-                continue                    # "error at 12:00 will retry": not the team; "the refund of $64.95 will"
-            if head in _NOT_OURS or _FORECASTERS.intersection(words[-4:]):     # "hopefully the council will…"
-                continue
-            if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
-                continue                    # "before they'll approve"; "the courier says they'll..."
             verb, complement, then = m.group(1), m.group(2) or "", m.group(3) or ""
-            if head in _THEIR_PARTY and len(words) > 1 and words[-2] in ("your", "ur", "yr"):
-                continue                    # "your bank will be in touch", "your landlord will…"
-            if (verb in ("be", "b") or verb in _GENERIC_VERBS) and head.endswith("s") and not head.endswith(
-                    ("'s", "ss")) and not _DETERMINERS.intersection(words[-3:-1]):
-                continue                    # a generic plural: "refunds will be processed within 5 days"
-            if verb in ("be", "b"):
-                if complement == "with" and then not in ("you", "u", "your", "ya"):
-                    continue                # "the recheck will be with Dr Shah"
-                if (complement == "on" and then not in ("its", "the", "your")) or (
-                        complement == "in" and then not in ("your", "touch", "contact", "the", "ur")):
-                    continue                # "the next slot will be on Thursday"; not "on its way", "in your inbox"
-                visit = complement in _BE_PLACES and _VISIT.search(text, m.end(2))   # "he'll be down … to replace it"
-                if not (visit or complement in _BE_DONE or (
-                        complement.endswith(("ed", "en")) and complement not in _BE_NOTICE)):
-                    continue
-            elif verb == "take" and complement in ("the", "your", "over", "care") and head not in ("it", "which") \
-                    and then not in ("whole", "entire", "full", "rest", "best", "better", "form", "longest"):
-                pass                        # "Ms Iyer will take the next session on Monday", not "it will take 3 days"
-            elif verb == "come" and complement == "on":
-                continue                    # "the heating will come on at 6am"
-            elif verb == "drop" and complement in ("it", "them", "off", "round", "by", "in", "the", "your"):
-                pass                        # "our driver is going to drop it off tomorrow", not "prices will drop"
-            elif verb in (_NOT_DONE_BY_PEOPLE if head in _PEOPLE else _NOT_DONE) or (
-                    verb == "have" and complement in ("no", "to", "a", "an", "any")):
+            if not _ours(words) or not _done(words, verb, complement, then, text, m.end(2)):
                 continue
-            elif len(words) > 1 and words[-2] in ("your", "ur", "yr"):
-                continue                    # the customer's own party: "your bank will contact you"
             start = m.start() - len(head)
             for back in (2, 3, 4):          # "our pickup executive", "the duplicate $64.95"
                 if len(words) >= back and words[-back] in _DETERMINERS:
@@ -129,6 +98,49 @@ class _Future:
     def match(self, text: str, pos: int = 0) -> "_Future._Found | None":
         found = self.search(text, pos, limit=pos)
         return found if found is not None and found.start() == pos else None
+
+
+def _ours(words: list[str]) -> bool:
+    """Whether the subject ending ``words`` (the words before "will") is the team's or a thing done
+    for the customer: not the customer, a number, a forecaster, someone else's word, a subordinate
+    clause, or the customer's own party."""
+    head = words[-1]
+    if head and not any(c.isalpha() for c in head) and not _DETERMINERS.intersection(words[-4:-1]):
+        return False                        # "error at 12:00 will retry"; not "the refund of $64.95 will"
+    if head in _NOT_OURS or _FORECASTERS.intersection(words[-4:]):     # "hopefully the council will…"
+        return False
+    if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
+        return False                        # "before they'll approve"; "the courier says they'll..."
+    return not (head in _THEIR_PARTY and len(words) > 1 and words[-2] in ("your", "ur", "yr"))   # "your bank"
+
+
+def _done(words: list[str], verb: str, complement: str, then: str, text: str, after: int) -> bool:
+    """Whether "will <verb> <complement> <then>" does or delivers something (not a forecast, a
+    description, a cost or a need); ``after`` is where the complement ends in ``text``."""
+    head = words[-1]
+    if (verb in ("be", "b") or verb in _GENERIC_VERBS) and head.endswith("s") and not head.endswith(
+            ("'s", "ss")) and not _DETERMINERS.intersection(words[-3:-1]):
+        return False                        # a generic plural: "refunds will be processed within 5 days"
+    if verb in ("be", "b"):
+        if complement == "with" and then not in ("you", "u", "your", "ya"):
+            return False                    # "the recheck will be with Dr Shah"
+        if (complement == "on" and then not in ("its", "the", "your")) or (
+                complement == "in" and then not in ("your", "touch", "contact", "the", "ur")):
+            return False                    # "the next slot will be on Thursday"; not "on its way", "in your inbox"
+        if complement in _BE_PLACES and _VISIT.search(text, after):
+            return True                     # "he'll be down … to replace it"
+        return complement in _BE_DONE or (complement.endswith(("ed", "en")) and complement not in _BE_NOTICE)
+    if verb == "take" and complement in ("the", "your", "over", "care") and head not in ("it", "which") \
+            and then not in ("whole", "entire", "full", "rest", "best", "better", "form", "longest"):
+        return True                         # "Ms Iyer will take the next session on Monday", not "it will take 3 days"
+    if verb == "come" and complement == "on":
+        return False                        # "the heating will come on at 6am"
+    if verb == "drop" and complement in ("it", "them", "off", "round", "by", "in", "the", "your"):
+        return True                         # "our driver is going to drop it off tomorrow", not "prices will drop"
+    if verb in (_NOT_DONE_BY_PEOPLE if head in _PEOPLE else _NOT_DONE) or (
+            verb == "have" and complement in ("no", "to", "a", "an", "any")):
+        return False
+    return not (len(words) > 1 and words[-2] in ("your", "ur", "yr"))   # the customer's own: "your bank will call"
 
 
 _FUTURE = re.compile(r"(?:'ll|'s going to|'re going to|'s gonna|\s(?:will|shall|is going to|are going to|is gonna|"
