@@ -741,3 +741,14 @@ def test_a_day_the_promise_is_due_by_and_things_made_for_the_customer(sentence, 
 
 def test_a_request_to_drop_something_off_that_the_promise_answers_is_not_one():
     assert not is_commitment("Please drop the parcel at any locker by Friday and we'll process the return.")
+
+
+@pytest.mark.parametrize("sentence, due", [
+    ("I'll call you between 2 and 4 this afternoon.", datetime(2026, 3, 2, 16, tzinfo=NY)),
+    ("The engineer will be with you tomorrow between 9 and 11am.", datetime(2026, 3, 3, 11, tzinfo=NY)),
+    ("We'll deliver it between 8 and 1 on Friday.", datetime(2026, 3, 6, 13, tzinfo=NY)),
+    ("I'll refund between 5 and 10 dollars today.", datetime(2026, 3, 2, 17, tzinfo=NY)),
+])
+def test_a_window_of_time_is_due_at_its_end_and_a_range_of_amounts_is_no_window(sentence, due):
+    [c] = find_commitments(sentence, MONDAY, tz="America/New_York")
+    assert c.due_at == due

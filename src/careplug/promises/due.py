@@ -96,6 +96,11 @@ def _parse_date(phrase: str, base: date) -> date | None:
     return when.date() if when else None
 
 
+_WINDOW = re.compile(r"\bbetween\s+(\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?)\s*(?:and|-|–|to)\s*"
+                     r"(\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?)(?![\d:])"
+                     # hours of the day, not amounts ("between 5 and 10 dollars", "between 3 and 5 days")
+                     r"(?!\s*(?:dollars?|pounds?|euros?|rand|rupees?|%|percent|items?|days?|hours?|hrs?|minutes?|mins?|"
+                     r"weeks?|months?|units?|people|pieces?|boxes|working|business|gb|mb|kg|lbs?)\b)")
 _DEADLINE = re.compile(r"\b(?:by|no later than)\s+(?:(?:the\s+)?(?:end|close) of\s+)?(?:\S+\s+)?$")
 _END_OF_DAY = re.compile(r"end of (?:the |to)?day|eod|close of business|cob|end of business|end of play|close of play|eop")
 _DESCRIBES = re.compile(r"\b(?:your|every|each|his|her|their)\s+$")      # "your sunday subscription"
@@ -170,7 +175,21 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
     def at(day: date, t: time) -> datetime:
         return datetime.combine(day, t, tzinfo=zone)
 
+    def window_end() -> tuple[time, str] | None:
+        """The end of a window of time ("between 2 and 4 this afternoon": 16:00), the latest it is due."""
+        w = _WINDOW.search(s) if "between" in s else None
+        if w is None:
+            return None
+        end = w.group(2).strip()
+        if not re.search(r"[ap]\.?m", end) and re.search(r"[ap]\.?m", w.group(1)):
+            end += " " + re.search(r"[ap]\.?m\.?", w.group(1)).group(0)     # "between 9 and 11am"
+        t = _parse_clock(_clock_words(end), bool(_NIGHT.search(s)))
+        return (t, w.group(0)) if t is not None else None
+
     def time_of_day(default: time) -> time:
+        window = window_end()
+        if window:
+            return window[0]
         m = _CLOCK.search(s)
         if m:
             parsed = _parse_clock(_clock_words(m.group(1)), bool(_NIGHT.search(s)))
@@ -286,12 +305,13 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
         result = read(m)
         if result is not None:
             return result
+    window = window_end()
     m = _CLOCK.search(s)
-    if m:
-        t = _parse_clock(_clock_words(m.group(1)), bool(_NIGHT.search(s)))
-        if t is not None:
-            due = at(today, t)
-            if due <= local:
-                due = at(today + timedelta(days=1), t)
-            return due, m.group(0), "clock"
+    t, words = window if window else ((_parse_clock(_clock_words(m.group(1)), bool(_NIGHT.search(s))), m.group(0))
+                                      if m else (None, None))
+    if t is not None:
+        due = at(today, t)
+        if due <= local:
+            due = at(today + timedelta(days=1), t)
+        return due, words, "clock"
     return None, None, None
