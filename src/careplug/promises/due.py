@@ -272,7 +272,7 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
     # every day the clause names, each kind's first (a date after "by" first; a weekday that names a
     # deadline before one that describes: "tuesday's call", "your sunday subscription"), in the order
     # of precedence when two overlap ("monday, 10 march")
-    dates = list(_DATE.finditer(s)) if "by" in s or "on" in s else [_DATE.search(s)]
+    dates = list(_DATE.finditer(s))
     days = [w for w in _WEEKDAY.finditer(s) if w.group(1) or w.group(4) or w.group(7)
             or not _DESCRIBES.search(s, max(0, w.start() - 8), w.start())]
     found = [
@@ -281,7 +281,7 @@ def read_due(clause: str, sent_at: datetime, *, tz: ZoneInfo | str, calendar: Bu
         # from now: a duration without a number needs "the next" ("in the next hour")
         (next((d for d in _DURATION.finditer(s) if d.group(1) or {"the", "next"} <= set(d.group(0).split())), None),
          duration),
-        (next((d for d in dates if d and _DUE_BY.search(s, 0, d.start())), dates[0] if dates else None), calendar_date),
+        (next((d for d in dates if _DUE_BY.search(s, 0, d.start())), dates[0] if dates else None), calendar_date),
         (_ORDINAL_DAY.search(s), day_of_month),
         (_TOMORROW.search(s), tomorrow),
         (next((w for w in days if not s.startswith("'s", w.end())), days[0] if days else None), weekday),
