@@ -77,6 +77,26 @@ def test_a_finding_is_saved_then_escalated_when_due_then_resolved_once_by_a_repl
     assert plugins.recorder.resolved == [stored.key]
 
 
+def test_a_finding_back_after_clearing_is_open_again_under_its_key_and_detected_anew(journey, store):
+    """Solved without a reply, then reopened: the same inquiry waits, under the same key, detected
+    at the run that saw it back (what the nudge engine reads as a new episode)."""
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    rules = [unanswered()]
+    [first] = evaluate_store(store, rules, ny(2026, 3, 2, 14), plugins=None).new
+    journey.status(conv, ny(2026, 3, 2, 14, 30), Status.SOLVED)
+    journey.load()
+    assert [f.key for f in evaluate_store(store, rules, ny(2026, 3, 2, 15)).resolved] == [first.key]
+    journey.status(conv, ny(2026, 3, 2, 16), Status.OPEN)
+    journey.load()
+    [back] = evaluate_store(store, rules, ny(2026, 3, 2, 16, 5)).new
+    assert back.key == first.key and back.detected_at == ny(2026, 3, 2, 16, 5)
+    stored = store_findings.get(store, first.key)
+    assert stored.resolved_at is None and stored.detected_at == ny(2026, 3, 2, 16, 5)
+
+
 def test_a_stored_finding_follows_a_new_due_time_and_a_reassignment(journey, store):
     ada = journey.customer()
     conv = journey.conversation(ada, ny(2026, 3, 2, 9), group="billing", assignee="a1")

@@ -38,7 +38,7 @@ from ..store import findings as findings_store
 from ..store import ledger as rows_
 from . import failpoints
 from .ledger import Ledger, LedgerRow
-from .model import Nudge, NudgeState, Receipt
+from .model import Nudge, NudgeState, Receipt, comeback_key
 from .outcomes import outcome_of
 from .policy import NudgePolicy
 from .routing import Router
@@ -205,14 +205,36 @@ class _Run:
                 planned.setdefault(nudge.key, nudge)
             if considered:
                 self._considered[finding.key] = finding.stage
-        self._asked = set(planned)
         existing = self.ledger.existing(planned)
+        if self._comebacks(planned, existing, {f.key: f for f in open_findings}):
+            planned = {n.key: n for n in planned.values()}
+            existing = self.ledger.existing(planned)
+        self._asked = set(planned)
         new = [n for k, n in planned.items() if k not in existing]
         self.result.planned = new
         self._readdress(existing, planned)
         if not self.dry_run:
             self.ledger.record(new, self.now)
         return new
+
+    @staticmethod
+    def _comebacks(planned: dict[str, Nudge], existing: dict[str, LedgerRow], findings: dict[str, Finding]) -> bool:
+        """Re-key the nudges of findings that cleared and came back: the key the plan asks for was
+        cancelled (the earlier episode's nudge closed, or dropped before delivery) *before* the
+        finding was detected again. Such a finding is neglect anew and gets its nudge anew, once
+        (``comeback_key``). A finding that only moved between stages keeps its detection time, so
+        its earlier stage's cancelled nudge is not re-sent. Whether any nudge was re-keyed."""
+        moved = False
+        for key, nudge in planned.items():
+            row = existing.get(key)
+            finding = findings.get(nudge.finding_key)
+            if (row is None or row.state is not NudgeState.CANCELLED or row.cancelled_at is None
+                    or finding is None or finding.detected_at is None
+                    or finding.detected_at.timestamp() <= row.cancelled_at):
+                continue
+            nudge.key = comeback_key(key, finding.detected_at)
+            moved = True
+        return moved
 
     def _readdress(self, existing: dict[str, LedgerRow], planned: dict[str, Nudge]) -> None:
         """A nudge not yet written (planned, or failed) goes to whom the planner now names: its

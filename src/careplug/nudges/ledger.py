@@ -10,7 +10,8 @@
 
 - ``record``: a planned nudge is inserted once; re-planning the same finding and stage gives the
   same key, and an existing key (in any state) is left alone — so a finding never gets a second
-  nudge for the same stage, action and target.
+  nudge for the same stage, action and target in one episode (a finding that cleared and came
+  back is re-keyed by the delivery run: ``model.comeback_key``).
 - ``refresh``: a nudge not yet written (planned, or failed) whose conversation was reassigned
   meanwhile is re-addressed as the planner now makes it (assignee, escalation, title, body,
   extra); its key and due time stay.

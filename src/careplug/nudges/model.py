@@ -34,6 +34,13 @@ def nudge_key(finding_key: str, stage: str, action: str, target: str) -> str:
     return digest.hexdigest()
 
 
+def comeback_key(key: str, detected_at: datetime) -> str:
+    """The key of ``key``'s nudge for a finding that cleared and came back (re-detected at
+    ``detected_at``): another episode of neglect, so another nudge — the same for every re-planning
+    of that episode, as ``detected_at`` stays while the finding stays open."""
+    return nudge_key(key, "again", detected_at.isoformat(), "")
+
+
 def marker(key: str) -> str:
     """The text an adapter writes into the CRM object so a retry can find it: ``careplug:<key>``."""
     return f"{MARKER_PREFIX}{key}"
