@@ -525,6 +525,27 @@ def test_notices_forecasts_other_peoples_words_and_what_the_team_needs_are_not(s
     assert not is_commitment(sentence)
 
 
+@pytest.mark.parametrize("sentence", [
+    "The bank will contact you within 5 working days.",
+    "The council will send their inspector next week.",
+    "Apple will replace the device under warranty.",
+    "The manufacturer will ship the part directly to you.",
+    "The airline will rebook you on the next available flight.",
+    "HMRC will write to you with the new tax code.",
+])
+def test_another_organisations_plan_relayed_is_not_the_teams_promise(sentence):
+    assert not is_commitment(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "UPS will have it at your office by Thursday 10:30 AM since we've upgraded it to overnight.",
+    "Our courier will drop it at the surgery tomorrow.",
+    "I'll chase the bank and call you back tomorrow.",
+])
+def test_a_carrier_delivering_what_the_team_shipped_or_the_team_chasing_an_organisation_is(sentence):
+    assert is_commitment(sentence)
+
+
 @pytest.mark.parametrize("sentence, due", [
     ("We'll courier the part out today and email you the tracking tomorrow.", datetime(2026, 3, 2, 17, tzinfo=NY)),
     ("The surgery will ring you tomorrow at 11 to go through the results.", datetime(2026, 3, 3, 11, tzinfo=NY)),

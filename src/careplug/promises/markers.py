@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .words import ACTS, DOING, DONE, NOT_DOING, SERVICE, STAFF, VISIT_TO, WHEN
+from .words import ACTS, DOING, DONE, NOT_DOING, OTHERS, SERVICE, STAFF, VISIT_TO, WHEN
 
 class _Needs:
     """A marker pattern searched only in text that holds one of the words it cannot match without
@@ -109,6 +109,8 @@ def _ours(words: list[str]) -> bool:
         return False                        # "error at 12:00 will retry"; not "the refund of $64.95 will"
     if head in _NOT_OURS or _FORECASTERS.intersection(words[-4:]):     # "hopefully the council will…"
         return False
+    if _OTHERS.fullmatch(" ".join(words[-2:])) or _OTHERS.fullmatch(head):
+        return False                        # another organisation's plan: "FedEx will attempt delivery"
     if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
         return False                        # "before they'll approve"; "the courier says they'll..."
     return not (head in _THEIR_PARTY and len(words) > 1 and words[-2] in ("your", "ur", "yr"))   # "your bank"
@@ -148,6 +150,7 @@ _FUTURE = re.compile(r"(?:'ll|'s going to|'re going to|'s gonna|\s(?:will|shall|
                      r"(?:(?:also|then|now|hopefully|definitely|soon|personally|directly)\s+)?"
                      r"(?!not\b|never\b)([a-z]+)(?:\s+([a-z]+))?(?:\s+([a-z]+))?")
 _WORD = re.compile(r"[\w$.\-']+")
+_OTHERS = re.compile(r"(?:" + OTHERS + r")")
 _DETERMINERS = frozenset({"our", "the", "a", "an", "your", "ur", "yr", "this", "that", "these", "those", "my"})
 # subjects that are not the team's: the customer, or what no one promises
 _NOT_OURS = frozenset({"you", "u", "ya", "i", "we", "customer", "customers", "client", "clients", "there", "what",
@@ -256,7 +259,7 @@ MARKERS = [
     # contact you"), or at the start of a clause ("rider will come back"), doing a service for the customer
     _Needs(("will", "'ll"), r"(?:\b(?:our|the|an?)\s+|^\s*)(?!(?:you|your|u|customers?|clients?|i|we)\b)"
            r"(?:[\w\-]+(?:'s)?\s+){0,3}?(?!(?:you|u|customers?|clients?|they|he|she|it|system|portal|app|website|site|"
-           r"bot|chatbot|platform|software)\b)[a-z\-]+\s*(?:'ll| will)\s+(?:" + SERVICE + r")\b"),
+           r"bot|chatbot|platform|software|" + OTHERS + r")\b)[a-z\-]+\s*(?:'ll| will)\s+(?:" + SERVICE + r")\b"),
     # what will be done for the customer, said of the thing ("the reset link will be sent by Monday",
     # "your car will be ready by 5pm", "it'll be with you within the hour"); not a generic policy
     # ("refunds will be processed within 5 days")

@@ -62,3 +62,9 @@ WHEN = (r"today|tonight|tomorrow|tomorow|tmrw|tmr|2moro|this (?:morning|afternoo
          r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|weekend|in \d+|in (?:an?|one|two|half an) |within|"
          r"by (?:the )?(?:end|eod|cob|close|\d|mon|tue|wed|thu|fri|sat|sun|noon|tomorrow|tonight|lunch)|eod|cob|"
          r"end of (?:the )?(?:day|week)|later|at \d+(?:[:.]\d\d)?\s*(?:am|pm)?")
+# organisations that are not the team: a plan of theirs relayed ("the bank will contact you within
+# 5 working days", "the council will send their inspector next week") is not the team's promise.
+# Carriers are not among them: "UPS will have it at your office by Thursday" delivers what the team
+# shipped, and is read as the team's word.
+OTHERS = (r"banks?|council|airlines?|manufacturers?|insurers?|landlords?|embassy|consulate|government|"
+          r"court|police|apple|google|microsoft|amazon|hmrc|irs|dvla")
