@@ -23,6 +23,7 @@ Configured as ``[calendars.NAME]`` in careplug.toml::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from bisect import bisect_left
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -135,6 +136,11 @@ class CalendarOptions(BaseModel):
     """Extra closed dates (company holidays)."""
     open_dates: list[date] = []
     """Dates open despite a public holiday (weekly hours apply)."""
+    groups: list[str] = []
+    """Teams whose conversations count on this calendar: conversation groups as the sources name
+    them (``billing``, a Zendesk group id), matched in any case. A rule that names its own
+    ``calendar`` counts every conversation on that one; a conversation of no listed group counts on
+    the ``default`` calendar."""
 
     @field_validator("timezone")
     @classmethod
@@ -216,9 +222,10 @@ class BusinessCalendar:
     def __init__(self, tz: ZoneInfo | str = "UTC", weekly: list[list[tuple[int, int]]] | None = None,
                  *, country: str | None = None, subdivision: str | None = None,
                  closed_dates: list[date] = (), open_dates: list[date] = (), always: bool = False,
-                 name: str | None = None):
+                 name: str | None = None, groups: Iterable[str] = ()):
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self.name = name
+        self.groups = frozenset(g.lower() for g in groups)     # the teams it counts for (``groups``)
         self.weekly = weekly if weekly is not None else [[(540, 1020)]] * 5 + [[], []]
         self.country = country
         self.subdivision = subdivision
@@ -236,7 +243,7 @@ class BusinessCalendar:
     @classmethod
     def from_options(cls, opts: CalendarOptions, name: str | None = None) -> "BusinessCalendar":
         return cls(opts.timezone, opts.weekly(), country=opts.country, subdivision=opts.subdivision,
-                   closed_dates=opts.holidays, open_dates=opts.open_dates, name=name)
+                   closed_dates=opts.holidays, open_dates=opts.open_dates, name=name, groups=opts.groups)
 
     @classmethod
     def always(cls) -> "BusinessCalendar":

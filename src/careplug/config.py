@@ -525,6 +525,18 @@ def _salvage(data: dict[str, Any]) -> TopLevel:
         nudges=data.get("nudges") if isinstance(data.get("nudges"), dict) else {}, notifiers=table("notifiers"))
 
 
+def _check_team_calendars(calendars: dict[str, Any], problems: list) -> None:
+    """A team (conversation group) counts on one calendar: a group listed by two is a problem."""
+    owner: dict[str, str] = {}
+    for name, options in calendars.items():
+        for group in getattr(options, "groups", None) or ():
+            first = owner.setdefault(group.lower(), name)
+            if first != name:
+                problems.append((("calendars", name, "groups"),
+                                 f"group {group!r} is already on [calendars.{first}]",
+                                 "a team's conversations count on one calendar: list the group once"))
+
+
 def _validate_plugin_tables(top: TopLevel, plugins: Any, base_dir: Path, problems: list) -> Config:
     sources = _typed_tables("sources", top.sources, plugins.sources(), "source", problems)
     notifiers = _typed_tables("notifiers", top.notifiers, plugins.notifiers(), "notifier", problems)
@@ -537,6 +549,7 @@ def _validate_plugin_tables(top: TopLevel, plugins: Any, base_dir: Path, problem
         validated = _validate(calendar_model, table, ("calendars", name), problems)
         if validated is not None:
             calendars[name] = validated
+    _check_team_calendars(calendars, problems)
     rules: dict[str, BaseModel] = {}
     registry = plugins.rules()
     for name, table in top.rules.items():

@@ -21,7 +21,7 @@ from ..history import History
 from ..model import Conversation
 from ..rule import Rule
 from .clock import Clock
-from .context import calendar_of
+from .context import calendar_of, team_calendars_of
 from .options import format_duration
 from .stages import BREACH, StageTime, stage_offsets
 
@@ -76,7 +76,12 @@ class Assessment:
 
 
 class CareRule(Rule):
-    """A rule with a calendar from its options and the staged-clock helper."""
+    """A rule with a calendar from its options and the staged-clock helper.
+
+    ``calendar`` is the rule's own (its ``calendar`` option, else the class's ``default_calendar``,
+    else the ``default`` calendar, else 24/7); ``calendar_for(conversation)`` the one a
+    conversation's clock counts on: its team's (``[calendars.NAME] groups``) unless the rule names
+    its own."""
 
     default_calendar: ClassVar[str | None] = None
 
@@ -84,6 +89,14 @@ class CareRule(Rule):
         super().__init__(options, context)
         name = getattr(options, "calendar", None) or self.default_calendar
         self.calendar: BusinessCalendar = calendar_of(context, name)
+        self._teams: dict[str, BusinessCalendar] = {} if name else team_calendars_of(context)
+
+    def calendar_for(self, conversation: Conversation | None) -> BusinessCalendar:
+        """The calendar ``conversation``'s clock counts on: its group's team calendar, when the rule
+        names no calendar of its own and a ``[calendars.NAME]`` lists that group; else the rule's."""
+        if self._teams and conversation is not None and conversation.group:
+            return self._teams.get(conversation.group.lower(), self.calendar)
+        return self.calendar
 
     def evaluate(self, history: History, now: datetime) -> list[Finding]:
         return self.assess(history, now).findings
@@ -106,13 +119,15 @@ class CareRule(Rule):
             hit = cache[key] = (stages, stage_offsets(stages, target, breach_severity))
         return hit[1]
 
-    def clock(self, pauses: list | None = None) -> Clock:
-        return Clock(self.calendar, pauses or [])
+    def clock(self, pauses: list | None = None, conversation: Conversation | None = None) -> Clock:
+        """A clock on ``conversation``'s calendar (``calendar_for``), stopped during ``pauses``."""
+        return Clock(self.calendar_for(conversation), pauses or [])
 
-    def span(self, duration: timedelta | float) -> str:
-        """A duration counted on this rule's calendar, for people: ``"2d4h"`` on the round-the-clock
-        calendar, ``"52h"`` on a business one (52 open hours: six and a half 8-hour days, not two)."""
-        days = self.calendar.counts_wall_time
+    def span(self, duration: timedelta | float, calendar: BusinessCalendar | None = None) -> str:
+        """A duration counted on ``calendar`` (the rule's by default), for people: ``"2d4h"`` on the
+        round-the-clock calendar, ``"52h"`` on a business one (52 open hours: six and a half 8-hour
+        days, not two)."""
+        days = (calendar or self.calendar).counts_wall_time
         if isinstance(duration, timedelta):
             return _format_delta(duration, days)
         return format_duration(duration, days=days)

@@ -111,11 +111,12 @@ class BrokenPromise(CareRule):
                 if m.body and is_reply(m):
                     pending.append((sent, m))
             wall = None
+            cal = self.calendar_for(conv)           # business days and the undated default: the team's
             for sent, m in reversed(pending):
                 if sent > ts_now:
                     continue                        # not yet made at ``now``
-                zone = o.time_zone or self._agent_zone(history, conv, m.author) or self.calendar.tz.key
-                found = _commitments(m.body, m.created_at, zone, self.calendar, eod)
+                zone = o.time_zone or self._agent_zone(history, conv, m.author) or cal.tz.key
+                found = _commitments(m.body, m.created_at, zone, cal, eod)
                 if not found:
                     continue
                 if wall is None:
@@ -127,7 +128,7 @@ class BrokenPromise(CareRule):
                 if dated:
                     promised = promise.due_at.timestamp()
                 else:
-                    promised = self.calendar.add_seconds(sent, o.undated_due.total_seconds())
+                    promised = cal.add_seconds(sent, o.undated_due.total_seconds())
                 span = timedelta(seconds=promised - sent)
                 # each stage, and the due time, move back by the time paused before them; while a
                 # pause that began before one is still open, that one has no time yet (None)
@@ -144,8 +145,9 @@ class BrokenPromise(CareRule):
                     conversation=conv, owner=m.author or conv.assignee,
                     explain=lambda: {
                         "promise": promise.sentence,
-                        "due_phrase": _due_phrase(promise, bool(dated), self.span(o.undated_due)),
-                        "read_in_zone": zone, "promised_at": iso(sent), "promised_due_at": iso(promised),
+                        "due_phrase": _due_phrase(promise, bool(dated), self.span(o.undated_due, cal)),
+                        "read_in_zone": zone, "dates_calendar": cal.name or cal.tz.key,
+                        "promised_at": iso(sent), "promised_due_at": iso(promised),
                         "due_at": iso(due),
                         "stage_clock": "wall time between the promise and its due time, less time paused"})
         return out

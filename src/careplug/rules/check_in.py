@@ -70,7 +70,7 @@ class CheckIn(CareRule):
             target = o.after + o.within
             stages = [StageTime("due", o.due_severity, o.after), StageTime("breach", o.breach_severity, target)]
             f = self.staged(out, history=history, occurrence=f"solved-{int(start)}", start=start, target=target,
-                            stages=stages, clock=self.clock(), now=ts_now, conversation=conv,
+                            stages=stages, clock=self.clock(None, conv), now=ts_now, conversation=conv,
                             summary=lambda: f'check in on "{conv.subject}" (solved {solved:%Y-%m-%d})',
                             explain=lambda: {"solved_at": solved.isoformat()})
             if f is not None and o.max_age is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..calendar import BusinessCalendar
 
-__all__ = ["RuleContext", "ALWAYS", "calendar_of"]
+__all__ = ["RuleContext", "ALWAYS", "calendar_of", "team_calendars_of"]
 
 ALWAYS = "always"
 
@@ -61,3 +61,12 @@ def calendar_of(context: Any, name: str | None) -> BusinessCalendar:
         return _always()
     cal = getter(name)
     return cal if cal is not None else _always()
+
+
+def team_calendars_of(context: Any) -> dict[str, BusinessCalendar]:
+    """Each team's calendar (``[calendars.NAME] groups``): lower-cased group -> calendar, from the
+    ``calendars`` of whatever context a rule was given (empty when it has none)."""
+    calendars = getattr(context, "calendars", None)
+    if not isinstance(calendars, dict):
+        return {}
+    return {g: cal for cal in calendars.values() for g in getattr(cal, "groups", ())}

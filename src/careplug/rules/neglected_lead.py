@@ -60,6 +60,7 @@ class NeglectedLead(CareRule):
         oldest = ts_now - o.lookback.total_seconds()
         scope = o.scope
         candidates: list[tuple[float, str, str]] = []
+        first_conv = None                   # the first inquiry's conversation: its team's calendar
         for c in history.customers:
             if c.is_lead and c.created_at is not None and record_in_scope(scope, c.source, history):
                 candidates.append((c.created_at.timestamp(), f"lead:{c.source}:{c.external_id}",
@@ -72,6 +73,8 @@ class NeglectedLead(CareRule):
                                key=lambda m: m.created_at)
             if inquiries:
                 first = inquiries[0]
+                first_conv = next((c for c in history.conversations
+                                   if (c.source, c.external_id) == (first.source, first.conversation_id)), None)
                 at = first.created_at.timestamp()
                 if not any(t <= at for t in touches):
                     candidates.append((at, f"first-inquiry:{first.source}:{first.external_id}",
@@ -84,11 +87,11 @@ class NeglectedLead(CareRule):
         start, occurrence, what = min(candidates)
         if any(t >= start for t in touches):
             return out
-        clock = self.clock()
+        clock = self.clock(None, first_conv if occurrence.startswith("first-inquiry:") else None)
         owner = next((c.owner for c in history.customers if c.owner), None)
         f = self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target,
                         stages=self.stage_times(o.stages, o.target, o.breach_severity), clock=clock, now=ts_now,
-                        summary=lambda: f"{what}: no response for {self.span(clock.active(start, ts_now))}",
+                        summary=lambda: f"{what}: no response for {self.span(clock.active(start, ts_now), clock.calendar)}",
                         explain={"lead": what}, owner=owner)
         if f is not None:
             f.source = occurrence.split(":")[1]

@@ -91,7 +91,7 @@ class Unanswered(CareRule):
             if target is None:
                 continue
             ts_now = now.timestamp()
-            clock = self.clock(conversation_pauses(history, conv, o.pause_on))
+            clock = self.clock(conversation_pauses(history, conv, o.pause_on), conv)
             start = msg.created_at.timestamp()
             which = "first reply" if first else "next reply"
             self.staged(
@@ -99,7 +99,7 @@ class Unanswered(CareRule):
                 stages=self.stage_times(o.stages, target, o.breach_severity), clock=clock, now=ts_now,
                 summary=lambda: (
                     f"{msg.channel.value} inquiry waiting for a {which} for "
-                    f"{self.span(clock.active(start, ts_now))} of {self.span(target)}"),
+                    f"{self.span(clock.active(start, ts_now), clock.calendar)} of {self.span(target, clock.calendar)}"),
                 conversation=conv, explain={"reply": which, "inquiry_channel": msg.channel.value,
                                             "priority": conv.priority.value})
         return out

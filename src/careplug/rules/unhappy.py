@@ -146,7 +146,7 @@ class Unhappy(CareRule):
             if not found:
                 continue
             touches = conversation_touches(history, key)
-            clock = self.clock(conversation_pauses(history, conv, o.pause_on))
+            clock = self.clock(conversation_pauses(history, conv, o.pause_on), conv)
             stages = self.stage_times(o.stages, o.target, o.breach_severity)
             for occurrence, start, what in found:
                 self._occurrence(out, history, occurrence, start, touches, stages, ts_now, conv, what, clock)
@@ -156,10 +156,10 @@ class Unhappy(CareRule):
         if start > now or any(t > start for t in touches):
             return
         o: UnhappyOptions = self.options  # type: ignore[assignment]
-        clock = clock or self.clock()
+        clock = clock or self.clock(None, conv)
         self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target, stages=stages,
                     clock=clock, now=now, conversation=conv,
-                    summary=lambda: f"{what}: no follow-up from a person for {self.span(clock.active(start, now))}",
+                    summary=lambda: f"{what}: no follow-up from a person for {self.span(clock.active(start, now), clock.calendar)}",
                     explain={"occurrence": what})
 
 
