@@ -233,15 +233,17 @@ def run_check(app: Any, now: datetime, *, full: bool = False, dry_run: bool = Fa
     """Evaluate the enabled rules (``app.rules``) over changed and due subjects (every subject
     with ``full``: ``careplug.sweep``, on ``workers`` processes), store the findings' changes and
     each subject's next due time.
-    ``CheckResult.findings`` is then every open finding in the store. ``dry_run`` writes nothing
-    (``findings``: those of the evaluated subjects); ``dry_run`` with ``since`` replays the window
-    instead (see ``replay``)."""
+    ``CheckResult.findings`` is then every open finding in the store. ``dry_run`` writes nothing and
+    lists what the same check would leave open (the stored open findings with this run's changes);
+    ``dry_run`` with ``since`` replays the window instead (see ``replay``). When the enabled rules'
+    options or the calendars changed since the last check, every subject is evaluated, dry run or
+    not: a preview of a retuned rule shows its verdicts on the whole store."""
     if since is not None:
         if not dry_run:
             raise CareplugError("--since replays stored history and needs --dry-run")
         return replay(app, now, since)
     fingerprint = rules_fingerprint(app)
-    changed = (not full and not dry_run and fingerprint is not None
+    changed = (not full and fingerprint is not None
                and store_meta.get_value(app.store, RULES_KEY) not in (None, fingerprint))
     if changed:                 # a rule enabled or retuned: its verdicts on unchanged subjects are due now
         full = True
@@ -253,7 +255,9 @@ def run_check(app: Any, now: datetime, *, full: bool = False, dry_run: bool = Fa
         result = evaluate_store(app.store, list(app.rules), now, plugins=app.plugins, full=full, dry_run=dry_run)
     if changed:
         result.notes.append("the rules or calendars changed since the last check: every subject was evaluated")
-    if not dry_run:
+    if dry_run:
+        result.findings = _as_if_written(store_findings.open_findings(app.store), result)
+    else:
         result.findings = store_findings.open_findings(app.store)   # everything open, not only this run's
         if fingerprint is not None and not result.failures:
             store_meta.set_value(app.store, RULES_KEY, fingerprint)
@@ -261,6 +265,15 @@ def run_check(app: Any, now: datetime, *, full: bool = False, dry_run: bool = Fa
 
 
 RULES_KEY = "rules_fingerprint"
+
+
+def _as_if_written(stored: list[Finding], result: CheckResult) -> list[Finding]:
+    """The open findings a dry run's changes would leave: ``stored`` less those it resolved, with
+    those of the subjects it evaluated as it found them (new ones last, in evaluation order)."""
+    gone = {f.key for f in result.resolved}
+    by_key = {f.key: f for f in stored if f.key not in gone}
+    by_key.update((f.key, f) for f in result.findings if f.resolved_at is None)
+    return list(by_key.values())
 
 
 def rules_fingerprint(app: Any) -> str | None:

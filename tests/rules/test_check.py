@@ -390,6 +390,51 @@ first_reply = "2h"
         app.close()
 
 
+def test_a_dry_run_after_a_check_lists_what_a_check_would_leave_open_and_previews_a_retuned_rule(tmp_path):
+    """A preview is what ``check`` would show: the stored open findings with this run's changes,
+    and, when the rules or calendars changed since the last check, every subject re-evaluated."""
+    from careplug.app import App
+    from careplug.check import run_check
+
+    def config(target: str) -> str:
+        return f'''
+[store]
+path = "{tmp_path / 'care.db'}"
+
+[rules.unanswered]
+first_reply = "{target}"
+'''
+    app = App.from_text(config("2h"), base_dir=tmp_path)
+    try:
+        j = Journey(app.store)
+        ada = j.customer()
+        late = j.conversation(ada, ny(2026, 3, 2, 9))
+        j.inbound(late, ny(2026, 3, 2, 9))
+        answered = j.conversation(ada, ny(2026, 3, 2, 10))
+        j.inbound(answered, ny(2026, 3, 2, 10))
+        soon = j.conversation(ada, ny(2026, 3, 2, 11, 30))
+        j.inbound(soon, ny(2026, 3, 2, 11, 30))
+        j.load()
+        assert len(run_check(app, ny(2026, 3, 2, 12, 30)).findings) == 2       # 09:00 and 10:00 waiting
+        j.reply(answered, ny(2026, 3, 2, 12, 40))
+        j.load()
+        preview = run_check(app, ny(2026, 3, 2, 12, 45), dry_run=True)
+        assert [f.conversation_id for f in preview.findings] == [late.external_id]
+        assert preview.as_dict()["open"] == 1 and preview.n_resolved == 1
+        assert len(store_findings.open_findings(app.store)) == 2             # nothing written
+    finally:
+        app.close()
+    tighter = App.from_text(config("30m"), base_dir=tmp_path)                 # an admin tightens the target
+    try:
+        preview = run_check(tighter, ny(2026, 3, 2, 12, 45), dry_run=True)
+        assert sorted(f.conversation_id for f in preview.findings) == sorted(
+            [late.external_id, soon.external_id])                            # 11:30 + 30m: due 12:00
+        assert any("changed" in n for n in preview.notes)
+        assert len(store_findings.open_findings(tighter.store)) == 2
+    finally:
+        tighter.close()
+
+
 def test_rules_built_by_an_app_count_time_on_the_default_calendar(tmp_path):
     from careplug.app import App
 
