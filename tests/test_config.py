@@ -109,6 +109,20 @@ def test_five_mistakes_give_five_errors_with_key_path_and_line(plugins):
     assert "less than or equal to 1000" in by_path["sources.helpdesk.page_size"].message
 
 
+def test_an_unknown_calendar_is_reported_beside_another_problem_of_the_same_rule(tmp_path):
+    (tmp_path / "careplug.toml").write_text(textwrap.dedent("""
+        [calendars.default]
+        timezone = "Europe/Berlin"
+
+        [rules.unanswered]
+        calendar = "emea"
+        next_reply = "8 hourz"
+    """))
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "careplug.toml")
+    assert sorted(p.path for p in info.value.problems) == ["rules.unanswered.calendar", "rules.unanswered.next_reply"]
+
+
 def test_unknown_keys_are_errors_so_a_typo_cannot_disable_a_rule(plugins):
     [problem] = problems_of("""
         [rules.wait]

@@ -578,8 +578,9 @@ def _validate_plugin_tables(top: TopLevel, plugins: Any, base_dir: Path, problem
         problems.extend(checkable.reference_problems(
             sources=set(top.sources), notifiers=set(top.notifiers), calendars=set(top.calendars) | {"always"},
             rules=set(registry)))
-    for name, options in rules.items():
-        cal = getattr(options, "calendar", None)
+    for name in top.rules:                # a rule with other problems still has its calendar checked
+        options = rules.get(name)
+        cal = getattr(options, "calendar", None) if options is not None else top.rules[name].get("calendar")
         if isinstance(cal, str) and cal not in top.calendars and cal != "always":
             problems.append((("rules", name, "calendar"), f"no calendar named {cal!r}",
                              f"define [calendars.{cal}] or use one of: {', '.join(sorted(calendars)) or 'always'}"))
