@@ -51,7 +51,8 @@ def test_a_conversation_of_a_team_with_a_calendar_counts_on_it_and_others_on_the
     [f_ny] = rule.evaluate(new_york, now)
     assert f_berlin.due_at == utc(2026, 3, 2, 11) and f_berlin.explain["calendar"] == "emea"
     assert f_ny.due_at == utc(2026, 3, 2, 18) and f_ny.explain["calendar"] == "default"
-    assert "of 4h" in f_berlin.summary
+    assert f_berlin.summary.endswith("since Mon 2 Mar 08:00 CET (target 4h)")
+    assert f_ny.summary.endswith("since Mon 2 Mar 02:00 EST (target 4h)")
 
 
 def test_groups_match_in_any_case_and_a_conversation_without_a_group_uses_the_default(journey):

@@ -183,8 +183,21 @@ def test_business_time_is_shown_in_hours_so_a_day_of_open_hours_does_not_read_as
     assert (f.stage, f.due_at) == ("breach", utc(ny(2026, 3, 4, 17)))
     assert f.explain["target"] == "24h" and f.explain["business_time_elapsed"] == "27h"
     assert f.explain["remaining"] == "-3h" and f.explain["wall_time_elapsed"] == "3d3h"   # wall time keeps days
-    assert f.summary.endswith("for 27h of 24h")
+    assert f.summary.endswith("since Mon 2 Mar 09:00 EST (target 24h)")
     # on the round-the-clock calendar a day is a day
     always = Unanswered(UnansweredOptions(first_reply="1d", calendar="always"), context())
     [g] = always.evaluate(hist, ny(2026, 3, 5, 12))
     assert g.explain["target"] == "1d" and g.explain["business_time_elapsed"] == "3d3h"
+
+
+def test_a_summary_names_when_the_wait_began_and_the_target_so_a_stored_finding_never_goes_stale(journey):
+    """A stored finding, a nudge's title and a CRM task keep their summary: it says since when,
+    not for how long (``--explain`` counts the elapsed time when asked)."""
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9), channel=Channel.SOCIAL)
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    [early] = rule().evaluate(hist, ny(2026, 3, 2, 14))
+    [late] = rule().evaluate(hist, ny(2026, 3, 4, 14))
+    assert early.summary == late.summary == "social inquiry waiting for a first reply since Mon 2 Mar 09:00 EST (target 4h)"
+    assert early.explain["clock_elapsed"] != late.explain["clock_elapsed"]

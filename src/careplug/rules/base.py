@@ -132,6 +132,14 @@ class CareRule(Rule):
             return _format_delta(duration, days)
         return format_duration(duration, days=days)
 
+    def moment(self, ts: float, calendar: BusinessCalendar | None = None) -> str:
+        """An instant for people, in ``calendar``'s zone (the rule's by default): ``"Mon 2 Mar 09:00
+        EST"``. Summaries name when a clock started and its target, never the time elapsed: a stored
+        finding, a nudge's title and a CRM task keep their summary, and an elapsed time in it would
+        go stale (``--explain`` and the listing's "waiting" column count it when asked)."""
+        local = datetime.fromtimestamp(ts, (calendar or self.calendar).tz)
+        return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
+
     def staged(self, out: Assessment, *, history: History, occurrence: str, start: float,
                target: timedelta, stages: list[StageTime], clock: Clock, now: float,
                summary: str | Callable[[], str], conversation: Conversation | None = None,

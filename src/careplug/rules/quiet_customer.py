@@ -105,7 +105,7 @@ class QuietCustomer(CareRule):
         f = self.staged(
             out, history=history, occurrence=f"quiet-since-{int(start)}", start=start, target=o.after,
             stages=self.stage_times(o.stages, o.after, o.breach_severity), clock=self.clock(), now=ts_now,
-            summary=lambda: f"{name}: no touch for {format_duration(ts_now - start)} ({since})",
+            summary=lambda: f"{name}: no touch since {self.moment(start)} ({since}; target {self.span(o.after)})",
             explain={"quiet_since": since, "tier": tier, "value": value}, owner=owner)
         if f is not None:
             first = history.customers[0] if history.customers else None

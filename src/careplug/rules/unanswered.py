@@ -98,8 +98,8 @@ class Unanswered(CareRule):
                 out, history=history, occurrence=msg.external_id, start=start, target=target,
                 stages=self.stage_times(o.stages, target, o.breach_severity), clock=clock, now=ts_now,
                 summary=lambda: (
-                    f"{msg.channel.value} inquiry waiting for a {which} for "
-                    f"{self.span(clock.active(start, ts_now), clock.calendar)} of {self.span(target, clock.calendar)}"),
+                    f"{msg.channel.value} inquiry waiting for a {which} since "
+                    f"{self.moment(start, clock.calendar)} (target {self.span(target, clock.calendar)})"),
                 conversation=conv, explain={"reply": which, "inquiry_channel": msg.channel.value,
                                             "priority": conv.priority.value})
         return out

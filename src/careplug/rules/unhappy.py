@@ -159,7 +159,8 @@ class Unhappy(CareRule):
         clock = clock or self.clock(None, conv)
         self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target, stages=stages,
                     clock=clock, now=now, conversation=conv,
-                    summary=lambda: f"{what}: no follow-up from a person for {self.span(clock.active(start, now), clock.calendar)}",
+                    summary=lambda: (f"{what}: no follow-up from a person since {self.moment(start, clock.calendar)} "
+                                     f"(target {self.span(o.target, clock.calendar)})"),
                     explain={"occurrence": what})
 
 
