@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from careplug.model import Channel
+from careplug.model import Channel, Status
 from careplug.rules.neglected_lead import NeglectedLead, NeglectedLeadOptions
 
 from conftest import context, ny
@@ -107,3 +107,28 @@ def test_scope_picks_which_leads_and_inquiries_count(journey):
         f"first-inquiry:zendesk:{real.external_id}"]
     assert [f.occurrence for f in rule(scope={"sources": ["zendesk"], "exclude_tags": ["spam"]}).evaluate(hist, now)] == [
         f"first-inquiry:zendesk:{real.external_id}"]
+
+
+def test_a_first_inquiry_set_to_pending_waits_on_the_prospect_as_unanswered_does(journey):
+    """pause_on applies (the documented default, written out or not): time the first inquiry's
+    conversation spends pending on the prospect does not count; ``pause_on = []`` never pauses."""
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9), "Do you ship to Canada?")
+    journey.status(conv, ny(2026, 3, 2, 9, 30), Status.PENDING)
+    journey.load()
+    uid = journey.store.customer_uid("zendesk", ada.external_id)
+    subject = f"customer:{uid}"
+    # still pending: the clock is stopped, no check is scheduled for the due time
+    a = rule(target="2h").assess(journey.history(subject), ny(2026, 3, 2, 15))
+    assert a.findings == []
+    assert a.next_check_at is None or a.next_check_at > ny(2026, 3, 31).astimezone(timezone.utc)
+    journey.status(conv, ny(2026, 3, 3, 9, 30), Status.OPEN)        # 8 business hours pending
+    hist = journey.history(subject)
+    for options in ({}, {"pause_on": ["pending", "on_hold"]}):
+        [f] = rule(target="2h", **options).evaluate(hist, ny(2026, 3, 3, 14))
+        # 30m before the pause + 1h30m after = 2h at Tuesday 11:00
+        assert f.due_at == ny(2026, 3, 3, 11).astimezone(timezone.utc), options
+        assert f.explain["paused"] == "8h" and f.explain["pauses"][0]["status"] == "pending"
+    [f] = rule(target="2h", pause_on=[]).evaluate(hist, ny(2026, 3, 3, 14))
+    assert f.due_at == ny(2026, 3, 2, 11).astimezone(timezone.utc)

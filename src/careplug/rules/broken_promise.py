@@ -37,12 +37,12 @@ from ..promises import Commitment, find_commitments
 from .base import Assessment, CareRule, iso
 from .clock import Clock, conversation_pauses
 from .context import ALWAYS, calendar_of
-from .options import CareRuleOptions, Duration, in_scope
+from .options import Duration, PausableRuleOptions, in_scope
 from .stages import StageOptions, Stages, StageTime
 from .touches import conversation_touches, is_reply
 
 
-class BrokenPromiseOptions(CareRuleOptions):
+class BrokenPromiseOptions(PausableRuleOptions):
     undated_due: Duration = timedelta(hours=8)
     end_of_day: str = "17:00"
     time_zone: str | None = None

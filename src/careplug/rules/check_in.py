@@ -41,7 +41,6 @@ class CheckInOptions(CareRuleOptions):
     due_severity: Severity = Severity.INFO
     breach_severity: Severity = Severity.WARNING
     calendar: str | None = "always"
-    pause_on: list[Status] = []
 
 
 class CheckIn(CareRule):

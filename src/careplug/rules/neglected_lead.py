@@ -6,6 +6,7 @@ conversation, no earlier touch). The response is the first touch in *any* connec
 lead created in Salesforce that an agent emailed from Zendesk was answered. Leads older than
 ``lookback`` are left alone, so switching the rule on does not flood the team with history; a
 lead's open finding expires when it leaves the lookback (a later first inquiry then takes its place).
+A first inquiry's clock stops while its conversation is in a ``pause_on`` status (as ``unanswered``'s).
 
     [rules.neglected_lead]
     target = "2h"
@@ -25,12 +26,13 @@ import careplug
 from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
-from .options import CareRuleOptions, Duration, in_scope, lower, lowercase_list, record_in_scope
+from .clock import conversation_pauses
+from .options import Duration, PausableRuleOptions, in_scope, lower, lowercase_list, record_in_scope
 from .stages import StageOptions, Stages
 from .touches import is_inquiry, touch_times
 
 
-class NeglectedLeadOptions(CareRuleOptions):
+class NeglectedLeadOptions(PausableRuleOptions):
     target: Duration = timedelta(hours=2)
     first_inquiry: bool = True
     lookback: Duration = timedelta(days=30)
@@ -59,12 +61,12 @@ class NeglectedLead(CareRule):
         ts_now = now.timestamp()
         oldest = ts_now - o.lookback.total_seconds()
         scope = o.scope
-        candidates: list[tuple[float, str, str]] = []
-        first_conv = None                   # the first inquiry's conversation: its team's calendar
+        # (start, occurrence, what, the conversation it waits in: None for a lead record)
+        candidates: list[tuple[float, str, str, tuple[str, str] | None]] = []
         for c in history.customers:
             if c.is_lead and c.created_at is not None and record_in_scope(scope, c.source, history):
                 candidates.append((c.created_at.timestamp(), f"lead:{c.source}:{c.external_id}",
-                                   f"new lead {c.name or c.external_id} ({c.source})"))
+                                   f"new lead {c.name or c.external_id} ({c.source})", None))
         touches = touch_times(history)
         if o.first_inquiry:
             convs = None if scope.is_everything else {(c.source, c.external_id): c for c in history.conversations}
@@ -73,21 +75,24 @@ class NeglectedLead(CareRule):
                                key=lambda m: m.created_at)
             if inquiries:
                 first = inquiries[0]
-                first_conv = next((c for c in history.conversations
-                                   if (c.source, c.external_id) == (first.source, first.conversation_id)), None)
                 at = first.created_at.timestamp()
                 if not any(t <= at for t in touches):
                     candidates.append((at, f"first-inquiry:{first.source}:{first.external_id}",
-                                       f"first inquiry ({first.channel.value}, {first.source})"))
+                                       f"first inquiry ({first.channel.value}, {first.source})",
+                                       (first.source, first.conversation_id)))
         # the earliest lead within ``lookback`` (an old lead nobody answered does not hide a new
         # first inquiry: it is left alone, the inquiry is not)
         candidates = [c for c in candidates if oldest <= c[0] <= ts_now]
         if not candidates:
             return out
-        start, occurrence, what = min(candidates)
+        start, occurrence, what, waits_in = min(candidates)
         if any(t >= start for t in touches):
             return out
-        clock = self.clock(None, first_conv if occurrence.startswith("first-inquiry:") else None)
+        # a first inquiry waits in its conversation: time it spends in a paused status (pending on
+        # the prospect, on hold) does not count, as for ``unanswered``, and its team's calendar
+        # counts; a lead record has no status
+        conv = next((c for c in history.conversations if (c.source, c.external_id) == waits_in), None)
+        clock = self.clock(conversation_pauses(history, conv, o.pause_on) if conv is not None else None, conv)
         owner = next((c.owner for c in history.customers if c.owner), None)
         f = self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target,
                         stages=self.stage_times(o.stages, o.target, o.breach_severity), clock=clock, now=ts_now,

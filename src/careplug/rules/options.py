@@ -18,8 +18,8 @@ from ..durations import format_duration, parse_duration
 from ..model import Channel, Priority, Status
 from ..rule import RuleOptions
 
-__all__ = ["parse_duration", "format_duration", "Duration", "Scope", "CareRuleOptions", "in_scope",
-           "record_in_scope", "subject_tags", "lowercase_list", "lower", "lower_set"]
+__all__ = ["parse_duration", "format_duration", "Duration", "Scope", "CareRuleOptions", "PausableRuleOptions",
+           "in_scope", "record_in_scope", "subject_tags", "lowercase_list", "lower", "lower_set"]
 
 def _positive(v: Any) -> timedelta:
     """A rule's duration: written with a unit (a bare ``4`` is refused, not read as seconds)."""
@@ -155,12 +155,19 @@ def record_in_scope(scope: Scope, source: str, history: Any) -> bool:
 
 
 class CareRuleOptions(RuleOptions):
-    """Options every built-in rule shares: scope, calendar, pauses and stages."""
+    """Options every built-in rule shares: scope and calendar."""
 
     scope: Scope = Scope()
     calendar: str | None = None
     """A ``[calendars.NAME]`` to count business time in; ``"always"`` counts wall time (24/7);
     unset uses the default calendar."""
+
+
+class PausableRuleOptions(CareRuleOptions):
+    """Options of a rule whose clock runs in a conversation, which a paused status stops: scope,
+    calendar and ``pause_on``. Only rules that apply ``pause_on`` (``conversation_pauses``) take
+    it; for the others it is an unknown key, not an option that does nothing."""
+
     pause_on: list[Status] = [Status.PENDING, Status.ON_HOLD]
     """Conversation statuses that stop the clock (waiting on the customer or a third party)."""
 

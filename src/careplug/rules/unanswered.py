@@ -25,13 +25,13 @@ from ..finding import Severity
 from ..history import History
 from ..model import Channel, Priority
 from .base import Assessment, CareRule
-from .options import CareRuleOptions, Duration, in_scope
+from .options import Duration, PausableRuleOptions, in_scope
 from .clock import conversation_pauses
 from .stages import StageOptions, Stages
 from .touches import answered_on_the_spot, conversation_touches, is_inquiry
 
 
-class UnansweredOptions(CareRuleOptions):
+class UnansweredOptions(PausableRuleOptions):
     first_reply: Duration = timedelta(hours=4)
     next_reply: Duration | None = timedelta(hours=8)
     """None: only the first reply is timed."""

@@ -30,7 +30,7 @@ from ..history import History
 from ..model import Status
 from .base import Assessment, CareRule
 from .clock import conversation_pauses
-from .options import CareRuleOptions, Duration, in_scope, record_in_scope
+from .options import Duration, PausableRuleOptions, in_scope, record_in_scope
 from .stages import StageOptions, Stages
 from .touches import conversation_touches, is_inquiry, touch_times
 
@@ -48,7 +48,7 @@ def _inflected(word: str) -> str:
     return re.escape(word) + "(?:s|es|ed|ing)?"
 
 
-class UnhappyOptions(CareRuleOptions):
+class UnhappyOptions(PausableRuleOptions):
     target: Duration = timedelta(hours=8)
     bad_score: float | None = Field(0.4, ge=0, le=1)
     """A score (0..1) at or under this is bad even when the CRM did not flag it; None: trust the CRM."""
