@@ -72,3 +72,39 @@ def test_a_fourth_contact_counts_with_the_two_before_it_even_when_the_first_thre
     # the 5th, the 7th and the 11th: three within 7 days, the last one still open
     assert [c["opened"][:10] for c in f.explain["conversations"]] == ["2026-03-05", "2026-03-07", "2026-03-11"]
     assert f.started_at == fourth.created_at and f.conversation_id == fourth.external_id
+
+
+def test_ping_pong_transfers_are_counted_by_the_transfer_options(journey):
+    """support -> billing -> support -> billing is two distinct groups but three hand-offs the
+    customer lived through: max_groups (distinct) does not see it, max_group_transfers does; the
+    same for agents 1 -> 2 -> 1 -> 2 and max_agent_transfers."""
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), group="support", assignee="agt-1")
+    for i, (a, b) in enumerate([("support", "billing"), ("billing", "support"), ("support", "billing")]):
+        journey.event(conv, ny(2026, 3, 2, 10 + i), EventKind.GROUP, a, b)
+    for i, (a, b) in enumerate([("agt-1", "agt-2"), ("agt-2", "agt-1"), ("agt-1", "agt-2")]):
+        journey.event(conv, ny(2026, 3, 2, 10 + i, 30), EventKind.ASSIGNEE, a, b)
+    hist = journey.history(f"conversation:zendesk:{conv.external_id}")
+    now = ny(2026, 3, 2, 14)
+    assert rule(max_groups=3, max_agents=3).evaluate(hist, now) == []       # distinct: two of each
+    assert rule().evaluate(hist, now) == []                                  # the defaults count no transfers
+    groups, agents = rule(max_group_transfers=3, max_agent_transfers=3).evaluate(hist, now)
+    assert (groups.occurrence, groups.started_at) == ("groups", ny(2026, 3, 2, 12))
+    assert (agents.occurrence, agents.started_at) == ("agents", ny(2026, 3, 2, 12, 30))
+    assert groups.summary == "passed through 2 groups in 3 transfers: support -> billing -> support -> billing"
+    assert groups.explain["transfers"] == 3 and groups.explain["threshold"] == "3 groups or 3 group transfers"
+    assert rule(max_group_transfers=4, max_agent_transfers=4).evaluate(hist, now) == []
+
+
+def test_unassigned_between_two_agents_is_one_transfer_and_back_to_the_same_agent_none(journey):
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9), assignee=None)
+    for i, (a, b) in enumerate([(None, "agt-1"), ("agt-1", None), (None, "agt-1"), ("agt-1", None),
+                                (None, "agt-2")]):
+        journey.event(conv, ny(2026, 3, 2, 10 + i), EventKind.ASSIGNEE, a, b)
+    subject = f"conversation:zendesk:{conv.external_id}"
+    assert rule(max_agent_transfers=2).evaluate(journey.history(subject), ny(2026, 3, 2, 16)) == []   # 1 transfer
+    second = journey.event(conv, ny(2026, 3, 2, 16), EventKind.ASSIGNEE, "agt-2", "agt-3")
+    [f] = rule(max_agent_transfers=2).evaluate(journey.history(subject), ny(2026, 3, 2, 17))
+    assert f.started_at == second.created_at and f.explain["transfers"] == 2
+    assert f.summary == "passed through 3 agents in 2 transfers: agt-1 -> agt-2 -> agt-3"

@@ -2,8 +2,11 @@
 
 Two findings, one concept — the customer has to push to be helped:
 
-- *reassigned*: a conversation that has been in ``max_groups`` or more groups (teams), or with
-  ``max_agents`` or more agents ("that is not my department");
+- *reassigned*: a conversation that has been in ``max_groups`` or more distinct groups (teams), or
+  with ``max_agents`` or more distinct agents ("that is not my department"); or, with
+  ``max_group_transfers`` / ``max_agent_transfers``, that was handed from one group (agent) to
+  another that many times, back and forth included (support -> billing -> support -> billing is
+  three group transfers between two groups);
 - *repeated*: a customer (across every connected source) who opened ``repeat_conversations`` or
   more conversations on the same subject within ``repeat_window`` — repeating themselves.
 
@@ -13,6 +16,8 @@ the repeated conversations) is solved.
     [rules.run_around]
     max_groups = 3
     max_agents = 4
+    max_group_transfers = 3         # off unless set
+    max_agent_transfers = 4         # off unless set
     repeat_conversations = 3
     repeat_window = "7d"
 """
@@ -53,7 +58,13 @@ def similar(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
 
 class RunAroundOptions(CareRuleOptions):
     max_groups: int | None = Field(3, ge=2)
+    """Distinct groups the conversation has been in (the first one included)."""
     max_agents: int | None = Field(4, ge=2)
+    """Distinct agents it has been assigned to (the first one included)."""
+    max_group_transfers: int | None = Field(None, ge=2)
+    """Hand-offs from one group to another (back and forth included); None: not counted."""
+    max_agent_transfers: int | None = Field(None, ge=2)
+    """Hand-offs from one agent to another (back and forth included); None: not counted."""
     repeat_conversations: int | None = Field(3, ge=2)
     repeat_window: Duration = timedelta(days=7)
     similarity: float = Field(0.5, gt=0, le=1)
@@ -90,11 +101,13 @@ class RunAround(CareRule):
 
     def _reassigned(self, out: Assessment, history: History, conv: Conversation, now: datetime) -> None:
         o: RunAroundOptions = self.options  # type: ignore[assignment]
-        for kind, limit, label in ((EventKind.GROUP, o.max_groups, "groups"),
-                                   (EventKind.ASSIGNEE, o.max_agents, "agents")):
-            if limit is None:
+        for kind, limit, transfer_limit, label in (
+                (EventKind.GROUP, o.max_groups, o.max_group_transfers, "groups"),
+                (EventKind.ASSIGNEE, o.max_agents, o.max_agent_transfers, "agents")):
+            if limit is None and transfer_limit is None:
                 continue
             seen: list[str] = []
+            path: list[str] = []            # the holders in turn: each change of holder is a transfer
             reached: datetime | None = None
             changes = []
             for e in history.grouped("events").get((conv.source, conv.external_id), ()):
@@ -103,15 +116,25 @@ class RunAround(CareRule):
                 for value in (e.from_value, e.to_value):
                     if value and value not in seen:
                         seen.append(value)
+                if not path and e.from_value:
+                    path.append(e.from_value)
+                if e.to_value and (not path or e.to_value != path[-1]):
+                    path.append(e.to_value)     # unassigned in between is not a holder of its own
                 changes.append(e)
-                if reached is None and len(seen) >= limit:
+                if reached is None and ((limit is not None and len(seen) >= limit) or (
+                        transfer_limit is not None and len(path) - 1 >= transfer_limit)):
                     reached = e.created_at
             if reached is None:
                 continue
+            transfers = len(path) - 1
             trail = [{"at": iso(e.created_at.timestamp()), "from": e.from_value, "to": e.to_value} for e in changes]
+            threshold = [f"{n} {what}" for n, what in ((limit, label), (transfer_limit, f"{label[:-1]} transfers"))
+                         if n is not None]
             out.findings.append(self._finding(
-                history, label, reached, f"passed through {len(seen)} {label}: {' -> '.join(seen)}", now, conv,
-                {"threshold": f"{limit} {label}", "seen": seen, "changes": trail}))
+                history, label, reached,
+                f"passed through {len(seen)} {label} in {transfers} transfer{'s' * (transfers != 1)}: "
+                f"{' -> '.join(path)}", now, conv,
+                {"threshold": " or ".join(threshold), "seen": seen, "transfers": transfers, "changes": trail}))
 
     def _repeated(self, out: Assessment, history: History, now: datetime) -> None:
         o: RunAroundOptions = self.options  # type: ignore[assignment]
