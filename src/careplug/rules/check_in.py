@@ -7,7 +7,9 @@ is the check-in. Only conversations still solved count (a reopened one is live a
 for ``max_age`` after solving: then an open finding expires. Solving is timed from the status
 events (the start of the current solved spell: closing a solved conversation later does not restart
 the clock), else from the conversation's ``solved_at``. Choose the segments with ``scope`` (tiers, tags, channels,
-priorities, groups, sources).
+priorities, groups, sources). A ``max_age`` not longer than ``after`` + ``within``, or a
+``counts_after`` longer than ``after``, is refused: the check-in would expire unseen, or a timely
+one would not count.
 
     [rules.check_in]
     after = "3d"
@@ -26,7 +28,7 @@ from ..finding import Severity
 from ..history import History
 from ..model import EventKind, Status
 from .base import Assessment, CareRule
-from .options import CareRuleOptions, Duration, in_scope
+from .options import CareRuleOptions, Conflict, Duration, in_scope, quoted
 from .stages import StageTime
 from .touches import conversation_touches
 
@@ -41,6 +43,23 @@ class CheckInOptions(CareRuleOptions):
     due_severity: Severity = Severity.INFO
     breach_severity: Severity = Severity.WARNING
     calendar: str | None = "always"
+
+    def conflicts(self) -> list[Conflict]:
+        out: list[Conflict] = []
+        if self.counts_after > self.after:
+            out.append((("counts_after",),
+                        f"counts_after = {quoted(self.counts_after)} is longer than after = {quoted(self.after)}: a "
+                        f"check-in made when it falls due would not count; write a counts_after shorter than after "
+                        f"(it only keeps the reply sent with the solve from counting), e.g. '1h'"))
+        end = self.after + self.within
+        if self.max_age is not None and self.max_age <= end:
+            never = ("falls due, so the rule never fires" if self.max_age <= self.after else
+                     "is breached, so it is never reported breached")
+            out.append((("max_age",),
+                        f"max_age = {quoted(self.max_age)} is not longer than after + within = {quoted(end)}: a "
+                        f"conversation is no longer followed before its check-in {never}; write a max_age longer "
+                        f"than {quoted(end)}, e.g. '14d', or leave it out"))
+        return out
 
 
 class CheckIn(CareRule):

@@ -27,8 +27,9 @@ from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
 from .clock import conversation_pauses
-from .options import Duration, PausableRuleOptions, in_scope, lower, lowercase_list, record_in_scope
-from .stages import StageOptions, Stages
+from .options import (Conflict, Duration, PausableRuleOptions, in_scope, lower, lowercase_list, quoted,
+                      record_in_scope)
+from .stages import StageOptions, Stages, before_within
 from .touches import is_inquiry, touch_times
 
 
@@ -45,6 +46,21 @@ class NeglectedLeadOptions(PausableRuleOptions):
     @classmethod
     def _any_case(cls, v: Any) -> Any:
         return lowercase_list(v)
+
+    def conflicts(self) -> list[Conflict]:
+        out = before_within(self.stages, {"target": self.target})
+        if self.lookback <= self.target:
+            out.append((("lookback",),
+                        f"lookback = {quoted(self.lookback)} is not longer than target = {quoted(self.target)}: a "
+                        f"lead leaves the lookback before its target runs out, so it is warned about, then dropped, "
+                        f"and never breached; write a lookback of days (it is wall time, the target business "
+                        f"time), e.g. '30d'"))
+        if not self.first_inquiry and self.scope.needs_conversation:
+            out.append((("first_inquiry",),
+                        "first_inquiry = false leaves only lead records, and scope.channels, scope.priorities and "
+                        "scope.groups leave every lead record out (it has no channel, priority or group): the rule "
+                        "would never fire; set first_inquiry = true, or choose leads with scope.sources, tags or tiers"))
+        return out
 
 
 class NeglectedLead(CareRule):

@@ -12,14 +12,16 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema, field_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError, WithJsonSchema,
+                      field_validator, model_validator)
 
 from ..durations import format_duration, parse_duration
 from ..model import Channel, Priority, Status
 from ..rule import RuleOptions
 
 __all__ = ["parse_duration", "format_duration", "Duration", "Scope", "CareRuleOptions", "PausableRuleOptions",
-           "in_scope", "record_in_scope", "subject_tags", "lowercase_list", "lower", "lower_set"]
+           "Conflict", "refuse", "value_error", "quoted", "in_scope", "record_in_scope", "subject_tags", "lowercase_list", "lower",
+           "lower_set"]
 
 def _positive(v: Any) -> timedelta:
     """A rule's duration: written with a unit (a bare ``4`` is refused, not read as seconds)."""
@@ -154,13 +156,46 @@ def record_in_scope(scope: Scope, source: str, history: Any) -> bool:
     return scope.matches_record(source, history.tier(), subject_tags(history))
 
 
+Conflict = tuple[tuple, str]
+"""A combination of options that cannot work: the key path to report it on (inside the rule's
+table, e.g. ``("stages", 1, "before")``) and why, with what to write instead."""
+
+
+def value_error(loc: tuple, value: Any, message: str) -> dict[str, Any]:
+    """One error of a ``ValidationError`` raised by a validator, at ``loc`` inside what it validates."""
+    return {"type": "value_error", "loc": loc, "input": value, "ctx": {"error": ValueError(message)}}
+
+
+def refuse(title: str, conflicts: list[Conflict]) -> None:
+    """Raise one ``ValidationError`` holding every conflict, each at its own key: the config
+    reports each with its key path and line, like any bad value."""
+    if conflicts:
+        raise ValidationError.from_exception_data(title, [value_error(loc, None, message)
+                                                          for loc, message in conflicts])
+
+
+def quoted(delta: timedelta) -> str:
+    """A duration as an admin writes it in careplug.toml: ``'4h'``."""
+    return repr(format_duration(delta))
+
+
 class CareRuleOptions(RuleOptions):
-    """Options every built-in rule shares: scope and calendar."""
+    """Options every built-in rule shares: scope and calendar. A rule whose options can be set
+    so that it never fires (or one of them never acts) says so in ``conflicts``."""
 
     scope: Scope = Scope()
     calendar: str | None = None
     """A ``[calendars.NAME]`` to count business time in; ``"always"`` counts wall time (24/7);
     unset uses the default calendar."""
+
+    def conflicts(self) -> list[Conflict]:
+        """Options that cannot work together; none here."""
+        return []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "CareRuleOptions":
+        refuse(type(self).__name__, self.conflicts())
+        return self
 
 
 class PausableRuleOptions(CareRuleOptions):

@@ -25,9 +25,9 @@ import careplug
 from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
-from .options import (CareRuleOptions, Duration, format_duration, lower, lower_set, lowercase_list,
+from .options import (CareRuleOptions, Conflict, Duration, format_duration, lower, lower_set, lowercase_list,
                       record_in_scope, subject_tags)
-from .stages import StageOptions, Stages
+from .stages import StageOptions, Stages, before_within
 from .touches import touch_times
 
 
@@ -53,6 +53,9 @@ class QuietCustomerOptions(CareRuleOptions):
             raise ValueError("scope.channels, scope.priorities and scope.groups do not apply to quiet_customer: "
                              "it watches customers and accounts, not conversations (use sources, tags, tiers)")
         return self
+
+    def conflicts(self) -> list[Conflict]:
+        return before_within(self.stages, {"after": self.after})
 
 
 class QuietCustomer(CareRule):

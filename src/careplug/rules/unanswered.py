@@ -25,9 +25,9 @@ from ..finding import Severity
 from ..history import History
 from ..model import Channel, Priority
 from .base import Assessment, CareRule
-from .options import Duration, PausableRuleOptions, in_scope
+from .options import Conflict, Duration, PausableRuleOptions, in_scope, quoted
 from .clock import conversation_pauses
-from .stages import StageOptions, Stages
+from .stages import StageOptions, Stages, before_within
 from .touches import answered_on_the_spot, conversation_touches, is_inquiry
 
 
@@ -41,6 +41,28 @@ class UnansweredOptions(PausableRuleOptions):
     breach_severity: Severity = Severity.BREACH
     stop_when_solved: bool = True
     """A solved or closed conversation stops the clock."""
+
+    def conflicts(self) -> list[Conflict]:
+        """A channel or priority target applies only when tighter than first_reply or next_reply:
+        one that is not never applies. A ``before`` stage must be shorter than every target used."""
+        bases = {"first_reply": self.first_reply}
+        if self.next_reply is not None:
+            bases["next_reply"] = self.next_reply
+        targets = dict(bases)
+        out: list[Conflict] = []
+        for option, what in (("channel_targets", "channel"), ("priority_targets", "priority")):
+            for key, target in getattr(self, option).items():
+                name = f"{option}.{key.value}"
+                if target < max(bases.values()):
+                    targets[name] = target
+                    continue
+                out.append(((option, key.value),
+                            f"{name} = {quoted(target)} is not shorter than "
+                            + " or ".join(f"{k} = {quoted(v)}" for k, v in bases.items())
+                            + f": a {what} target applies only when it is tighter, so this one never does; "
+                            f"write a shorter one, or remove it (to give {key.value} more time, raise "
+                            f"{' and '.join(bases)} and set tighter targets for the others)"))
+        return out + before_within(self.stages, targets)
 
 
 class Unanswered(CareRule):

@@ -30,8 +30,8 @@ from ..history import History
 from ..model import Status
 from .base import Assessment, CareRule
 from .clock import conversation_pauses
-from .options import Duration, PausableRuleOptions, in_scope, record_in_scope
-from .stages import StageOptions, Stages
+from .options import Conflict, Duration, PausableRuleOptions, in_scope, record_in_scope
+from .stages import StageOptions, Stages, before_within
 from .touches import conversation_touches, is_inquiry, touch_times
 
 DEFAULT_KEYWORDS = ["complaint", "complain", "unacceptable", "disappointed", "disgusted", "furious",
@@ -57,6 +57,9 @@ class UnhappyOptions(PausableRuleOptions):
     stages: Stages = [StageOptions(name="warning", at=0.5)]
     breach_severity: Severity = Severity.BREACH
     pause_on: list[Status] = []
+
+    def conflicts(self) -> list[Conflict]:
+        return before_within(self.stages, {"target": self.target})
 
 
 class Unhappy(CareRule):
