@@ -112,7 +112,8 @@ class NeglectedLead(CareRule):
         owner = next((c.owner for c in history.customers if c.owner), None)
         f = self.staged(out, history=history, occurrence=occurrence, start=start, target=o.target,
                         stages=self.stage_times(o.stages, o.target, o.breach_severity), clock=clock, now=ts_now,
-                        summary=lambda: f"{what}: no response for {self.span(clock.active(start, ts_now), clock.calendar)}",
+                        summary=lambda: (f"{what}: no response since {self.moment(start, clock.calendar)} "
+                                         f"(target {self.span(o.target, clock.calendar)})"),
                         explain={"lead": what}, owner=owner)
         if f is not None:
             f.source = occurrence.split(":")[1]
