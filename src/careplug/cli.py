@@ -216,8 +216,8 @@ def plugins(state: State) -> None:
 
     console.print(plugins_table(infos))
     for failure in plugins.load_failures:
-        err_console.print(f"[red]✗ {failure.name}[/] ({failure.origin}) failed to load and was skipped: "
-                          f"{failure.error}", highlight=False)
+        err_console.print(f"[red]✗ {escape(failure.name)}[/] ({escape(failure.origin)}) failed to load and was "
+                          f"skipped: {escape(str(failure.error))}", highlight=False)
     console.print(f"sources: {', '.join(sorted(plugins.sources())) or '-'}   "
                   f"rules: {', '.join(sorted(plugins.rules())) or '-'}   "
                   f"notifiers: {', '.join(sorted(plugins.notifiers())) or '-'}")
@@ -476,7 +476,7 @@ def _load_command_plugins(args: list[str]) -> None:
         _add_config_plugins(plugins, config_mod.find_config(_config_option(args)))
         plugins.register_commands(cli)
     except Exception as exc:  # never let a plugin break the whole command line
-        err_console.print(f"[red]plugin commands not loaded:[/] {exc}", highlight=False)
+        err_console.print(f"[red]plugin commands not loaded:[/] {escape(str(exc))}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,7 +21,7 @@ def plugins_table(infos: list[Any]) -> Table:
         table.add_column(col)
     for info in infos:
         hooks = ", ".join(h.removeprefix("careplug_") for h in info.hooks) or "-"
-        table.add_row(info.name, info.version or "-", info.origin, hooks)
+        table.add_row(escape(info.name), escape(info.version or "-"), escape(info.origin), escape(hooks))
     return table
 
 
@@ -39,7 +39,8 @@ def sync_progress(console: Console | None, *, enabled: bool) -> Iterator[Any]:
         def update(result: Any) -> None:
             key = (result.source, result.stream)
             if key not in tasks:
-                tasks[key] = progress.add_task(f"{result.source}:{result.stream}", total=None, read=0, changed=0)
+                tasks[key] = progress.add_task(escape(f"{result.source}:{result.stream}"), total=None, read=0,
+                                               changed=0)
             progress.update(tasks[key], read=result.read, changed=sum(result.changed.values()))
 
         yield update
@@ -50,8 +51,8 @@ def print_sync(console: Console, result: Any) -> None:
     for col in ("stream", "read", "changed", "quarantined", "status"):
         table.add_column(col, justify="right" if col in ("read", "changed", "quarantined") else "left")
     for s in result.streams:
-        status = "[green]ok[/]" if s.ok else f"[red]{s.error}[/]"
-        table.add_row(f"{s.source}:{s.stream}", f"{s.read:,}", f"{sum(s.changed.values()):,}", f"{s.quarantined:,}", status)
+        status = "[green]ok[/]" if s.ok else f"[red]{escape(str(s.error))}[/]"
+        table.add_row(escape(f"{s.source}:{s.stream}"), f"{s.read:,}", f"{sum(s.changed.values()):,}", f"{s.quarantined:,}", status)
     console.print(table)
 
 
@@ -70,11 +71,12 @@ def waiting_table(findings: list[Any], now: datetime, *, title: str, limit: int 
     for f in ordered[:limit]:
         severity = str(getattr(f.severity, "value", f.severity))
         style = {"breach": "red", "critical": "bold red", "warning": "yellow"}.get(severity, "")
-        stage = f"[{style}]{f.stage}[/]" if style else f.stage
+        stage = f"[{style}]{escape(f.stage)}[/]" if style else escape(f.stage)
         who = (label(f.customer_uid) if label and f.customer_uid else f.customer_uid) or f.subject
         owner = f" → {f.owner}" if f.owner else ""
         what = escape(f.summary + owner) + (f"\n[dim]{escape(f.key)}[/]" if show_keys else "")
-        table.add_row(format_duration(now - f.started_at), f"{f.rule} · {stage}", f.channel or "-", escape(who), what)
+        table.add_row(format_duration(now - f.started_at), f"{escape(f.rule)} · {stage}", escape(f.channel or "-"),
+                      escape(who), what)
     captions = []
     if len(ordered) > limit:
         captions.append(f"… and {len(ordered) - limit} more (use --json for all)")
@@ -193,16 +195,20 @@ def print_run(console: Console, result: Any) -> None:
 
 
 def print_timeline(console: Console, timeline: Any) -> None:
-    console.print(f"[bold]customer {timeline.uid}[/]")
+    """A customer's links, timeline and findings; every value is printed as written (a subject or a
+    body holding "[x]" is not markup), and each finding says ``[open]`` or ``[resolved …]``."""
+    console.print(f"[bold]customer {escape(timeline.uid)}[/]")
     for link in timeline.links:
-        console.print(f"  linked {link['source']}/{link['external_id']}: {link['reason']}", highlight=False)
+        console.print(f"  linked {link['source']}/{link['external_id']}: {link['reason']}", markup=False,
+                      highlight=False)
     table = Table()
     for col in ("when (UTC)", "source", "channel", "", "what"):
         table.add_column(col, overflow="fold")
     for item in timeline.items:
         arrow = {"inbound": "←", "outbound": "→"}.get(item.direction or "", " ")
-        table.add_row(item.at.strftime("%Y-%m-%d %H:%M"), item.source, item.channel or "-", arrow, item.summary)
+        table.add_row(item.at.strftime("%Y-%m-%d %H:%M"), escape(item.source), escape(item.channel or "-"), arrow,
+                      escape(item.summary))
     console.print(table)
     for f in timeline.findings:
         state = "open" if f.resolved_at is None else f"resolved {f.resolved_at:%Y-%m-%d %H:%M}"
-        console.print(f"  finding [{state}] {f.rule} ({f.stage}): {f.summary}", highlight=False)
+        console.print(f"  finding [{state}] {f.rule} ({f.stage}): {f.summary}", markup=False, highlight=False)
