@@ -93,3 +93,26 @@ def test_a_plugins_command_takes_them_too_and_keeps_its_own_flags():
 
     out = CliRunner().invoke(group, ["hello", "-c", "3", "--json", "--config", "x.toml"], obj=State()).output
     assert out.strip() == "3 True x.toml"
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--json", "check", "--since", "30d"], "--since replays history and needs --dry-run"),
+    (["check", "--since", "30d", "--json"], "--since replays history and needs --dry-run"),
+    (["--json", "check", "--explain", ""], "--explain"),
+    (["--json", "check", "--nope"], "No such option '--nope'"),
+    (["check", "--nope", "--json"], "No such option '--nope'"),
+    (["--json", "--nope", "check"], "No such option '--nope'"),
+    (["--json", "chek"], "No such command 'chek'"),
+    (["--json", "generate", "-n", "ten"], "--conversations"),
+])
+def test_a_usage_error_under_json_is_a_json_object_on_stdout_and_a_message_on_stderr(tmp_path, args, says):
+    proc = careplug(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["ok"] is False and answer["error"] == "usage" and says in answer["message"]
+    assert says in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_usage_error_without_json_prints_nothing_on_stdout(tmp_path):
+    proc = careplug("check", "--nope", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == "" and "--nope" in proc.stderr

@@ -15,7 +15,8 @@ Exit codes (stable; schedulers and scripts rely on them):
 ====  =====================================================================================
 
 With ``--json``, an error that ends a command is also printed on stdout as a JSON object:
-``{"ok": false, "error": "config" | "locked" | "plugin" | "store" | "error" | "internal", ...}``.
+``{"ok": false, "error": "usage" | "config" | "locked" | "plugin" | "store" | "error" | "internal", ...}``
+(``--json`` before or after the command name; a usage error's ``message`` is click's).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from rich.markup import escape
 
 from . import __version__
 from . import config as config_mod
-from .cli_options import CONFIG_HELP, JSON_HELP, CommandGroup
+from .cli_options import CONFIG_HELP, JSON_HELP, CommandGroup, emit_json
 from .errors import CareplugError, ConfigError, PluginError, StoreLocked, StoreUnavailable
 from .plugins import Plugins, get_plugins
 
@@ -81,7 +82,7 @@ class State:
         return app
 
     def emit(self, data: Any) -> None:
-        click.echo(json.dumps(data, indent=2, default=str))
+        emit_json(data)
 
 
 def _guard(fn: Callable) -> Callable:
