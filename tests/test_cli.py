@@ -304,3 +304,24 @@ def test_a_rule_enabled_in_the_config_is_run_over_every_subject_by_the_next_plai
     assert any(f["rule"] == "quiet_customer" for f in changed["findings"])
     after = json.loads(careplug("--json", "check", cwd=project).stdout)
     assert after["notes"] == []
+
+
+def test_sync_says_which_rows_it_quarantined_and_why_and_which_files_it_does_not_read(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"id": "c1", "channel": "email", "status": "open", "created_at": "2026-11-23T09:00:00Z"},
+            {"id": "c2", "channel": "email", "status": "Open", "created_at": "2026-11-23T09:00:00Z"}]
+    (data / "conversations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (data / "customers.json").write_text('[{"id": "x1", "emails": ["xena@example.com"]}]')
+    (tmp_path / "careplug.toml").write_text('[store]\npath = "careplug.db"\n[sources.hd]\ntype = "files"\npath = "data"\n')
+    human = careplug("sync", cwd=tmp_path, env={"COLUMNS": "300"})
+    assert human.returncode == 0, human.stderr
+    assert "hd:conversations: 1 quarantined" in human.stdout
+    assert "conversations.jsonl line 2: status: Input should be" in human.stdout and "(got 'Open')" in human.stdout
+    assert "customers.json in" in human.stdout and "customers.jsonl or customers.csv" in human.stdout
+    (tmp_path / "careplug.db").unlink()
+    data = json.loads(careplug("--json", "sync", cwd=tmp_path).stdout)
+    assert data["quarantined"] == 1
+    [stream] = [s for s in data["streams"] if s["quarantined"]]
+    assert stream["stream"] == "conversations" and stream["quarantine"][0].startswith("conversations.jsonl line 2: ")
+    assert [w.split(" in ")[0] for w in data["warnings"]] == ["hd: customers.json"]

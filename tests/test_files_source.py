@@ -319,3 +319,46 @@ def test_a_line_that_is_not_valid_utf8_is_quarantined_and_the_rest_synced(tmp_pa
     assert result.ok and store.count("conversation") == 2
     (q,) = store.quarantined()
     assert q["reason"].startswith("conversations.jsonl line 2: not valid utf-8 text: invalid continuation byte")
+
+
+def test_a_file_no_stream_reads_is_named_with_the_names_that_are_read(tmp_path, store):
+    """customers.json (a JSON array) next to conversations.jsonl is not silently ignored."""
+    write_jsonl(tmp_path / "conversations.jsonl", conv_rows(0, 1))
+    (tmp_path / "customers.json").write_text('[{"id": "c1"}]')
+    (tmp_path / "message.jsonl").write_text("")
+    (tmp_path / "tickets-2026.csv").write_text("id\n")
+    result = sync_source(store, source(tmp_path))
+    assert result.ok and result.read == 1
+    assert result.warnings == [
+        f"desk: customers.json in {tmp_path} is not read: the customers stream is read from customers.jsonl or "
+        "customers.csv (JSON Lines: one object per line, not a JSON array)",
+        f"desk: message.jsonl in {tmp_path} is not read: the messages stream is read from messages.jsonl or "
+        "messages.csv",
+        f"desk: tickets-2026.csv in {tmp_path} is not read: the files source reads <stream>.jsonl or <stream>.csv "
+        "for the streams accounts, agents, customers, conversations, messages, events, ratings, tasks, deletions "
+        "(docs/files-format.md)",
+    ]
+
+
+def test_a_second_file_for_a_stream_is_named_with_the_one_that_is_read(tmp_path):
+    write_jsonl(tmp_path / "conversations.jsonl", conv_rows(0, 1))
+    (tmp_path / "conversations.csv").write_text("id\nx1\n")
+    assert source(tmp_path).warnings() == [
+        f"conversations.csv in {tmp_path} is not read: the conversations stream is read from conversations.jsonl "
+        "(format 'auto'; one file per stream)"]
+    assert source(tmp_path, format="csv").warnings() == [
+        f"conversations.jsonl in {tmp_path} is not read: the conversations stream is read from conversations.csv "
+        "(format 'csv'; one file per stream)"]
+
+
+def test_the_outbox_hidden_files_other_files_and_streams_left_out_on_purpose_are_not_warned_about(tmp_path):
+    write_jsonl(tmp_path / "conversations.jsonl", conv_rows(0, 1))
+    (tmp_path / "customers.csv").write_text("id\nc1\n")
+    (tmp_path / "outbox.jsonl").write_text("")
+    (tmp_path / ".customers.json.swp").write_text("")
+    (tmp_path / "README.md").write_text("exports from the helpdesk")
+    (tmp_path / "careplug.db").write_bytes(b"")
+    (tmp_path / "zendesk").mkdir()
+    assert source(tmp_path).warnings() == []
+    assert source(tmp_path, streams=["conversations"]).warnings() == []
+    assert source(EXAMPLES).warnings() == []

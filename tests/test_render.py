@@ -72,3 +72,19 @@ def test_the_plugins_table_prints_names_as_written():
     info = SimpleNamespace(name="acme[beta]", version="1.0[rc]", origin="config", hooks=["careplug_register_rules"])
     out = _text(plugins_table([info]))
     assert "acme[beta]" in out and "1.0[rc]" in out
+
+
+def test_sync_prints_the_first_quarantine_reasons_of_each_stream_and_how_many_more():
+    from careplug.sync import StreamResult, SyncResult
+
+    reasons = [f"conversations.jsonl line {n}: status: Input should be 'open' (got 'Open')" for n in range(2, 10)]
+    bad = StreamResult("hd", "conversations", read=1, changed={"conversation": 1}, quarantined=8, quarantine=reasons)
+    result = SyncResult([StreamResult("hd", "customers"), bad], warnings=["hd: customers.json is not read"])
+    console = Console(record=True, width=100)
+    print_sync(console, result)
+    lines = console.export_text().splitlines()
+    start = lines.index("hd:conversations: 8 quarantined (not synced):")
+    assert [line.strip() for line in lines[start + 1:start + 6]] == reasons[:5]
+    assert lines[start + 6].strip().startswith("… and 3 more (careplug --json sync lists more")
+    assert lines[start + 7] == "! hd: customers.json is not read"
+    assert not any("hd:customers:" in line for line in lines)

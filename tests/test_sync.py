@@ -113,3 +113,31 @@ def test_a_record_with_another_source_name_is_refused(store):
     wrong = Conversation("other", "1", created_at=T)
     result = sync_stream(store, ScriptedSource({"tickets": [wrong]}), "tickets")
     assert "records must carry the configured source name" in result.error
+
+
+def test_the_result_lists_why_payloads_were_quarantined_up_to_a_bound_and_counts_them_all(store):
+    from careplug.sync import QUARANTINE_LISTED
+
+    bad = [Quarantined("tickets", f"ticket {i}: no created_at", {"id": i}, str(i)) for i in range(QUARANTINE_LISTED + 7)]
+    result = sync_stream(store, ScriptedSource({"tickets": [conv(1), *bad, Checkpoint("tickets", "c")]}), "tickets")
+    assert result.quarantined == QUARANTINE_LISTED + 7
+    assert result.quarantine == [f"ticket {i}: no created_at" for i in range(QUARANTINE_LISTED)]
+
+
+def test_a_sources_warnings_are_collected_after_its_streams_with_its_name(store):
+    class Noting(ScriptedSource):
+        def warnings(self):
+            return ["tickets.json is not read"]
+
+    result = sync_source(store, Noting({}))
+    assert result.ok and result.warnings == ["desk: tickets.json is not read"]
+    assert result.as_dict()["warnings"] == ["desk: tickets.json is not read"]
+
+
+def test_a_source_whose_warnings_fail_still_syncs(store):
+    class Broken(ScriptedSource):
+        def warnings(self):
+            raise OSError("folder vanished")
+
+    result = sync_source(store, Broken({"tickets": [conv(1), Checkpoint("tickets", "c")]}))
+    assert result.ok and result.read == 1 and result.warnings == []

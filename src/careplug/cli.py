@@ -263,7 +263,7 @@ def _do_sync(state: State, app: Any, only: tuple[str, ...]) -> Any:
         for name, source in app.sources.items():
             if only and name not in only:
                 continue
-            result.streams.extend(sync_source(app.store, source, plugins=app.plugins, progress=progress).streams)
+            result.add(sync_source(app.store, source, plugins=app.plugins, progress=progress))
     return result
 
 
@@ -289,8 +289,7 @@ def sync(state: State, only: tuple[str, ...]) -> None:
 
 
 def _sync_dict(result: Any, failures: list[str]) -> dict[str, Any]:
-    return {"ok": result.ok and not failures, "read": result.read, "changed": result.changed,
-            "streams": [vars(s) for s in result.streams], "failures": failures}
+    return {"ok": result.ok and not failures, **result.as_dict(), "failures": failures}
 
 
 def _print_failures(state: State, failures: list[str]) -> None:

@@ -34,9 +34,7 @@ class RunResult:
             "ok": self.ok,
             "seconds": round(self.seconds, 3),
             "failures": self.failures,
-            "sync": None if self.sync is None else {
-                "read": self.sync.read, "changed": self.sync.changed,
-                "streams": [vars(s) for s in self.sync.streams]},
+            "sync": None if self.sync is None else self.sync.as_dict(),
             "check": None if self.check is None else self.check.as_dict(),
             "nudges": None if self.nudges is None else self.nudges.as_dict(),
         }
@@ -57,8 +55,7 @@ def run_pipeline(app: Any, *, dry_run: bool = False, progress_console: Any = Non
         enabled = progress_console is not None and progress_console.is_terminal
         with sync_progress(progress_console, enabled=enabled) as progress, app.plugins.recording() as hooks:
             for name, source in app.sources.items():
-                result.sync.streams.extend(
-                    sync_source(app.store, source, plugins=app.plugins, progress=progress).streams)
+                result.sync.add(sync_source(app.store, source, plugins=app.plugins, progress=progress))
                 lock.heartbeat()
         result.failures += [f"sync: {why}" for why in app.source_failures.values()]
         result.failures += [f"sync {s.source}:{s.stream}: {s.error}" for s in result.sync.streams if s.error]

@@ -46,7 +46,13 @@ def sync_progress(console: Console | None, *, enabled: bool) -> Iterator[Any]:
         yield update
 
 
+QUARANTINE_SHOWN = 5
+"""Quarantine reasons printed per stream (``--json`` lists more; the store keeps every one)."""
+
+
 def print_sync(console: Console, result: Any) -> None:
+    """The sync table, then why each stream quarantined what it did (the first reasons) and what
+    the sources said they do not read."""
     table = Table(title="sync")
     for col in ("stream", "read", "changed", "quarantined", "status"):
         table.add_column(col, justify="right" if col in ("read", "changed", "quarantined") else "left")
@@ -54,6 +60,26 @@ def print_sync(console: Console, result: Any) -> None:
         status = "[green]ok[/]" if s.ok else f"[red]{escape(str(s.error))}[/]"
         table.add_row(escape(f"{s.source}:{s.stream}"), f"{s.read:,}", f"{sum(s.changed.values()):,}", f"{s.quarantined:,}", status)
     console.print(table)
+    for line in quarantine_lines(result):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for warning in getattr(result, "warnings", []):
+        console.print(f"[yellow]! {escape(warning)}[/]", highlight=False, soft_wrap=True)
+
+
+def quarantine_lines(result: Any, *, shown: int = QUARANTINE_SHOWN) -> list[str]:
+    """Per stream that quarantined payloads: a heading with the count, the first ``shown`` reasons
+    and how many more there are."""
+    lines: list[str] = []
+    for s in result.streams:
+        if not s.quarantined:
+            continue
+        reasons = list(getattr(s, "quarantine", []))[:shown]
+        lines.append(f"{s.source}:{s.stream}: {s.quarantined:,} quarantined (not synced):")
+        lines += [f"  {reason}" for reason in reasons]
+        if s.quarantined > len(reasons):
+            lines.append(f"  … and {s.quarantined - len(reasons):,} more (careplug --json sync lists more; "
+                         "the store's quarantine table keeps every one)")
+    return lines
 
 
 def waiting_table(findings: list[Any], now: datetime, *, title: str, limit: int = 25,

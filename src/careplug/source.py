@@ -12,7 +12,8 @@ Reading
     everything yielded before a checkpoint is covered by its cursor. careplug stores those records
     and the cursor in one transaction, so a crash never leaves the cursor ahead of the data.
     A payload the source cannot normalize is yielded as ``Quarantined`` (it is kept with the reason,
-    and the sync goes on). Errors: raise ``RetriableError`` only after the source's own retries are
+    ``careplug sync`` shows the first reasons of each stream, and the sync goes on): the reason
+    says where the payload was and what is wrong with it. Errors: raise ``RetriableError`` only after the source's own retries are
     exhausted; ``RateLimitExhausted`` to stop the stream cleanly; the stream's cursor stays at the
     last checkpoint in every case.
 
@@ -66,6 +67,13 @@ class Source:
 
     def fetch(self, stream: str, cursor: Any | None) -> Iterator[Item]:
         raise NotImplementedError
+
+    def warnings(self) -> list[str]:
+        """What a person must know about input this source does not read, and would otherwise
+        never learn (a file in an export folder under a name no stream reads), one sentence each.
+        Called after each sync of the source; ``careplug sync`` and ``run`` show them, and a
+        warning fails nothing. Default: none."""
+        return []
 
     @property
     def can_deliver(self) -> bool:

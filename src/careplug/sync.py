@@ -8,6 +8,11 @@ moving the cursor (upserts are idempotent, so re-reading those records later is 
 When a stream fails, what was read is kept, its cursor stays at the last checkpoint, the error is
 reported, and the other streams go on, except after ``RateLimitExhausted``: the CRM's allowance is
 gone, so the source's remaining streams are skipped.
+
+What a person must see is in the result, whatever the source: each stream's quarantined payloads
+are counted and the reasons of the first ``QUARANTINE_LISTED`` kept in order (every one is in the
+store's ``quarantine`` table), and each source's ``warnings()`` (input it does not read) are
+collected once its streams are synced.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BUFFER = 5000
+QUARANTINE_LISTED = 100
+"""Quarantine reasons a ``StreamResult`` lists (the count is always complete)."""
 
 
 @dataclass
@@ -35,6 +42,8 @@ class StreamResult:
     read: int = 0
     changed: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
+    quarantine: list[str] = field(default_factory=list)
+    """The reasons of the first ``QUARANTINE_LISTED`` payloads quarantined, in order."""
     checkpoints: int = 0
     cursor: Any = None
     error: str | None = None
@@ -49,6 +58,13 @@ class StreamResult:
 @dataclass
 class SyncResult:
     streams: list[StreamResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What sources said about input they do not read, each prefixed with the source's name."""
+
+    def add(self, other: "SyncResult") -> None:
+        """Take in another result's streams and warnings (one source's, after another's)."""
+        self.streams.extend(other.streams)
+        self.warnings.extend(other.warnings)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +77,15 @@ class SyncResult:
     @property
     def changed(self) -> int:
         return sum(sum(s.changed.values()) for s in self.streams)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(s.quarantined for s in self.streams)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: totals, every stream (with its listed quarantine reasons), warnings."""
+        return {"read": self.read, "changed": self.changed, "quarantined": self.quarantined,
+                "streams": [vars(s) for s in self.streams], "warnings": list(self.warnings)}
 
 
 Progress = Callable[[StreamResult], None]
@@ -105,6 +130,8 @@ def sync_stream(store: Store, source: Source, stream: str, *, plugins: Any = Non
                 commit(item.cursor, advance=True)
             elif isinstance(item, Quarantined):
                 quarantined.append(item)
+                if len(result.quarantine) < QUARANTINE_LISTED:
+                    result.quarantine.append(item.reason)
             else:
                 raise CareplugError(f"source {source.name!r} stream {stream!r} yielded {type(item).__name__}")
         if records or quarantined:
@@ -136,6 +163,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def sync_source(store: Store, source: Source, **kw: Any) -> SyncResult:
+    """Sync each selected stream of ``source``, then collect its ``warnings()``."""
     result = SyncResult()
     streams = source.selected_streams()
     for i, stream in enumerate(streams):
@@ -147,11 +175,20 @@ def sync_source(store: Store, source: Source, **kw: Any) -> SyncResult:
                 result.streams.append(StreamResult(source.name, rest, skipped=True,
                                                    error="skipped: the CRM's API allowance is exhausted"))
             break
+    result.warnings += _warnings(source)
     return result
+
+
+def _warnings(source: Source) -> list[str]:
+    try:
+        return [f"{source.name}: {w}" for w in source.warnings()]
+    except Exception:  # a warning that cannot be worked out must not fail the sync
+        log.warning("%s: could not check for input it does not read", source.name, exc_info=True)
+        return []
 
 
 def sync_all(store: Store, sources: list[Source], **kw: Any) -> SyncResult:
     result = SyncResult()
     for source in sources:
-        result.streams.extend(sync_source(store, source, **kw).streams)
+        result.add(sync_source(store, source, **kw))
     return result

@@ -14,6 +14,9 @@ Reading
     (upserts make that harmless). A row that cannot be read becomes ``Quarantined`` with the file
     name, line number and what is wrong; the rest of the file is synced. A last line without a
     newline may still be being written: it is read when it parses, but the cursor stays before it.
+    A file in the folder that no selected stream reads, but that looks like an export (a
+    ``.json``, ``.jsonl``, ``.csv``... file, or one named like a stream: ``customers.json``,
+    ``customer.jsonl``) is named in a warning saying which names are read.
 
 Writing back
     ``deliver`` appends each nudge, with its marker, as one JSON line to the outbox file, after
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import hashlib
 import io
 import json
@@ -51,6 +55,8 @@ STREAMS = ("accounts", "agents", "customers", "conversations", "messages", "even
            "deletions")
 KIND_OF_STREAM = {s: s[:-1] for s in STREAMS}
 FINGERPRINT_BYTES = 4096
+EXPORT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".txt", ".xls", ".xlsx")
+"""A file with one of these suffixes in the folder is meant to be read: if it is not, say so."""
 
 
 class FilesOptions(SourceOptions):
@@ -369,6 +375,46 @@ class FilesSource(Source):
                 continue
             yield start, dict(zip(header, values)), None
 
+    # --- what is not read ---------------------------------------------------------------------
+
+    def warnings(self) -> list[str]:
+        """One warning per file in the folder that looks like an export but is not read (see the
+        module docstring), naming the file and what is read instead. Hidden files, sub-folders,
+        the outbox and the files of streams left out of ``streams`` are not mentioned."""
+        if not os.path.isdir(self.path):
+            return []                                   # the streams already failed for that
+        selected = self.selected_streams()
+        taken = {_identity(found[0]) for found in map(self.file_for, selected) if found}
+        if os.path.exists(self.outbox):
+            taken.add(_identity(self.outbox))
+        out = []
+        for entry in sorted(os.scandir(self.path), key=lambda e: e.name):
+            if entry.name.startswith(".") or not entry.is_file() or _identity(entry.path) in taken:
+                continue
+            stem = entry.name.split(".", 1)[0].lower()
+            stream = stem if stem in STREAMS else next(iter(difflib.get_close_matches(stem, STREAMS, 1, 0.8)), None)
+            if stream is None and not entry.name.lower().endswith(EXPORT_SUFFIXES):
+                continue
+            if stream is None or stream in selected:
+                out.append(f"{entry.name} in {self.path} is not read: {self._read_instead(entry.name, stream)}")
+        return out
+
+    def _names(self, stream: str) -> str:
+        formats = ("jsonl", "csv") if self.options.format == "auto" else (self.options.format,)
+        return " or ".join(f"{stream}.{fmt}" for fmt in formats)
+
+    def _read_instead(self, name: str, stream: str | None) -> str:
+        """What the files source reads instead of the file ``name`` (for ``stream``, if it is one's)."""
+        if stream is None:
+            return (f"the files source reads {self._names('<stream>')} for the streams "
+                    f"{', '.join(self.selected_streams())} (docs/files-format.md)")
+        found = self.file_for(stream)
+        if found is not None and name.split(".", 1)[0].lower() == stream:
+            return (f"the {stream} stream is read from {os.path.basename(found[0])} (format "
+                    f"{self.options.format!r}; one file per stream)")
+        hint = " (JSON Lines: one object per line, not a JSON array)" if name.lower().endswith(".json") else ""
+        return f"the {stream} stream is read from {self._names(stream)}{hint}"
+
     # --- writing back -------------------------------------------------------------------------
 
     def _outbox_entries(self) -> Iterator[dict[str, Any]]:
@@ -435,6 +481,12 @@ class FilesSource(Source):
             f.write("".join(lines))
             f.flush()
             os.fsync(f.fileno())
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """The file ``path`` is, whatever its name's case on a case-insensitive file system."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 def _nudge_entry(n: Nudge, ref: str, at: datetime) -> dict[str, Any]:
