@@ -40,9 +40,12 @@ def project(tmp_path):
     return tmp_path
 
 
-def test_init_writes_a_starter_file_that_validates(tmp_path):
+def test_init_writes_a_starter_file_that_validates_once_its_export_folder_exists(tmp_path):
     assert careplug("init", cwd=tmp_path).returncode == 0
     assert "[rules.unanswered]" in (tmp_path / "careplug.toml").read_text()
+    proc = careplug("validate", cwd=tmp_path)
+    assert proc.returncode == 3 and "sources.exports.path: folder" in proc.stderr, proc.stderr
+    (tmp_path / "exports").mkdir()
     proc = careplug("validate", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert careplug("init", cwd=tmp_path).returncode == 2      # never overwrites without --force

@@ -390,3 +390,43 @@ def test_messages_read_as_plain_sentences_and_an_unset_variable_is_one_problem(m
 def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path):
     (tmp_path / "careplug.toml").write_bytes(b"\xef\xbb\xbf" + b'[rules.unanswered]\nfirst_reply = "2h"\n')
     assert load(tmp_path / "careplug.toml").rules["unanswered"].first_reply.total_seconds() == 7200
+
+
+FILES_SOURCES = """
+[store]
+path = "careplug.db"
+
+[sources.helpdesk]
+type = "files"
+path = "data/helpdesk"
+
+[sources.other]
+type = "files"
+path = "does/not/exist"
+
+[sources.notes]
+type = "files"
+path = "notes.txt"
+"""
+
+
+def test_validate_reports_a_files_source_folder_that_does_not_exist_with_key_path_and_line(tmp_path):
+    (tmp_path / "data" / "helpdesk").mkdir(parents=True)
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "careplug.toml").write_text(FILES_SOURCES)
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "careplug.toml", check_paths=True)
+    assert [(p.path, p.line) for p in info.value.problems] == [("sources.other.path", 11), ("sources.notes.path", 15)]
+    missing, a_file = info.value.problems
+    assert f"folder {tmp_path / 'does/not/exist'} does not exist" in missing.message
+    assert "is a file, not a folder" in a_file.message
+    proc = subprocess.run([sys.executable, "-m", "careplug", "validate"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 3 and "careplug.toml:11: sources.other.path: folder" in proc.stderr, proc.stderr
+
+
+def test_a_run_loads_a_config_whose_export_folder_is_missing_so_the_other_sources_still_sync(tmp_path):
+    """Only `careplug validate` checks the paths: in a run the missing folder fails its own source."""
+    (tmp_path / "data" / "helpdesk").mkdir(parents=True)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "careplug.toml").write_text(FILES_SOURCES.replace("notes.txt", "notes"))
+    assert set(load(tmp_path / "careplug.toml").sources) == {"helpdesk", "other", "notes"}

@@ -177,11 +177,12 @@ def init(path: str, force: bool) -> None:
 @click.pass_obj
 @_guard
 def validate(state: State, file: str | None) -> None:
-    """Check a config file; print every problem with key path and line."""
+    """Check a config file; print every problem with key path and line (a folder or file it names
+    that does not exist too)."""
     path = Path(file) if file else state.config_path
     # another file than the command line's config: checked with its own plugins, not those too
     plugins = state.plugins if path == state.config_path else Plugins(strict=state.strict or None)
-    config = config_mod.load(path, plugins=plugins)
+    config = config_mod.load(path, plugins=plugins, check_paths=True)
     summary = {"ok": True, "file": str(path), "sources": sorted(config.sources), "rules": sorted(config.rules),
                "calendars": sorted(config.calendars), "notifiers": sorted(config.notifiers)}
     if state.json:

@@ -12,6 +12,12 @@ Interpolation, in any string value:
 - ``${NAME:-default}``   NAME, or ``default`` when unset or empty
 - ``${file:PATH}``       the contents of a secret file (trailing newline stripped), PATH relative
                          to the config file
+
+Source and notifier options are validated with the pydantic context ``{"base_dir": <the config
+file's folder>, "check_paths": bool}``. ``check_paths`` is set by ``careplug validate``
+(``load(..., check_paths=True)``): validators then also check that the files and folders the
+options name exist, so a wrong path is a problem with its key path and line. A run does not set
+it: a folder missing then fails that source alone, and the other sources still sync.
 """
 
 from __future__ import annotations
@@ -438,16 +444,17 @@ def _known_fields(model: type[BaseModel] | None, loc: tuple) -> list[str]:
     return list(current.model_fields)
 
 
-def _validate(model: type[BaseModel], data: Any, prefix: tuple, problems: list) -> BaseModel | None:
+def _validate(model: type[BaseModel], data: Any, prefix: tuple, problems: list,
+              context: dict[str, Any] | None = None) -> BaseModel | None:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, prefix, model, data))
         return None
 
 
 def _typed_tables(section: str, tables: dict[str, dict[str, Any]], registry: dict[str, type], what: str,
-                  problems: list) -> dict[str, tuple[str, BaseModel]]:
+                  problems: list, context: dict[str, Any]) -> dict[str, tuple[str, BaseModel]]:
     out: dict[str, tuple[str, BaseModel]] = {}
     for name, table in tables.items():
         if not isinstance(table, dict):
@@ -465,14 +472,16 @@ def _typed_tables(section: str, tables: dict[str, dict[str, Any]], registry: dic
             problems.append(((section, name, "type"), f"unknown {what} type {kind!r}", hint))
             continue
         options = {k: v for k, v in table.items() if k != "type"}
-        validated = _validate(cls.Options, options, (section, name), problems)
+        validated = _validate(cls.Options, options, (section, name), problems, context)
         if validated is not None:
             out[name] = (kind, validated)
     return out
 
 
-def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, plugins: Any = None) -> Config:
-    """Validate careplug.toml text; raise ConfigError with every problem found."""
+def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, plugins: Any = None,
+          check_paths: bool = False) -> Config:
+    """Validate careplug.toml text; raise ConfigError with every problem found. ``check_paths``:
+    also check that the files and folders the sources and notifiers name exist (module docstring)."""
     base_dir = base_dir or Path.cwd()
     try:
         data = tomllib.loads(text)
@@ -493,7 +502,7 @@ def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, p
         else:
             for module in top.plugins:
                 plugins.add_module(module)
-        config = _validate_plugin_tables(top, plugins, base_dir, raw_problems)
+        config = _validate_plugin_tables(top, plugins, base_dir, raw_problems, check_paths)
         config.path = Path(file) if file else None
     if raw_problems:
         lines = key_lines(text)
@@ -537,9 +546,11 @@ def _check_team_calendars(calendars: dict[str, Any], problems: list) -> None:
                                  "a team's conversations count on one calendar: list the group once"))
 
 
-def _validate_plugin_tables(top: TopLevel, plugins: Any, base_dir: Path, problems: list) -> Config:
-    sources = _typed_tables("sources", top.sources, plugins.sources(), "source", problems)
-    notifiers = _typed_tables("notifiers", top.notifiers, plugins.notifiers(), "notifier", problems)
+def _validate_plugin_tables(top: TopLevel, plugins: Any, base_dir: Path, problems: list,
+                            check_paths: bool = False) -> Config:
+    context = {"base_dir": base_dir, "check_paths": check_paths}
+    sources = _typed_tables("sources", top.sources, plugins.sources(), "source", problems, context)
+    notifiers = _typed_tables("notifiers", top.notifiers, plugins.notifiers(), "notifier", problems, context)
     calendars: dict[str, BaseModel] = {}
     calendar_model = _optional_model("careplug.calendar", "CalendarOptions")
     for name, table in top.calendars.items():
@@ -672,7 +683,8 @@ def plugin_modules(path: str | os.PathLike) -> list[str]:
     return out
 
 
-def load(path: str | os.PathLike, *, plugins: Any = None) -> Config:
+def load(path: str | os.PathLike, *, plugins: Any = None, check_paths: bool = False) -> Config:
+    """Read and validate the config file at ``path`` (``parse``; ``check_paths`` as there)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")   # a byte-order mark (Windows editors) is not content
@@ -690,4 +702,4 @@ def load(path: str | os.PathLike, *, plugins: Any = None) -> Config:
     except OSError as exc:
         raise ConfigError([ConfigProblem("", f"cannot read config file {path}: {exc.strerror or exc}", None,
                                          None, str(path))]) from None
-    return parse(text, file=str(path), base_dir=path.resolve().parent, plugins=plugins)
+    return parse(text, file=str(path), base_dir=path.resolve().parent, plugins=plugins, check_paths=check_paths)

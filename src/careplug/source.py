@@ -38,7 +38,11 @@ Item = Union[Record, Checkpoint, Quarantined]
 
 
 class SourceOptions(BaseModel):
-    """Base of a source's option model: unknown keys are errors (a typo must not pass silently)."""
+    """Base of a source's option model: unknown keys are errors (a typo must not pass silently).
+
+    careplug validates it with the pydantic context ``{"base_dir": <the config file's folder>,
+    "check_paths": bool}`` (``info.context`` in a validator): with ``check_paths`` (``careplug
+    validate``) a validator should also check that a file or folder the options name exists."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 
 import careplug
 from careplug.errors import FatalSourceError
@@ -71,6 +71,21 @@ class FilesOptions(SourceOptions):
     encoding: str = Field("utf-8", description="Text encoding of the files.")
     checkpoint_every: int = Field(1000, ge=1, description="Records between checkpoints.")
     outbox: str | None = Field(None, description="JSON Lines file nudges are written to; default <path>/outbox.jsonl.")
+
+    @field_validator("path")
+    @classmethod
+    def _existing_folder(cls, value: str, info: ValidationInfo) -> str:
+        """With ``check_paths`` in the context (``careplug validate``): the folder must exist."""
+        context = info.context or {}
+        if not context.get("check_paths"):
+            return value                        # a run: a missing folder fails this source's streams
+        folder = resolve_path(value, context.get("base_dir"))
+        if not os.path.exists(folder):
+            raise ValueError(f"folder {folder} does not exist (a relative path is relative to the config "
+                             "file's folder)")
+        if not os.path.isdir(folder):
+            raise ValueError(f"{folder} is a file, not a folder: name the folder holding the export files")
+        return value
 
     @field_validator("time_zone")
     @classmethod
@@ -107,6 +122,15 @@ class FilesOptions(SourceOptions):
         if unknown:
             raise ValueError(f"unknown stream(s) {', '.join(unknown)}; known: {', '.join(STREAMS)}")
         return value
+
+
+def resolve_path(path: str, base_dir: str | os.PathLike | None) -> str:
+    """``path`` with ``~`` expanded, relative to ``base_dir`` (the config file's folder; else the
+    working directory)."""
+    path = os.path.expanduser(path)
+    if not os.path.isabs(path):
+        path = os.path.join(base_dir or os.getcwd(), path)
+    return os.path.normpath(path)
 
 
 # --- rows → records ---------------------------------------------------------------------------------
@@ -218,8 +242,8 @@ class FilesSource(Source):
 
     def __init__(self, name: str, options: FilesOptions, *, base_dir: str | None = None):
         super().__init__(name, options, base_dir=base_dir)
-        self.path = self._resolve(options.path)
-        self.outbox = self._resolve(options.outbox) if options.outbox else os.path.join(self.path, "outbox.jsonl")
+        self.path = resolve_path(options.path, base_dir)
+        self.outbox = resolve_path(options.outbox, base_dir) if options.outbox else os.path.join(self.path, "outbox.jsonl")
         self.tz = ZoneInfo(options.time_zone)
         self._readers: dict[str, _RowReader] = {}
 
@@ -227,12 +251,6 @@ class FilesSource(Source):
     def outbox_path(self) -> str:
         """The outbox file nudges are appended to."""
         return self.outbox
-
-    def _resolve(self, path: str) -> str:
-        path = os.path.expanduser(path)
-        if not os.path.isabs(path):
-            path = os.path.join(self.base_dir or os.getcwd(), path)
-        return os.path.normpath(path)
 
     def file_for(self, stream: str) -> tuple[str, str] | None:
         """``(path, format)`` of a stream's file, or None when there is none."""
