@@ -430,3 +430,48 @@ def test_a_run_loads_a_config_whose_export_folder_is_missing_so_the_other_source
     (tmp_path / "notes").mkdir()
     (tmp_path / "careplug.toml").write_text(FILES_SOURCES.replace("notes.txt", "notes"))
     assert set(load(tmp_path / "careplug.toml").sources) == {"helpdesk", "other", "notes"}
+
+
+@pytest.mark.parametrize("hours, got", [("9", "got 9"), ('["09:00-12:00", 5]', "got 5 in the list"),
+                                        ("{ from = 9 }", "got {'from': 9}")])
+def test_opening_hours_of_the_wrong_type_are_one_problem_at_the_day_saying_what_is_accepted(hours, got):
+    problems = problems_of(f"""
+        [calendars.default]
+        timezone = "Europe/Berlin"
+        hours = {{ mon-fri = {hours} }}
+    """, Plugins(load_entry_points=False, builtins=()))
+    [problem] = problems
+    assert (problem.path, problem.line) == ("calendars.default.hours.mon-fri", 4)
+    assert problem.message.startswith('opening hours are a string like "09:00-17:00"')
+    assert 'or a list of them like ["09:00-12:00", "13:00-17:00"]' in problem.message and got in problem.message
+
+
+class PagesOptions(SourceOptions):
+    pages: int | list[int] = 1
+    mode: str | list[str] = "all"
+
+
+class Pages(Source):
+    kind = "pages"
+    Options = PagesOptions
+
+
+class PagesPlugin:
+    @careplug.hookimpl
+    def careplug_register_sources(self, register):
+        register(Pages)
+
+
+def test_a_plugins_union_option_is_reported_at_its_key_never_under_pydantic_s_member_names():
+    plugins = Plugins(load_entry_points=False, builtins=())
+    plugins.register(PagesPlugin(), name="pages")
+    problems = problems_of("""
+        [sources.p]
+        type = "pages"
+        pages = [1, "two"]
+        mode = { all = true }
+    """, plugins)
+    assert [(p.path, p.line, p.message) for p in problems] == [
+        ("sources.p.pages.1", 4, "Input should be a valid integer, unable to parse string as an integer"),
+        ("sources.p.mode", 5, "Input should be a valid string or a valid list"),
+    ]

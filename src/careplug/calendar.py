@@ -29,9 +29,10 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator,
+                      model_validator)
 
 __all__ = ["CalendarOptions", "BusinessCalendar", "DAYS"]
 
@@ -99,8 +100,19 @@ def _intervals(value: str | list[str]) -> str | list[str]:
     return value
 
 
+def _intervals_shape(value: Any) -> Any:
+    """Opening hours are a string or a list of strings; anything else is one problem saying so
+    (not one per member of ``str | list[str]``)."""
+    if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        return value
+    got = next((v for v in value if not isinstance(v, str)), None) if isinstance(value, list) else value
+    where = " in the list" if isinstance(value, list) else ""
+    raise ValueError(f'opening hours are a string like "09:00-17:00" (several: "09:00-12:00, 13:00-17:00") '
+                     f'or a list of them like ["09:00-12:00", "13:00-17:00"]; got {got!r}{where}')
+
+
 DayKey = Annotated[str, AfterValidator(_day_key)]
-Intervals = Annotated[str | list[str], AfterValidator(_intervals)]
+Intervals = Annotated[str | list[str], BeforeValidator(_intervals_shape), AfterValidator(_intervals)]
 
 
 def _close(value: str, options: list[str]) -> str:

@@ -380,30 +380,90 @@ def _line_for(lines: dict[tuple, int], path: tuple) -> int | None:
 
 def _pydantic_problems(exc: ValidationError, prefix: tuple, model: type[BaseModel] | None,
                        data: Any = None) -> list[tuple[tuple, str, str | None]]:
+    """Each error as ``(key path, message, hint)``; the problems of a union's members (``str |
+    list[str]``) are read as one value's (``_union_problems``), never under the members' labels."""
     out = []
+    unions: list[tuple[tuple, tuple, str, str | None]] = []     # (the union's path, problem)
     for err in exc.errors(include_input=False, include_url=False):
         loc = tuple(p for p in err["loc"] if p != "[key]")    # a bad dict key: the key's path
+        loc, union_at = _without_labels(loc, data, missing=err["type"] == "missing")
         if err["type"] == "value_error":
             loc = _named_key(loc, str(err["msg"]), data)
-        kind = err["type"]
-        hint = None
-        if kind == "extra_forbidden":
-            message = "unknown key"
-            known = _known_fields(model, loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            if close:
-                hint = f"did you mean {close[0]!r}?"
-            elif known:
-                hint = "allowed keys: " + ", ".join(sorted(known))
-        elif kind == "missing":
-            message = "required key is missing"
+        if union_at is not None:
+            unions.append((prefix + union_at, prefix + loc, *_message(err, model, loc)))
         else:
-            message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-            ctx = err.get("ctx") or {}
-            if "expected" in ctx and str(ctx["expected"]) not in message:
-                hint = f"expected {ctx['expected']}"
-        out.append((prefix + loc, message, hint))
+            out.append((prefix + loc, *_message(err, model, loc)))
+    return out + _union_problems(unions)
+
+
+_LABEL = re.compile(r"(?:str|int|float|bool|bytes|date|datetime|time|timedelta|decimal|uuid|none|any"
+                    r"|[a-z][a-z-]*\[.*\]|[A-Z][A-Za-z0-9_]*)")
+"""What pydantic names the member of a union in an error location: ``str``, ``list[str]``,
+``function-after[...]``, a model's class name."""
+
+
+def _without_labels(loc: tuple, data: Any, *, missing: bool) -> tuple[tuple, tuple | None]:
+    """``loc`` without the label pydantic adds for the member of a union that failed
+    (``hours.mon-fri.str``, ``hours.mon-fri.list[str].1``), and the path of that union's value
+    (None when there is no label). A part is a label when it looks like one and names no key of
+    the data there (a key the error says is missing is kept)."""
+    out: list[Any] = []
+    union_at = None
+    node, known = data, True
+    for i, part in enumerate(loc):
+        present = known and ((isinstance(node, dict) and part in node) or
+                             (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)))
+        if present:
+            node = node[part]
+        elif (isinstance(part, str) and _LABEL.fullmatch(part) and not (missing and i == len(loc) - 1)
+              and union_at is None):
+            union_at = tuple(out)
+            continue
+        else:
+            known = False
+        out.append(part)
+    return tuple(out), union_at
+
+
+def _union_problems(unions: list[tuple[tuple, tuple, str, str | None]]) -> list[tuple[tuple, str, str | None]]:
+    """One union's problems as people read them: when some member got further into the value (a
+    list whose element 1 is no string), only its problems; otherwise one problem at the value
+    saying what each member expected ("Input should be a valid string or a valid list")."""
+    out: list[tuple[tuple, str, str | None]] = []
+    by_union: dict[tuple, list[tuple[tuple, str, str | None]]] = {}
+    for union_at, path, message, hint in unions:
+        by_union.setdefault(union_at, []).append((path, message, hint))
+    for union_at, problems in by_union.items():
+        deeper = [p for p in problems if len(p[0]) > len(union_at)]
+        if deeper:
+            out += list(dict.fromkeys(deeper))
+            continue
+        wanted = [m.removeprefix("Input should be ") for _, m, _ in problems]
+        message = "Input should be " + " or ".join(dict.fromkeys(wanted))
+        out.append((union_at, message, next((h for _, _, h in problems if h), None)))
     return out
+
+
+def _message(err: Any, model: type[BaseModel] | None, loc: tuple) -> tuple[str, str | None]:
+    """The message and hint of one pydantic error at ``loc`` (its key path in the table)."""
+    kind = err["type"]
+    hint = None
+    if kind == "extra_forbidden":
+        message = "unknown key"
+        known = _known_fields(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        if close:
+            hint = f"did you mean {close[0]!r}?"
+        elif known:
+            hint = "allowed keys: " + ", ".join(sorted(known))
+    elif kind == "missing":
+        message = "required key is missing"
+    else:
+        message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        ctx = err.get("ctx") or {}
+        if "expected" in ctx and str(ctx["expected"]) not in message:
+            hint = f"expected {ctx['expected']}"
+    return message, hint
 
 
 def _named_key(loc: tuple, message: str, data: Any) -> tuple:
