@@ -58,3 +58,14 @@ def test_mark_resolved_closes_open_findings_once(store):
     assert store_findings.get(store, f.key).resolved_at == at
     assert [r.key for r in store_findings.resolved_since(store, at)] == [f.key]
     assert store_findings.resolved_since(store, at + timedelta(seconds=1)) == []
+
+
+def test_mark_resolved_takes_each_keys_own_time(store):
+    a, b = _finding("m1"), _finding("m2")
+    store_findings.save(store, [a, b])
+    times = {a.key: T0 + timedelta(hours=1), b.key: T0 + timedelta(hours=2), "unknown|x|y": T0}
+    done = store_findings.mark_resolved(store, times)
+    assert {f.key: f.resolved_at for f in done} == {a.key: T0 + timedelta(hours=1), b.key: T0 + timedelta(hours=2)}
+    assert store_findings.get(store, a.key).resolved_at == T0 + timedelta(hours=1)
+    assert store_findings.get(store, b.key).resolved_at == T0 + timedelta(hours=2)
+    assert [f.key for f in store_findings.resolved_since(store, T0 + timedelta(hours=2))] == [b.key]

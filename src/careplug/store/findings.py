@@ -12,7 +12,7 @@ so findings and the subjects' due times are written together.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -178,7 +178,9 @@ def open_by_subject(store: "Store", subjects: Iterable[str] | None = None, *,
 
 
 def resolved_since(store: "Store", since: datetime, *, conn: Connection | None = None) -> list[Finding]:
-    """Findings resolved at or after ``since`` (so their pending nudges can be cancelled)."""
+    """Findings resolved at or after ``since``. ``resolved_at`` is when the condition cleared, which
+    may be before the check that saw it clear (a reply synced late): what one run resolved is in its
+    ``CheckResult.resolved``, not necessarily here."""
     t = schema.findings.c
     q = (select(t.data).where(t.status == "resolved", t.resolved_at >= since.timestamp())
          .order_by(t.resolved_at, t.key))
@@ -186,24 +188,29 @@ def resolved_since(store: "Store", since: datetime, *, conn: Connection | None =
         return [decode(d) for d in c.execute(q).scalars()]
 
 
-def mark_resolved(store: "Store", keys: Iterable[str], at: datetime, *,
+def mark_resolved(store: "Store", keys: Iterable[str] | Mapping[str, datetime], at: datetime | None = None, *,
                   conn: Connection | None = None) -> list[Finding]:
-    """Mark open findings resolved at ``at``; returns the findings that were open and now are not.
-    Keys that are unknown or already resolved are ignored."""
-    keys = sorted(set(keys))
-    if not keys:
+    """Mark open findings resolved: every key in ``keys`` at ``at``, or, when ``keys`` maps each key
+    to its own time (when its condition cleared, as the check engine finds it), each at that time.
+    Returns the findings that were open and now are not. Keys that are unknown or already resolved
+    are ignored."""
+    times: Mapping[str, datetime | None] = keys if isinstance(keys, Mapping) else dict.fromkeys(keys, at)
+    if any(t is None for t in times.values()):
+        raise TypeError("mark_resolved needs a time: `at`, or a mapping of keys to times")
+    ordered = sorted(times)
+    if not ordered:
         return []
     done: list[Finding] = []
     with _begin(store, conn) as c:
-        for i in range(0, len(keys), IDS_CHUNK):
-            ids = ids_param(c.dialect.name, keys[i:i + IDS_CHUNK])
+        for i in range(0, len(ordered), IDS_CHUNK):
+            ids = ids_param(c.dialect.name, ordered[i:i + IDS_CHUNK])
             for data in c.execute(_OPEN_BY_KEY, {"ids": ids, "status": "open"}).scalars():
                 f = decode(data)
-                f.resolved_at = at
+                f.resolved_at = times[f.key]
                 f.next_check_at = None
                 done.append(f)
         if done:
             stmt = update(schema.findings).where(schema.findings.c.key == bindparam("k")).values(
                 status="resolved", resolved_at=bindparam("at"), data=bindparam("d"))
-            c.execute(stmt, [{"k": f.key, "at": at.timestamp(), "d": encode(f)} for f in done])
+            c.execute(stmt, [{"k": f.key, "at": f.resolved_at.timestamp(), "d": encode(f)} for f in done])
     return done
