@@ -9,8 +9,11 @@ One run (``run_check``):
    subjects, never one per subject), every enabled rule whose ``subjects`` include the subject's
    kind, then ``careplug_detect_neglect`` (plugins);
 3. diff against the subject's stored open findings: new -> saved; stage or due time changed ->
-   updated (keeping the first ``detected_at``); no longer reported -> resolved at ``now``, and
-   ``careplug_finding_resolved`` called once, after the transaction commits;
+   updated (keeping the first ``detected_at``); no longer reported -> resolved at the instant its
+   condition cleared (the reply, the solve, the completed task: ``_clearing_times`` re-evaluates
+   only that finding's rule over the history as it stood at each change since ``detected_at``;
+   ``now`` when time passing cleared it or that cannot be told), and ``careplug_finding_resolved``
+   called once, after the transaction commits;
 4. ``store.mark_evaluated``: the subject is clean, and its next due time is the earliest
    ``next_check_at`` of its assessments and findings.
 
@@ -30,6 +33,7 @@ import hashlib
 import json
 import logging
 import time as _time
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -160,6 +164,7 @@ class _Evaluator:
                 self.by_kind.setdefault(kind, []).append(rule)
         # (rule, its assess) per subject kind, looked up once rather than per subject
         self._assessors = {kind: [(rule, _assessor(rule)) for rule in group] for kind, group in self.by_kind.items()}
+        self._named = {(kind, rule.name): a for kind, group in self._assessors.items() for rule, a in group}
         self._reported: set[str] = set(result.failures)
 
     def kinds(self) -> set[str]:
@@ -195,6 +200,24 @@ class _Evaluator:
             plugin_failed = bool(hook_failures)
             self.result.failures += [hf.describe(f"on {subject}") for hf in hook_failures]
         return _Outcome(found, wake, failed, plugin_failed)
+
+    def keys_of(self, subject: str, history: History, now: datetime, rule: str | None) -> set[str] | None:
+        """The keys one rule (``None``: the plugins' ``careplug_detect_neglect``) reports on ``subject``
+        at ``now``; None when it cannot tell: the rule does not watch this kind of subject, there are
+        no plugins, or it raised (not a failure of the run: ``_clearing_times`` then keeps the run's
+        time)."""
+        try:
+            if rule is not None:
+                assess_ = self._named.get((subject_kind(subject), rule))
+                return None if assess_ is None else {f.key for f in list_of(assess_(history, now).findings, Finding)}
+            if self.plugins is None:
+                return None
+            with self.plugins.recording() as hook_failures:
+                keys = {f.key for f in self.plugins.detect_neglect(subject, history, now)}
+            return None if hook_failures else keys
+        except Exception:  # as when it cannot tell
+            log.debug("%s failed on %s as of %s", rule or "a plugin", subject, now, exc_info=True)
+            return None
 
 
 def notify_resolved(plugins: Any, findings: Iterable[Finding], result: CheckResult) -> None:
@@ -349,7 +372,6 @@ def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, resu
         histories = bulk.load_histories(store, wanted)
     existing = store_findings.open_by_subject(store, batch)
     to_save: list[Finding] = []
-    to_resolve: list[str] = []
     resolved: list[Finding] = []
     evaluated: dict[str, datetime | None] = {}
     for subject in batch:
@@ -388,23 +410,89 @@ def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, resu
                 continue                          # a failing plugin's findings stay as they were
             prev.resolved_at = now
             prev.next_check_at = None
-            to_resolve.append(key)
             resolved.append(prev)
         if outcome.failed_rules or outcome.plugin_failed:
             wake = now                            # a failure is not an evaluation: retried next run
         evaluated[subject] = wake
+    if resolved:                                  # rare: only then is the past looked at
+        _clearing_times(ev, histories, resolved, now)
     result.n_resolved += len(resolved)
     if keep_findings:
         result.resolved += resolved
     if not dry_run:
         with store.transaction() as conn:
             store_findings.save(store, to_save, conn=conn)
-            store_findings.mark_resolved(store, to_resolve, now, conn=conn)
+            store_findings.mark_resolved(store, {f.key: f.resolved_at for f in resolved}, conn=conn)
             if evaluated_into is None:
                 store.mark_evaluated(evaluated, now, conn=conn)
     if evaluated_into is not None:
         evaluated_into.update(evaluated)
     return resolved
+
+
+CLEARING_STEPS = 16      # instants looked at per resolved finding, at most (besides when it was detected)
+
+
+def _clearing_times(ev: _Evaluator, histories: dict[str, History], gone: list[Finding], now: datetime) -> None:
+    """Set ``resolved_at`` of each of ``gone`` — open findings that their subject's evaluation at
+    ``now`` no longer reports — to when its condition cleared, as the replay would tell it.
+
+    Only the finding's own rule is evaluated, on ``history_at(history, t)`` at ``t``; a finding of
+    no enabled rule is a plugin's (``careplug_detect_neglect`` is called, as in the replay: a plugin
+    that reads only the history it is given is answered exactly; one that asks its CRM what holds
+    now reports nothing at the earlier instants either, and its finding is resolved at ``now``).
+
+    1. It must still be reported at its ``detected_at`` (``started_at`` if none), when the store
+       last knew it open, under today's rules and records; else ``now`` (a rule retuned or switched
+       off, a record synced late that predates the detection, a plugin that cannot tell, a subject
+       that is gone).
+    2. Then the instants where the history changed (``_instants``: records created, tasks completed,
+       conversations solved) after ``detected_at`` and before ``now`` are tried latest first, back
+       to the first one that still reports it: the finding cleared at the instant after that one,
+       the start of its last absence (a finding that cleared and came back before it cleared for
+       good is resolved when it cleared for good, as the replay shows it).
+    3. None of them cleared it (time passing did: a lookback or ``max_age`` ran out) -> ``now``.
+       Past ``CLEARING_STEPS`` instants still without it: the earliest of those (it had cleared by
+       then at the latest).
+
+    Never earlier than ``detected_at``; a rule or plugin that raises here keeps the latest instant
+    known (``now`` at worst) and is not a failure of the run. ``_run_batch`` calls it only when
+    something resolved: a run where nothing does pays nothing."""
+    by_subject: dict[str, list[Finding]] = {}
+    for f in gone:
+        by_subject.setdefault(f.subject, []).append(f)
+    for subject, findings in by_subject.items():
+        history = histories.get(subject)
+        if history is not None:
+            _clearing_times_of(ev, subject, history, findings, now)
+
+
+def _clearing_times_of(ev: _Evaluator, subject: str, history: History, findings: list[Finding],
+                       now: datetime) -> None:
+    """``_clearing_times`` for one subject's findings: each view of the history and each rule's
+    keys at an instant computed once."""
+    instants = _instants(history)
+    views: dict[datetime, History] = {}
+    keys: dict[tuple[str | None, datetime], set[str] | None] = {}
+
+    def reported(f: Finding, t: datetime) -> bool | None:
+        rule = f.rule if f.rule in ev.rule_names else None
+        if (rule, t) not in keys:
+            if t not in views:
+                views[t] = history_at(history, t)
+            keys[rule, t] = ev.keys_of(subject, views[t], t, rule)
+        found = keys[rule, t]
+        return None if found is None else f.key in found
+
+    for f in findings:
+        since = f.detected_at or f.started_at
+        if since >= now or not reported(f, since):
+            continue                                        # resolved at now
+        lo, hi = bisect_right(instants, since), bisect_left(instants, now)
+        for t in reversed(instants[max(lo, hi - CLEARING_STEPS):hi]):
+            if reported(f, t) is not False:                 # still there then (or cannot tell)
+                break
+            f.resolved_at = t
 
 
 # --- replay (--dry-run --since) ----------------------------------------------------------------
@@ -442,16 +530,16 @@ def replay_store(store: Any, rules: list[Any], now: datetime, since: timedelta, 
 
 
 def _instants(history: History) -> list[datetime]:
+    """Every instant the history changed, in time order: records created, tasks completed,
+    conversations solved."""
     out = []
     for group in (history.conversations, history.messages, history.events, history.ratings, history.tasks,
                   history.customers):
         for r in group:
-            at = getattr(r, "created_at", None)
-            if at is not None:
-                out.append(at)
-            done = getattr(r, "completed_at", None)
-            if done is not None:
-                out.append(done)
+            for name in ("created_at", "completed_at", "solved_at"):
+                at = getattr(r, name, None)
+                if at is not None:
+                    out.append(at)
     return sorted(set(out))
 
 

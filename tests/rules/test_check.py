@@ -22,10 +22,12 @@ from conftest import Journey, context, ny
 class Recorder:
     def __init__(self):
         self.resolved = []
+        self.at = {}
 
     @careplug.hookimpl
     def careplug_finding_resolved(self, finding):
         self.resolved.append(finding.key)
+        self.at[finding.key] = finding.resolved_at
 
 
 class Exploding(careplug.Rule):
@@ -72,7 +74,7 @@ def test_a_finding_is_saved_then_escalated_when_due_then_resolved_once_by_a_repl
     journey.load()
     cleared = evaluate_store(store, rules, ny(2026, 3, 2, 14, 5), plugins=plugins)
     assert [f.key for f in cleared.resolved] == [stored.key]
-    assert store_findings.get(store, stored.key).resolved_at == ny(2026, 3, 2, 14, 5)
+    assert store_findings.get(store, stored.key).resolved_at == ny(2026, 3, 2, 14)     # the reply, not the check
     evaluate_store(store, rules, ny(2026, 3, 2, 15), plugins=plugins, full=True)
     assert plugins.recorder.resolved == [stored.key]
 
@@ -511,3 +513,157 @@ def test_a_rule_failing_on_a_subject_is_reported_once_however_often_the_replay_r
     journey.load()
     result = replay_store(store, [Broken()], ny(2026, 3, 3, 9), timedelta(days=2))
     assert len(result.failures) == 1 and "boom" in result.failures[0]
+
+
+# --- when a finding cleared -------------------------------------------------------------------
+
+
+def breached(journey, store, rules=None, *, at=None):
+    """Ada's email of 09:00 New York, unanswered; checked at 14:00 (or ``at``): breached and stored."""
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    [f] = evaluate_store(store, rules or [unanswered()], at or ny(2026, 3, 2, 14)).new
+    assert f.stage == "breach"
+    return conv, f
+
+
+def test_a_reply_clears_the_finding_at_the_reply_time_not_at_the_check_that_saw_it(journey, store, plugins):
+    conv, f = breached(journey, store)
+    journey.reply(conv, ny(2026, 3, 2, 14, 30))
+    journey.load()
+    result = evaluate_store(store, [unanswered()], ny(2026, 3, 2, 17), plugins=plugins)
+    [resolved] = result.resolved
+    assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 14, 30)
+    assert store_findings.get(store, f.key).resolved_at == ny(2026, 3, 2, 14, 30)
+    assert plugins.recorder.at == {f.key: ny(2026, 3, 2, 14, 30)}         # the hook sees the same time
+
+
+def test_a_reply_synced_after_a_check_that_still_saw_the_finding_clears_it_at_the_reply_time(journey, store):
+    conv, f = breached(journey, store)
+    evaluate_store(store, [unanswered()], ny(2026, 3, 2, 15), full=True)   # the reply is not synced yet
+    journey.reply(conv, ny(2026, 3, 2, 14, 30))
+    journey.load()
+    evaluate_store(store, [unanswered()], ny(2026, 3, 2, 17))
+    assert store_findings.get(store, f.key).resolved_at == ny(2026, 3, 2, 14, 30)
+
+
+def test_solving_the_conversation_clears_the_finding_at_the_solve_time(journey, store):
+    conv, f = breached(journey, store)
+    journey.reply(conv, ny(2026, 3, 2, 14, 10), "a note", public=False)     # a change that does not clear it
+    journey.status(conv, ny(2026, 3, 2, 15, 20), Status.SOLVED)
+    journey.load()
+    [resolved] = evaluate_store(store, [unanswered()], ny(2026, 3, 2, 17)).resolved
+    assert resolved.resolved_at == ny(2026, 3, 2, 15, 20)
+    assert store_findings.get(store, f.key).resolved_at == ny(2026, 3, 2, 15, 20)
+
+
+def test_a_call_logged_after_solving_is_the_check_in_and_clears_it_at_its_completion_time(journey, store):
+    from careplug.rules.check_in import CheckIn, CheckInOptions
+
+    rules = [CheckIn(CheckInOptions(), context())]
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.status(conv, ny(2026, 3, 2, 12), Status.SOLVED)
+    call = journey.task(at=ny(2026, 3, 4, 9), done=False, conv=conv, subject="Check in with Ada")
+    journey.load()
+    [f] = evaluate_store(store, rules, ny(2026, 3, 5, 13)).new               # three days after solving
+    assert f.stage == "due"
+    call.done, call.completed_at, call.updated_at = True, ny(2026, 3, 6, 10), ny(2026, 3, 6, 10)
+    journey.records.append(call)
+    journey.load()
+    [resolved] = evaluate_store(store, rules, ny(2026, 3, 6, 15)).resolved
+    assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 6, 10)
+
+
+def test_a_finding_that_expires_with_time_is_resolved_at_the_check(journey, store):
+    from careplug.rules.check_in import CheckIn, CheckInOptions
+
+    rules = [CheckIn(CheckInOptions(max_age="14d"), context())]
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.status(conv, ny(2026, 3, 2, 12), Status.SOLVED)
+    journey.load()
+    [f] = evaluate_store(store, rules, ny(2026, 3, 5, 13)).new
+    journey.reply(conv, ny(2026, 3, 10, 9), "a note", public=False)         # history changes, the check-in is still due
+    journey.load()
+    [resolved] = evaluate_store(store, rules, ny(2026, 3, 17, 9)).resolved  # 14 days after solving: expired
+    assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 17, 9)
+
+
+def test_a_finding_a_retuned_rule_no_longer_reports_is_resolved_at_the_check(journey, store):
+    conv, f = breached(journey, store)
+    journey.reply(conv, ny(2026, 3, 2, 14, 10), "a note", public=False)
+    journey.load()
+    retuned = Unanswered(UnansweredOptions(first_reply="4h", scope={"channels": ["chat"]}), context())
+    [resolved] = evaluate_store(store, [retuned], ny(2026, 3, 2, 17), full=True).resolved
+    assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 17)
+
+
+def test_the_stored_resolution_time_agrees_with_the_replay_when_the_finding_came_back_first(journey, store):
+    conv, f = breached(journey, store)
+    journey.status(conv, ny(2026, 3, 2, 14, 30), Status.SOLVED)          # solved without a reply: clears
+    journey.status(conv, ny(2026, 3, 2, 15), Status.OPEN)                # reopened: back
+    journey.reply(conv, ny(2026, 3, 2, 15, 30))                            # answered: clears for good
+    journey.load()
+    evaluate_store(store, [unanswered()], ny(2026, 3, 2, 17))
+    stored = store_findings.get(store, f.key)
+    [replayed] = replay_store(store, [unanswered()], ny(2026, 3, 2, 17), timedelta(hours=8)).findings
+    assert stored.resolved_at == replayed.resolved_at == ny(2026, 3, 2, 15, 30)
+
+
+class WaitingPlugin:
+    """A plugin reporting, from the history, a conversation whose customer spoke last."""
+
+    @careplug.hookimpl
+    def careplug_detect_neglect(self, subject, history, now):
+        if not subject.startswith("conversation:") or not history.messages:
+            return None
+        last = history.messages[-1]
+        if last.direction.value != "inbound":
+            return None
+        return [careplug.Finding(rule="crm_waiting", subject=subject, occurrence=last.external_id, stage="breach",
+                                 severity=careplug.Severity.BREACH, summary="the customer spoke last",
+                                 started_at=last.created_at)]
+
+
+def test_a_plugins_finding_clears_at_the_instant_its_history_says(journey, store, plugins):
+    plugins.register(WaitingPlugin(), name="waiting")
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    [f] = evaluate_store(store, [], ny(2026, 3, 2, 10), plugins=plugins).new
+    journey.reply(conv, ny(2026, 3, 2, 11))
+    journey.load()
+    [resolved] = evaluate_store(store, [], ny(2026, 3, 2, 12), plugins=plugins).resolved
+    assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 11)
+    assert plugins.recorder.at == {f.key: ny(2026, 3, 2, 11)}
+
+
+def test_a_plugins_finding_read_from_its_crm_clears_at_the_check(journey, store, plugins):
+    class CrmSla:
+        """Reports what its CRM says now, whatever the history: no instant before now to resolve at."""
+
+        breached = True
+
+        @careplug.hookimpl
+        def careplug_detect_neglect(self, subject, history, now):
+            return [careplug.Finding(rule="crm_sla", subject=subject, occurrence="sla", stage="breach",
+                                     severity=careplug.Severity.BREACH, summary="SLA breached in the CRM",
+                                     started_at=ny(2026, 3, 2, 9))] if self.breached and subject.startswith("conversation:") else None
+
+    sla = CrmSla()
+    plugins.register(sla, name="sla")
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    [f] = evaluate_store(store, [], ny(2026, 3, 2, 10), plugins=plugins).new
+    journey.reply(conv, ny(2026, 3, 2, 11))
+    journey.load()
+    sla.breached = False
+    result = evaluate_store(store, [], ny(2026, 3, 2, 12), plugins=plugins)
+    [resolved] = result.resolved
+    assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 12) and result.ok
