@@ -40,3 +40,31 @@ def test_a_customers_history_shows_their_nudges_through_the_history_hook(crm, st
     items = plugins.relationship_history(uid, app.store)
     assert [(i.kind, i.source) for i in items] == [("nudge", "crm")]
     assert items[0].summary.startswith("task for alice (delivered)")
+
+
+def test_time_to_action_runs_to_the_reply_that_cleared_the_finding_not_to_the_check_that_saw_it(crm, store_path):
+    from careplug.check import evaluate_store
+    from careplug.model import AuthorRole, Channel, Direction, Message, Status
+    from careplug.nudges.ledger import Ledger
+    from careplug.rules.unanswered import Unanswered, UnansweredOptions
+
+    app = make_app(store_path, crm.url)
+    rules = [Unanswered(UnansweredOptions(first_reply="4h"), None)]          # wall time
+    app.store.commit_batch("crm", "all", [
+        Customer("crm", "c1", name="Ada", emails=["ada@example.com"]),
+        Conversation("crm", "1", customer_id="c1", channel=Channel.EMAIL, status=Status.OPEN, assignee="alice",
+                     created_at=T0 - timedelta(hours=5), updated_at=T0 - timedelta(hours=5)),
+        Message("crm", "m1", conversation_id="1", direction=Direction.INBOUND, author_role=AuthorRole.CUSTOMER,
+                channel=Channel.EMAIL, created_at=T0 - timedelta(hours=5), body="Hello?")], cursor=None)
+    [f] = evaluate_store(app.store, rules, T0).new                              # breached an hour ago
+    run_nudges(app, T0)                                                          # the nudge is delivered at T0
+    app.store.commit_batch("crm", "all", [
+        Message("crm", "m2", conversation_id="1", direction=Direction.OUTBOUND, author_role=AuthorRole.AGENT,
+                author="alice", channel=Channel.EMAIL, created_at=T0 + timedelta(minutes=25), body="Sorry!")],
+        cursor=None)
+    [resolved] = evaluate_store(app.store, rules, T0 + timedelta(hours=3)).resolved
+    assert resolved.key == f.key
+    run_nudges(app, T0 + timedelta(hours=3))
+    [row] = Ledger(app.store).rows(finding_keys=[f.key])
+    assert row.delivered_at == T0.timestamp() and row.outcome["time_to_action_s"] == 25 * 60
+    assert outcomes.summary(app.store).median_s == 25 * 60

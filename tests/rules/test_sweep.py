@@ -13,10 +13,11 @@ from sqlalchemy import select
 import careplug
 from careplug.check import evaluate_store
 from careplug.errors import CareplugError
-from careplug.model import Task
+from careplug.model import AuthorRole, Channel, Direction, Message, Task
 from careplug.plugins import Plugins
 from careplug.rules.quiet_customer import QuietCustomer, QuietCustomerOptions
 from careplug.store import Store, bulk, schema
+from careplug.store import findings as store_findings
 from careplug.store.families import load_families
 from careplug.sweep import default_workers, sweep_store
 from careplug.testing.generator import generate
@@ -130,6 +131,31 @@ def test_findings_a_changed_configuration_no_longer_reports_are_resolved_once_in
     assert result.n_resolved == len(open_before)
     assert all(status == "resolved" for _k, rule, _s, _st, _sev, status, *_t in snapshot(store)[0]
                if rule == "check_in")
+
+
+def test_a_sweep_resolves_findings_at_the_same_instants_as_evaluating_each_subject(generated, tmp_path):
+    """Replies at NOW+1h to the conversations left unanswered at NOW; both evaluations at NOW+5h
+    resolve those findings at the reply, not at the run."""
+    reply_at, later = NOW + timedelta(hours=1), NOW + timedelta(hours=5)
+    stores = [copy_of(generated, tmp_path, "one.db"), copy_of(generated, tmp_path, "swept.db")]
+    for store in stores:
+        evaluate_store(store, all_rules(), NOW, full=True)
+    waiting = [f for f in store_findings.open_findings(stores[0], rule="unanswered") if f.conversation_id]
+    assert len(waiting) >= 5
+    replies = [Message(f.source, f"reply-{n}", conversation_id=f.conversation_id, direction=Direction.OUTBOUND,
+                       author_role=AuthorRole.AGENT, author="agent-1", channel=Channel.EMAIL, created_at=reply_at,
+                       body="Sorry for the wait") for n, f in enumerate(waiting)]
+    for store in stores:
+        store.commit_batch("gen", "replies", replies, cursor=None)
+    reference = evaluate_store(stores[0], all_rules(), later, full=True, chunk=37)
+    result = sweep_store(stores[1], all_rules(), later, workers=2, chunk=20)
+
+    assert snapshot(stores[1]) == snapshot(stores[0])
+    assert result.n_resolved == reference.n_resolved
+    resolved = {f.key: f.resolved_at for f in reference.resolved}
+    assert {f.key for f in waiting} <= set(resolved)
+    assert {resolved[f.key] for f in waiting} == {reply_at}
+    assert {f.key: f.resolved_at for f in result.resolved} == resolved
 
 
 def test_a_sweep_cut_short_leaves_every_subject_flagged_for_the_next_run(generated, tmp_path):
