@@ -484,15 +484,23 @@ def _clearing_times_of(ev: _Evaluator, subject: str, history: History, findings:
         found = keys[rule, t]
         return None if found is None else f.key in found
 
-    for f in findings:
+    def cleared_at(f: Finding) -> datetime:
         since = f.detected_at or f.started_at
         if since >= now or not reported(f, since):
-            continue                                        # resolved at now
+            return now
         lo, hi = bisect_right(instants, since), bisect_left(instants, now)
+        at = now
         for t in reversed(instants[max(lo, hi - CLEARING_STEPS):hi]):
             if reported(f, t) is not False:                 # still there then (or cannot tell)
                 break
-            f.resolved_at = t
+            at = t
+        return at
+
+    for f in findings:
+        try:
+            f.resolved_at = cleared_at(f)
+        except Exception:  # a time it cannot compare (a plugin's naive datetime): the run's
+            log.debug("when %s cleared could not be told", f.key, exc_info=True)
 
 
 # --- replay (--dry-run --since) ----------------------------------------------------------------

@@ -667,3 +667,27 @@ def test_a_plugins_finding_read_from_its_crm_clears_at_the_check(journey, store,
     result = evaluate_store(store, [], ny(2026, 3, 2, 12), plugins=plugins)
     [resolved] = result.resolved
     assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 12) and result.ok
+
+
+def test_a_plugins_finding_with_a_time_without_zone_is_resolved_at_the_check(journey, store, plugins):
+    class Sloppy:
+        reporting = True
+
+        @careplug.hookimpl
+        def careplug_detect_neglect(self, subject, history, now):
+            if not self.reporting or not subject.startswith("conversation:"):
+                return None
+            return [careplug.Finding(rule="crm_sla", subject=subject, occurrence="sla", stage="breach",
+                                     severity=careplug.Severity.BREACH, summary="SLA breached in the CRM",
+                                     started_at=datetime(2026, 3, 2, 9), detected_at=datetime(2026, 3, 2, 10))]
+
+    sloppy = Sloppy()
+    plugins.register(sloppy, name="sloppy")
+    ada = journey.customer()
+    journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.load()
+    [f] = evaluate_store(store, [], ny(2026, 3, 2, 10), plugins=plugins).new
+    sloppy.reporting = False
+    result = evaluate_store(store, [], ny(2026, 3, 2, 12), plugins=plugins, full=True)
+    [resolved] = result.resolved
+    assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 12) and result.ok
