@@ -9,7 +9,9 @@ A ``Clock`` answers two questions for a rule, in epoch seconds:
   status change that ends it marks the subject for evaluation).
 
 Pauses come from the conversation's status events (``pauses_of``): time spent in a paused status
-(by default pending or on-hold) does not count.
+(by default pending or on-hold) does not count. A clock given pauses out of order, overlapping or
+repeated (a rule of your own joining several conversations' pauses) counts each paused instant
+once: they are sorted and merged when the clock is made.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from ..calendar import BusinessCalendar
 from ..model import Conversation, EventKind, Status
 
-__all__ = ["Pause", "Clock", "pauses_of", "conversation_pauses"]
+__all__ = ["Pause", "Clock", "merged", "pauses_of", "conversation_pauses"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,10 @@ class Pause:
 class Clock:
     calendar: BusinessCalendar
     pauses: list[Pause] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if len(self.pauses) > 1:
+            self.pauses = merged(self.pauses)
 
     def active(self, start: float, now: float) -> float:
         total = self.calendar.elapsed_seconds(start, now)
@@ -54,6 +60,8 @@ class Clock:
         return self.calendar.elapsed_seconds(start, now) - self.active(start, now) if now > start else 0.0
 
     def at(self, start: float, amount: float) -> float | None:
+        if amount <= 0:
+            return start                  # no clock time has to run: due at once, paused or not
         t, remaining = start, amount
         for p in self.pauses:
             if p.end is not None and p.end <= t:
@@ -67,6 +75,22 @@ class Clock:
                 return None
             t = max(t, p.end)
         return self.calendar.add_seconds(t, remaining)
+
+
+def merged(pauses: list[Pause]) -> list[Pause]:
+    """``pauses`` sorted by start, overlapping or touching ones joined (the first one's status
+    names the joined pause; an open-ended pause swallows every later one)."""
+    ordered = sorted(pauses, key=lambda p: p.start)
+    if all(a.end is not None and a.end < b.start for a, b in zip(ordered, ordered[1:])):
+        return ordered
+    out = [ordered[0]]
+    for p in ordered[1:]:
+        last = out[-1]
+        if last.end is not None and p.start > last.end:
+            out.append(p)
+        elif last.end is not None and (p.end is None or p.end > last.end):
+            out[-1] = Pause(last.start, p.end, last.status)
+    return out
 
 
 def pauses_of(conversation: Conversation, events: list, paused: Collection[Status]) -> list[Pause]:
