@@ -628,8 +628,8 @@ class WaitingPlugin:
                                  started_at=last.created_at)]
 
 
-def test_a_plugins_finding_clears_at_the_instant_its_history_says(journey, store, plugins):
-    plugins.register(WaitingPlugin(), name="waiting")
+def _waiting_at_10_answered_at_11(journey, store, plugins):
+    """Ada writes at 9:00; the check at 10:00 finds one thing; the agent replies at 11:00."""
     ada = journey.customer()
     conv = journey.conversation(ada, ny(2026, 3, 2, 9))
     journey.inbound(conv, ny(2026, 3, 2, 9))
@@ -637,6 +637,12 @@ def test_a_plugins_finding_clears_at_the_instant_its_history_says(journey, store
     [f] = evaluate_store(store, [], ny(2026, 3, 2, 10), plugins=plugins).new
     journey.reply(conv, ny(2026, 3, 2, 11))
     journey.load()
+    return f
+
+
+def test_a_plugins_finding_clears_at_the_instant_its_history_says(journey, store, plugins):
+    plugins.register(WaitingPlugin(), name="waiting")
+    f = _waiting_at_10_answered_at_11(journey, store, plugins)
     [resolved] = evaluate_store(store, [], ny(2026, 3, 2, 12), plugins=plugins).resolved
     assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 11)
     assert plugins.recorder.at == {f.key: ny(2026, 3, 2, 11)}
@@ -656,13 +662,7 @@ def test_a_plugins_finding_read_from_its_crm_clears_at_the_check(journey, store,
 
     sla = CrmSla()
     plugins.register(sla, name="sla")
-    ada = journey.customer()
-    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
-    journey.inbound(conv, ny(2026, 3, 2, 9))
-    journey.load()
-    [f] = evaluate_store(store, [], ny(2026, 3, 2, 10), plugins=plugins).new
-    journey.reply(conv, ny(2026, 3, 2, 11))
-    journey.load()
+    f = _waiting_at_10_answered_at_11(journey, store, plugins)
     sla.breached = False
     result = evaluate_store(store, [], ny(2026, 3, 2, 12), plugins=plugins)
     [resolved] = result.resolved
