@@ -10,7 +10,12 @@ evaluation's own:
   calendar, findings written to the store: the ``careplug check --full`` path (``careplug.sweep``,
   ``--workers`` processes, default one per CPU); peak RSS is the parent's and the largest worker's;
 - *incremental*: ``--changed`` conversations re-synced with a change (marked dirty by
-  ``commit_batch``), then the normal run (dirty ∪ due subjects).
+  ``commit_batch``), then the normal run (dirty ∪ due subjects);
+- *replies*: an agent's public reply, an hour after the full evaluation, in ``--changed``
+  conversations with an open ``unanswered`` finding, then the run an hour later: each of those
+  findings resolves, and the run finds when it cleared (``check._clearing_times``). Timed three
+  ways in one process: a dry run without that search, a dry run with it (the ratio is its cost),
+  then the run itself, which counts the findings resolved at the reply's instant.
 
 Writes a table to ``docs/benchmarks-rules.md`` (``--out``). Timings are wall clock on this machine.
 """
@@ -26,7 +31,8 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
 from pathlib import Path
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=timezone.utc)
@@ -110,6 +116,44 @@ def run_incremental(path: str, changed: int) -> dict:
     return {"seconds": seconds, "evaluated": result.evaluated, "dirty": dirty, "peak_rss_mb": _peak_mb()}
 
 
+def run_replies(path: str, changed: int) -> dict:
+    from careplug import check
+    from careplug.model import AuthorRole, Direction, Message
+    from careplug.store import Store
+    from careplug.store import findings as store_findings
+
+    store = Store(path)
+    waiting = sorted({f.subject for f in store_findings.open_findings(store, rule="unanswered")})
+    pick = random.Random(2).sample(waiting, min(changed, len(waiting)))
+    replied, later = NOW + timedelta(hours=1), NOW + timedelta(hours=2)
+    replies = []
+    for i, subject in enumerate(pick):
+        _kind, source, ext = subject.split(":", 2)
+        replies.append(Message(source=source, external_id=f"bench-reply-{i}", conversation_id=ext,
+                               direction=Direction.OUTBOUND, public=True, author="bench-agent",
+                               author_role=AuthorRole.AGENT, created_at=replied, body="Sorted: it works again."))
+    store.commit_batch("bench", "replies", replies, cursor=None)
+    rs, _plugins = rules()
+    clearing = check._clearing_times
+
+    def timed(**kw) -> tuple[float, Any]:
+        started = time.perf_counter()
+        result = check.evaluate_store(store, rs, later, **kw)
+        return time.perf_counter() - started, result
+
+    check._clearing_times = lambda *a, **k: None
+    without, _ = timed(dry_run=True, keep_findings=False)
+    check._clearing_times = clearing
+    with_search, _ = timed(dry_run=True, keep_findings=False)
+    seconds, result = timed(keep_findings=True)
+    picked = set(pick)
+    ours = [f for f in result.resolved if f.subject in picked and f.rule == "unanswered"]
+    at_reply = sum(1 for f in ours if f.resolved_at == replied)
+    return {"seconds": seconds, "evaluated": result.evaluated, "resolved": result.n_resolved,
+            "resolved_at_reply": at_reply, "replied_resolved": len(ours), "dry_without_search": without,
+            "dry_with_search": with_search, "peak_rss_mb": _peak_mb()}
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -130,7 +174,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, path, *rest = args.child
-        print(json.dumps(run_full(path, args.workers) if kind == "full" else run_incremental(path, int(rest[0]))))
+        run = {"full": lambda: run_full(path, args.workers), "incremental": lambda: run_incremental(path, int(rest[0])),
+               "replies": lambda: run_replies(path, int(rest[0]))}[kind]
+        print(json.dumps(run()))
         return
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     rows = []
@@ -147,7 +193,8 @@ def main() -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
         full = _child(["--child", "full", str(path)] + (["--workers", str(args.workers)] if args.workers else []))
         incr = _child(["--child", "incremental", str(path), str(args.changed)])
-        row = {"conversations": size, **info, "full": full, "incremental": incr}
+        replies = _child(["--child", "replies", str(path), str(args.changed)])
+        row = {"conversations": size, **info, "full": full, "incremental": incr, "replies": replies}
         print(json.dumps(row), flush=True)
         rows.append(row)
     write_report(Path(args.out), rows, args.changed)
@@ -169,6 +216,16 @@ def write_report(out: Path, rows: list[dict], changed: int) -> None:
                      f"{f.get('workers') or 'auto'} | {f['new']:,} | {f['peak_rss_mb']:.0f} / "
                      f"{f.get('worker_peak_rss_mb', 0):.0f} MB | {i['seconds']:.2f} s | {i['evaluated']:,} | "
                      f"{i['peak_rss_mb']:.0f} MB |")
+    lines += ["", f"Replies: an agent answers {changed} conversations with an open `unanswered` finding an hour "
+              "after the full evaluation; the run an hour later resolves them at the reply's instant. "
+              "Dry runs in the same process without / with the search for when each finding cleared:", "",
+              "| conversations | run | subjects evaluated | resolved | their `unanswered` resolved at the reply | dry run without "
+              "the search | with it | ratio |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        p = r["replies"]
+        lines.append(f"| {r['conversations']:,} | {p['seconds']:.2f} s | {p['evaluated']:,} | {p['resolved']:,} | "
+                     f"{p['resolved_at_reply']:,} of {p['replied_resolved']:,} | {p['dry_without_search']:.2f} s | "
+                     f"{p['dry_with_search']:.2f} s | {p['dry_with_search'] / p['dry_without_search']:.2f}× |")
     lines += ["", "Store build (generate + `commit_batch`) is not part of the timings: "
               + ", ".join(f"{r['conversations']:,}: {r['load_seconds']:.0f} s" for r in rows) + ".", ""]
     out.parent.mkdir(parents=True, exist_ok=True)
