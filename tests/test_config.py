@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import tomllib
 
 import pytest
 from pydantic import Field, SecretStr
@@ -475,3 +476,84 @@ def test_a_plugins_union_option_is_reported_at_its_key_never_under_pydantic_s_me
         ("sources.p.pages.1", 4, "Input should be a valid integer, unable to parse string as an integer"),
         ("sources.p.mode", 5, "Input should be a valid string or a valid list"),
     ]
+
+
+@pytest.mark.parametrize("table, key, written", [
+    ("rules.unanswered", "enabled", '"no"'),
+    ("rules.unhappy", "enabled", "0"),
+    ("rules.unanswered", "stop_when_solved", '"yes"'),
+    ("rules.neglected_lead", "first_inquiry", '"off"'),
+    ("nudges", "enabled", "1"),
+    ("nudges.quiet_hours", "enabled", '"False"'),
+    ("nudges.limits", "escalations_exempt", '"n"'),
+])
+def test_a_boolean_is_true_or_false_never_a_word_or_number_guessed_at(table, key, written):
+    """pydantic's plain bool read "no", "off", 0 and "1" as booleans: an admin's `enabled = "no"`
+    passed by guessing. It is a problem at the key, on its line, saying what to write."""
+    text = f"# a comment\n[{table}]\n{key} = {written}\n"
+    with pytest.raises(ConfigError) as info:
+        parse(text, file="careplug.toml")
+    [problem] = info.value.problems
+    assert (problem.path, problem.line) == (f"{table}.{key}", 3)
+    assert problem.message == f"{tomllib.loads(f'v = {written}')['v']!r} is not a boolean: write true or false"
+    assert str(problem).startswith(f"careplug.toml:3: {table}.{key}: ")
+
+
+def test_a_notifier_s_boolean_is_strict_too(tmp_path):
+    (tmp_path / "careplug.toml").write_text('[notifiers.mail]\ntype = "email"\nhost = "localhost"\n'
+                                            'sender = "care@example.com"\nstarttls = "yes"\n')
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "careplug.toml")
+    [problem] = info.value.problems
+    assert (problem.path, problem.line) == ("notifiers.mail.starttls", 5)
+    assert problem.message == "'yes' is not a boolean: write true or false"
+
+
+def test_a_boolean_from_the_environment_is_the_word_true_or_false(monkeypatch):
+    """${NAME} gives a string: exactly "true" or "false" is that boolean, anything else a problem
+    that (as for every interpolated value) does not show the value."""
+    monkeypatch.setenv("NUDGES_ON", "false")
+    assert parse('[nudges]\nenabled = "${NUDGES_ON:-true}"\n').nudges.enabled is False
+    assert parse('[nudges]\nenabled = "${UNSET_FLAG_X:-true}"\n').nudges.enabled is True
+    monkeypatch.setenv("NUDGES_ON", "no")
+    with pytest.raises(ConfigError) as info:
+        parse('[nudges]\nenabled = "${NUDGES_ON}"\n')
+    [problem] = info.value.problems
+    assert problem.path == "nudges.enabled" and "${NUDGES_ON}" in problem.message
+
+
+def test_every_boolean_option_of_the_shipped_models_is_strict():
+    """A new boolean option declared as plain ``bool`` (not ``careplug.Flag``) would accept "no" again."""
+    from typing import Annotated, get_args
+
+    from pydantic import BaseModel, TypeAdapter, ValidationError
+
+    from careplug.calendar import CalendarOptions
+    from careplug.nudges.policy import NudgePolicy
+
+    plugins = Plugins()
+    models = [CalendarOptions, NudgePolicy, *(c.Options for c in plugins.rules().values()),
+              *(c.Options for c in plugins.sources().values()), *(c.Options for c in plugins.notifiers().values())]
+    seen, lax = set(), []
+
+    def walk(model):
+        if model in seen:
+            return
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            kinds = [field.annotation, *get_args(field.annotation)]
+            kinds += [a for k in kinds for a in get_args(k)]
+            if bool in kinds:
+                try:
+                    kind = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+                    TypeAdapter(kind).validate_python("no")
+                    lax.append(f"{model.__name__}.{name}")
+                except ValidationError:
+                    pass
+            for k in kinds:
+                if isinstance(k, type) and issubclass(k, BaseModel):
+                    walk(k)
+
+    for model in models:
+        walk(model)
+    assert len(seen) > 10 and not lax, lax

@@ -28,6 +28,7 @@ from .errors import (  # noqa: E402
     StoreLocked,
 )
 from .finding import Finding, Severity, subject_key  # noqa: E402
+from .flags import Flag  # noqa: E402
 from .history import History, TimelineItem  # noqa: E402
 from .model import (  # noqa: E402
     Account,

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from .flags import Flag
+
 if TYPE_CHECKING:  # pragma: no cover
     from .finding import Finding
     from .history import History
@@ -28,7 +30,7 @@ class RuleOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = True
+    enabled: Flag = True
 
 
 class Rule:

@@ -36,6 +36,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 import careplug
 
 from ..errors import DeliveryError
+from ..flags import Flag
 from ..notifier import Notifier, NotifierOptions
 from ..nudges.model import Nudge, Receipt
 
@@ -45,8 +46,8 @@ _TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, Connecti
 class EmailOptions(NotifierOptions):
     host: str
     port: int = Field(default=25, gt=0, lt=65536)
-    starttls: bool = False
-    ssl: bool = False
+    starttls: Flag = False
+    ssl: Flag = False
     """Implicit TLS (port 465); ``starttls`` upgrades a plain connection instead."""
     ca_file: str | None = None
     """A CA bundle to verify the server with (default: the system's)."""

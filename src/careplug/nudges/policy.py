@@ -47,6 +47,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSche
                       field_validator, model_validator)
 
 from ..durations import parse_duration
+from ..flags import Flag
 from ..rules.options import DURATION_PATTERN
 from .model import Action
 
@@ -186,7 +187,7 @@ class Limits(_Strict):
     per_person_per_day: int | None = Field(default=None, ge=1)
     """At most this many nudges delivered to one person per day (their calendar's day); the rest
     wait for the next day. None: no cap."""
-    escalations_exempt: bool = True
+    escalations_exempt: Flag = True
     """Escalations (to a manager or team lead) are delivered even past the cap."""
     batch_size: int = Field(default=100, ge=1, le=10000)
     """Nudges handed to one target in one delivery call."""
@@ -195,7 +196,7 @@ class Limits(_Strict):
 
 
 class QuietHours(_Strict):
-    enabled: bool = True
+    enabled: Flag = True
     """Deliver only within the assignee's business hours; the due time never moves."""
     calendar: str | None = None
     """The calendar of people without their own (``[nudges.people.X] calendar``); None: the
@@ -213,7 +214,7 @@ class NudgePolicy(_Strict):
     """The validated ``[nudges]`` table. ``stage_policy`` says what to do at a stage; the
     ``*_of``/``*_for`` helpers resolve people through the hierarchy."""
 
-    enabled: bool = True
+    enabled: Flag = True
     default_target: str | None = None
     default_owner: str | None = None
     """Owner of findings with no assignee, no account owner and no team default."""

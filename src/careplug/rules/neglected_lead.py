@@ -24,6 +24,7 @@ from pydantic import field_validator
 import careplug
 
 from ..finding import Severity
+from ..flags import Flag
 from ..history import History
 from .base import Assessment, CareRule
 from .clock import conversation_pauses
@@ -35,7 +36,7 @@ from .touches import is_inquiry, touch_times
 
 class NeglectedLeadOptions(PausableRuleOptions):
     target: Duration = timedelta(hours=2)
-    first_inquiry: bool = True
+    first_inquiry: Flag = True
     lookback: Duration = timedelta(days=30)
     stages: Stages = [StageOptions(name="warning", at=0.5)]
     breach_severity: Severity = Severity.BREACH

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import careplug
 
 from ..finding import Severity
+from ..flags import Flag
 from ..history import History
 from ..model import Channel, Priority
 from .base import Assessment, CareRule
@@ -39,7 +40,7 @@ class UnansweredOptions(PausableRuleOptions):
     priority_targets: dict[Priority, Duration] = {}
     stages: Stages = [StageOptions(name="warning", at=0.75)]
     breach_severity: Severity = Severity.BREACH
-    stop_when_solved: bool = True
+    stop_when_solved: Flag = True
     """A solved or closed conversation stops the clock."""
 
     def conflicts(self) -> list[Conflict]:
