@@ -16,7 +16,7 @@ from .durations import format_duration
 
 class _CareplugJsonSchema(GenerateJsonSchema):
     """Defaults written as an admin would write them in careplug.toml: durations as ``"4h"``, not
-    ISO 8601 ``"PT4H"`` (which rule options do not accept)."""
+    pydantic's ISO 8601 ``"PT4H"`` (accepted too, but not how the docs and examples write them)."""
 
     def encode_default(self, dft: Any) -> Any:
         return super().encode_default(_plain_durations(dft))

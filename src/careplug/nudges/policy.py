@@ -46,28 +46,18 @@ from typing import Annotated, Any, Literal
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler, PrivateAttr, WithJsonSchema,
                       field_validator, model_validator)
 
-from ..durations import parse_duration
+from ..durations import DURATION_SCHEMA, parse_duration
 from ..flags import Flag
-from ..rules.options import DURATION_PATTERN
 from .model import Action
 
 __all__ = ["NudgePolicy", "StagePolicy", "ActionSpec", "Hierarchy", "Team", "Person", "Limits",
            "QuietHours", "parse_duration"]
 
-def _duration(value: Any) -> Any:
-    """careplug's durations (``"1h30m"``, ``"2 days"``), with a unit as everywhere in careplug.toml;
-    ISO 8601 (``PT2H``) is left to pydantic."""
-    if isinstance(value, str) and value.strip().upper().startswith("P"):
-        return value
+def _duration(value: Any) -> timedelta:
+    """A duration as everywhere in careplug.toml (``careplug.durations``: ``"1h30m"``, ``"2 days"``,
+    ``"PT2H"``), with a unit; zero is allowed (a task due at once)."""
     return parse_duration(value, bare_seconds=False)
 
-
-ISO_DURATION_PATTERN = r"^P(?!$)(?:[0-9]+(?:\.[0-9]+)?[YMWD])*(?:T(?=[0-9])(?:[0-9]+(?:\.[0-9]+)?[HMS])+)?$"
-"""ISO 8601 durations as pydantic reads them (``PT2H``, ``P1DT12H``), as a JSON Schema pattern."""
-
-DURATION_SCHEMA = {"type": "string", "anyOf": [{"pattern": DURATION_PATTERN}, {"pattern": ISO_DURATION_PATTERN}],
-                   "examples": ["1h", "30m", "1h30m", "2 days", "PT2H"],
-                   "description": "A duration with a unit (\"1h\", \"30m\", \"2 days\") or ISO 8601 (\"PT2H\")."}
 
 Duration = Annotated[timedelta, BeforeValidator(_duration), WithJsonSchema(DURATION_SCHEMA)]
 

@@ -1,6 +1,7 @@
 """Shared rule options: durations, scope filters, and the option base every built-in rule uses.
 
-Durations are written ``"30m"``, ``"4h"``, ``"2d"``, ``"1w"``, ``"1h30m"`` or ``"90s"``. Whether a
+Durations are written ``"30m"``, ``"4h"``, ``"2d"``, ``"1w"``, ``"1h30m"``, ``"90s"`` or ISO 8601
+``"PT4H"`` (``careplug.durations``, the one parser of every duration in careplug.toml). Whether a
 duration is business time or wall time depends on the rule's ``calendar`` (see ``rules.clock``):
 with a 9-to-5 calendar a ``"4h"`` target is four open hours.
 """
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, PlainSerializer, ValidationError, WithJsonSchema,
                       field_validator, model_validator)
 
-from ..durations import format_duration, parse_duration
+from ..durations import DURATION_SCHEMA, format_duration, parse_duration
 from ..model import Channel, Priority, Status
 from ..rule import RuleOptions
 
@@ -30,20 +31,6 @@ def _positive(v: Any) -> timedelta:
         raise ValueError(f"duration {v!r} must be longer than zero")
     return td
 
-
-def _any_case(word: str) -> str:
-    return "".join(f"[{c}{c.upper()}]" for c in word)
-
-
-_UNIT = "(?:" + "|".join(_any_case(u) for u in (
-    "seconds", "second", "secs", "sec", "s", "minutes", "minute", "mins", "min", "m", "hours", "hour", "hrs", "hr",
-    "h", "days", "day", "d", "weeks", "week", "wks", "wk", "w")) + ")"
-_PART = rf"[0-9]+(?:\.[0-9]+)?\s*{_UNIT}"
-DURATION_PATTERN = rf"^\s*{_PART}(?:(?:\s*,?\s*|\s+{_any_case('and')}\s+){_PART})*\s*$"
-"""What ``Duration`` accepts, as a JSON Schema (ECMA-262) pattern: numbers with units, no bare number."""
-
-DURATION_SCHEMA = {"type": "string", "pattern": DURATION_PATTERN, "examples": ["30m", "4h", "2d", "1h30m", "1w"],
-                   "description": "A duration with a unit: s, m, h, d or w, e.g. \"30m\", \"4h\", \"2d\", \"1h30m\"."}
 
 Duration = Annotated[timedelta, BeforeValidator(_positive), PlainSerializer(format_duration),
                      WithJsonSchema(DURATION_SCHEMA)]
