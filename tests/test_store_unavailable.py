@@ -53,14 +53,16 @@ def test_a_store_path_that_cannot_be_created_is_named(tmp_path):
     assert json.loads(proc.stdout)["error"] == "store"
 
 
+@pytest.mark.parametrize("command", ["check", "validate"])
 @pytest.mark.parametrize("url, says", [
     ("postgres://u:p@db/careplug", "no database driver for 'postgres'"),
     ("://nothing", "is not a database URL"),
 ])
-def test_a_url_no_driver_reads_is_a_config_error_at_store_url(tmp_path, url, says):
+def test_a_url_no_driver_reads_is_a_config_error_at_store_url(tmp_path, url, says, command):
+    """A run finds it opening the store; validate finds it without (the same problem)."""
     (tmp_path / "careplug.toml").write_text(f'# the store\n[store]\nurl = "{url}"\n')
-    proc = careplug("check", cwd=tmp_path)
-    assert proc.returncode == 3, proc.stderr
+    proc = careplug(command, cwd=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
     assert f"careplug.toml:3: store.url: {says}" in proc.stderr
 
 
@@ -96,3 +98,63 @@ def test_a_bad_query_is_still_a_bug_not_a_store_error():
     assert is_database_error(said("database is locked")) and is_database_error(said("disk I/O error"))
     assert not is_database_error(said("no such column: records.nope"))
     assert not is_database_error(ValueError("database is locked"))
+
+
+# --- what `careplug validate` sees of the store without connecting ---------------------------------
+
+NO_PSYCOPG = "import sys; sys.modules['psycopg'] = None; from careplug.cli import main; main()"
+"""careplug with psycopg not importable (``import psycopg`` fails as when it is not installed)."""
+
+
+def test_validate_reports_a_missing_postgresql_driver_at_store_url_without_the_password(tmp_path, monkeypatch):
+    from careplug import ConfigError
+    from careplug.config import load
+
+    (tmp_path / "careplug.toml").write_text('# the store\n[store]\nurl = "postgresql+psycopg://careplug:'
+                                            '${DB_PASSWORD}@db.internal/careplug"\n')
+    monkeypatch.setenv("DB_PASSWORD", "hunter2-secret")
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "careplug.toml", check_paths=True)
+    [problem] = info.value.problems
+    assert (problem.path, problem.line) == ("store.url", 3)
+    assert problem.message == "the database driver 'psycopg' for 'postgresql+psycopg' is not installed"
+    assert problem.hint == "for PostgreSQL: pip install 'careplug[postgres]'"
+    assert "hunter2" not in str(problem)
+    load(tmp_path / "careplug.toml")          # a run's load leaves it to opening the store (a config error there too)
+
+
+def test_validate_on_the_command_line_exits_3_naming_the_driver_and_never_the_password(tmp_path):
+    (tmp_path / "careplug.toml").write_text('[store]\nurl = "postgresql+psycopg://careplug:hunter2-secret'
+                                            '@db.internal/careplug?sslpassword=hunter3"\n')
+    for args in (["validate"], ["--json", "validate"]):
+        proc = subprocess.run([sys.executable, "-c", NO_PSYCOPG, *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 3, out
+        assert "store.url: the database driver 'psycopg' for 'postgresql+psycopg' is not installed" in out \
+            or json.loads(proc.stdout)["problems"][0]["message"] == \
+            "the database driver 'psycopg' for 'postgresql+psycopg' is not installed"
+        assert "hunter" not in out and "db.internal" not in out
+
+
+def test_validate_does_not_connect_to_the_store(tmp_path):
+    """Whether a server is up is the run's to find out (exit 1, retried): validate checks the config."""
+    pytest.importorskip("psycopg")
+    (tmp_path / "careplug.toml").write_text('[store]\nurl = "postgresql+psycopg://u:pw1234@127.0.0.1:1/db"\n')
+    proc = careplug("validate", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("make, key, says", [
+    (lambda d: (d / "blocker").write_text("a file"), "path", "is a file, so the store's folder"),
+    (lambda d: (d / "blocker" / "careplug.db").mkdir(parents=True), "path", "is a folder, not a database file"),
+    (lambda d: (d / "blocker").write_text("a file"), "url", "is a file, so the store's folder"),
+])
+def test_validate_reports_a_sqlite_store_that_could_never_be_created(tmp_path, make, key, says):
+    make(tmp_path)
+    where = "blocker/careplug.db" if key == "path" else f"sqlite:///{tmp_path}/blocker/careplug.db"
+    (tmp_path / "careplug.toml").write_text(f'[rules.unanswered]\n\n[store]\n{key} = "{where}"\n')
+    proc = careplug("validate", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"careplug.toml:4: store.{key}: {tmp_path / 'blocker'}" in proc.stderr and says in proc.stderr

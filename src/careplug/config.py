@@ -17,7 +17,11 @@ Source and notifier options are validated with the pydantic context ``{"base_dir
 file's folder>, "check_paths": bool}``. ``check_paths`` is set by ``careplug validate``
 (``load(..., check_paths=True)``): validators then also check that the files and folders the
 options name exist, so a wrong path is a problem with its key path and line. A run does not set
-it: a folder missing then fails that source alone, and the other sources still sync.
+it: a folder missing then fails that source alone, and the other sources still sync. With
+``check_paths`` the store is checked as far as it can be without connecting (``_store_problems``):
+a URL SQLAlchemy cannot read or whose database driver is not installed (at ``store.url``, the URL
+never quoted), a SQLite file that could never be created. Whether a server answers is the run's to
+find out.
 """
 
 from __future__ import annotations
@@ -174,18 +178,20 @@ def _secret_at(secrets: dict[tuple, _Interpolated], path: tuple) -> _Interpolate
     return None
 
 
-def _scrub(text: str | None, secrets: dict[tuple, _Interpolated], path: tuple, *, hint: bool = False) -> str | None:
+def _scrub(text: str | None, secrets: dict[tuple, _Interpolated], path: tuple, *, hint: bool = False,
+           quotes: bool = True) -> str | None:
     """``text`` (a problem's message, or its hint) with nothing of an interpolated value in it.
 
     A problem with an interpolated value itself gets a message that says so and no hint: the
     validators quote, lowercase, split and suffix what they were given ('839201h', part of a
     token), so no replacing of the value's forms is safe there. Elsewhere every interpolated value
     of the problem's table, and any longer one anywhere, is replaced by a marker naming its
-    reference, in any case."""
+    reference, in any case. ``quotes=False``: a message (and hint) careplug built to quote nothing
+    of the value (a store URL's problem names its scheme at most) is kept, with only that replacing."""
     if not text or not secrets:
         return text
     interp = _secret_at(secrets, path)
-    if interp is not None and not (not hint and _is_interpolation_problem(text)):   # those name only the reference
+    if interp is not None and quotes and not (not hint and _is_interpolation_problem(text)):   # those name only the reference
         refs = ", ".join(interp.refs)
         return None if hint else f"the value of {refs} is not valid here (not shown: it may be secret)"
     for where, interp in secrets.items():
@@ -564,6 +570,14 @@ def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, p
                 plugins.add_module(module)
         config = _validate_plugin_tables(top, plugins, base_dir, raw_problems, check_paths)
         config.path = Path(file) if file else None
+    # problems whose message quotes nothing of the value (a store URL's scheme at most): shown as
+    # written even when the value was interpolated (a password in the URL is the usual case)
+    quoting_nothing: set[tuple[tuple, str]] = set()
+    if check_paths:
+        for path, message, hint, quotes in _store_problems(data.get("store"), base_dir):
+            raw_problems.append((path, message, hint))
+            if not quotes:
+                quoting_nothing.add((path, message))
     if raw_problems:
         lines = key_lines(text)
         # a value whose interpolation failed is already reported: not again as a bad value
@@ -571,13 +585,36 @@ def parse(text: str, *, file: str | None = None, base_dir: Path | None = None, p
         raw_problems = [(path, message, hint) for path, message, hint in raw_problems
                         if _is_interpolation_problem(message) or not any(_related(f, path) and len(path) >= len(f)
                                                                          for f in failed)]
-        problems = [ConfigProblem(".".join(str(p) for p in path), _scrub(message, secrets, path),
-                                  _line_for(lines, path), _scrub(hint, secrets, path, hint=True), file)
-                    for path, message, hint in raw_problems]
+        problems = [ConfigProblem(".".join(str(p) for p in path), _scrub(message, secrets, path, quotes=quotes),
+                                  _line_for(lines, path), _scrub(hint, secrets, path, hint=True, quotes=quotes), file)
+                    for path, message, hint in raw_problems
+                    for quotes in [(path, message) not in quoting_nothing]]
         problems.sort(key=lambda p: (p.line is None, p.line or 0))   # in file order
         raise ConfigError(problems)
     assert config is not None
     return config
+
+
+def _store_problems(store: Any, base_dir: Path) -> list[tuple[tuple, str, str | None, bool]]:
+    """What ``careplug validate`` can tell of the store without connecting to it (``careplug.
+    store_access``): a URL SQLAlchemy cannot read, a database driver that is not installed, a SQLite
+    file that could never be created. Each as ``(key path, message, hint, quotes the value)``."""
+    try:
+        options = StoreConfig.model_validate(store or {})
+    except ValidationError:               # reported as the store table's problems
+        return []
+    from .store_access import sqlite_file_problem, url_problem
+
+    if options.url is not None:
+        problem = url_problem(options.url)
+        if problem is not None:
+            return [(("store", "url"), *problem, False)]
+        where, target = ("store", "url"), options.url
+    else:
+        path = Path(options.path)
+        where, target = ("store", "path"), str(path if path.is_absolute() else base_dir / path)
+    problem = sqlite_file_problem(target)
+    return [(where, *problem, True)] if problem is not None else []
 
 
 def _salvage(data: dict[str, Any]) -> TopLevel:

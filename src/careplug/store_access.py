@@ -59,6 +59,48 @@ def open_store(app: Any) -> Any:
         raise
 
 
+def url_problem(url: str) -> tuple[str, str] | None:
+    """(message, hint) for a store URL that can be told wrong without connecting: not a URL
+    SQLAlchemy reads, a database no installed dialect knows, or its driver not importable. The
+    message names the URL's scheme and the driver at most, never the URL (it may hold a password)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except Exception as exc:
+        return _url_problem(url, exc)
+    return None
+
+
+def sqlite_file_problem(url: str) -> tuple[str, str] | None:
+    """(message, hint) when the SQLite file of ``url`` (a path, or a ``sqlite:`` URL) could never be
+    created: it is a folder, or a file stands where its folder would be made. None otherwise (a
+    folder that does not exist yet is created by the run)."""
+    from pathlib import Path
+
+    if "://" in url:
+        from sqlalchemy.engine import make_url
+
+        try:
+            parsed = make_url(url)
+        except Exception:                # reported by url_problem
+            return None
+        if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+                or parsed.database.startswith("file:"):
+            return None
+        url = parsed.database
+    path = Path(url).expanduser()
+    if path.is_dir():
+        return f"{path} is a folder, not a database file", f"name the file in it, e.g. {path / 'careplug.db'}"
+    for folder in path.parents:
+        if folder.exists():
+            if folder.is_dir():
+                return None
+            return (f"{folder} is a file, so the store's folder {path.parent} cannot be created",
+                    "move that file or choose another path for the store")
+    return None
+
+
 def _url_problem(url: str, exc: BaseException) -> tuple[str, str] | None:
     """(message, hint) when ``exc`` says ``url`` is no URL, or names a database without a driver."""
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
