@@ -110,7 +110,19 @@ def test_history_shows_one_customer_across_sources(project):
     data = json.loads(careplug("--json", "history", uid, cwd=project).stdout)
     assert {link["source"] for link in data["links"]} == {"zendesk", "hubspot"}
     assert data["items"] and {i["source"] for i in data["items"]} <= {"zendesk", "hubspot"}
-    assert careplug("history", "nobody@nowhere.invalid", cwd=project).returncode == 1
+
+
+def test_history_of_no_one_is_a_usage_error_not_a_failed_run(project):
+    """Exit 1 says a part of a run failed; a WHO that matches no customer is a wrong argument,
+    like `sync --source nope`: exit 2, and with --json the usage error object."""
+    careplug("sync", cwd=project)
+    proc = careplug("history", "nobody@nowhere.invalid", cwd=project)
+    assert proc.returncode == 2, proc.stderr
+    assert "no customer matches 'nobody@nowhere.invalid'" in proc.stderr and "Traceback" not in proc.stderr
+    proc = careplug("--json", "history", "nobody@nowhere.invalid", cwd=project)
+    assert proc.returncode == 2
+    error = json.loads(proc.stdout)
+    assert error["ok"] is False and error["error"] == "usage" and "no customer matches" in error["message"]
 
 
 def test_history_lists_the_customers_findings_open_and_resolved(project):

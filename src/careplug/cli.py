@@ -7,8 +7,9 @@ Exit codes (stable; schedulers and scripts rely on them):
  1    the run finished, but a part of it failed (a source, stream, rule, plugin or delivery
       target); everything else was done and nothing already synced or promised was lost.
       Also: the store cannot be created, opened or reached (nothing was done: the next run
-      retries), and other errors of a command ("no customer matches ...")
- 2    usage error (unknown command or option)
+      retries), and other errors of a command (``check --explain`` of no such finding)
+ 2    usage error: an unknown command or option, a bad or missing value, or an argument that
+      names nothing there is (``sync --source nope``, ``history`` of no customer)
  3    configuration error (every problem is printed with key path and line)
  4    another run holds the store's run lock
  5    internal error (a bug: please report it with the traceback from --verbose)
@@ -401,7 +402,8 @@ def history(state: State, who: str, limit: int) -> None:
     try:
         uid = find_customer(app.store, who)
         if uid is None:
-            raise CareplugError(f"no customer matches {who!r} (try an email, a phone, or source/id)")
+            raise click.BadParameter(f"no customer matches {who!r} (try an email, a phone, or source/id)",
+                                     param_hint="WHO")
         timeline = customer_timeline(app, uid, limit=limit)
     finally:
         app.close()
