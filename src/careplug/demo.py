@@ -11,7 +11,7 @@ import json
 import shutil
 import tempfile
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def run_demo(console: Console, *, directory: str | None, conversations: int, kee
 
     folder = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="careplug-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = App.now().replace(microsecond=0)          # CAREPLUG_NOW pins it: the history ends where the run looks
     stats = write_files(folder / "export", conversations, seed=7, now=now, sources=DEMO_SOURCES)
     (folder / "careplug.toml").write_text(DEMO_CONFIG, encoding="utf-8")
     from .plugins import get_plugins
