@@ -29,3 +29,34 @@ def test_the_variables_are_found():
 @pytest.mark.parametrize("name", variables_read())
 def test_every_environment_variable_careplug_reads_is_documented(name):
     assert f"`{name}" in DOCS or f"${name}" in DOCS, f"{name} is read in src/careplug but not in README.md or docs/"
+
+
+def calendar_section() -> str:
+    text = (ROOT / "docs" / "rules.md").read_text()
+    return text.split("## The clock", 1)[1].split("\n## ", 1)[0]
+
+
+def hours_keys_and_values() -> list[str]:
+    from careplug.calendar import ALL_DAY, CLOSED, DAYS, NAMED_DAYS
+
+    return [*DAYS, *NAMED_DAYS, *(v for v in (*CLOSED, *ALL_DAY) if v)]
+
+
+@pytest.mark.parametrize("word", hours_keys_and_values())
+def test_every_word_opening_hours_take_is_documented_in_the_calendar_section(word):
+    assert f"`{word}`" in calendar_section() or f'"{word}"' in calendar_section(), \
+        f"calendars' hours take {word!r}, docs/rules.md's calendar section does not say so"
+
+
+def test_the_documented_opening_hours_mean_what_the_docs_say():
+    from careplug.calendar import CalendarOptions
+
+    def week(hours):
+        return CalendarOptions(hours=hours).weekly()
+
+    nine_to_five = [(540, 1020)]
+    assert week({"weekdays": "09:00-17:00"}) == [nine_to_five] * 5 + [[], []]
+    assert week({"daily": "08:00-20:00", "sun": "closed"}) == [[(480, 1200)]] * 6 + [[]]
+    assert week({"EveryDay": "24h", "weekend": "off"}) == [[(0, 1440)]] * 5 + [[], []]
+    assert week({"fri": "18:00-24:00", "sat": "00:00-02:00"})[4:6] == [[(1080, 1440)], [(0, 120)]]
+    assert CalendarOptions().weekly() == [nine_to_five] * 5 + [[], []]

@@ -40,13 +40,18 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DAY_SPAN = 400           # days of running totals computed at once
 _UTC = timezone.utc
+NAMED_DAYS = {"weekdays": "mon-fri", "weekend": "sat-sun", "daily": "mon-sun", "everyday": "mon-sun"}
+"""The ``hours`` keys that name several days, besides a day (``mon``) and a range (``mon-fri``)."""
+CLOSED = ("", "closed", "off")
+"""Opening hours that mean closed all day."""
+ALL_DAY = ("24h", "all day", "open")
+"""Opening hours that mean open all day (00:00-24:00)."""
 
 
 def _parse_day_key(key: str) -> list[int]:
     """``"mon"`` -> [0]; ``"mon-fri"`` -> [0..4]; ``"weekdays"``/``"weekend"``/``"daily"``."""
     k = key.strip().lower()
-    named = {"weekdays": "mon-fri", "weekend": "sat-sun", "daily": "mon-sun", "everyday": "mon-sun"}
-    k = named.get(k, k)
+    k = NAMED_DAYS.get(k, k)
     if "-" in k:
         a, _, b = k.partition("-")
         if a not in DAYS or b not in DAYS:
@@ -67,9 +72,9 @@ def _parse_intervals(value: str | list[str]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for part in parts:
         p = part.strip().lower()
-        if p in ("", "closed", "off"):
+        if p in CLOSED:
             continue
-        if p in ("24h", "all day", "open"):
+        if p in ALL_DAY:
             out.append((0, 1440))
             continue
         m = _INTERVAL.match(p)
