@@ -60,3 +60,30 @@ def test_the_documented_opening_hours_mean_what_the_docs_say():
     assert week({"EveryDay": "24h", "weekend": "off"}) == [[(0, 1440)]] * 5 + [[], []]
     assert week({"fri": "18:00-24:00", "sat": "00:00-02:00"})[4:6] == [[(1080, 1440)], [(0, 120)]]
     assert CalendarOptions().weekly() == [nine_to_five] * 5 + [[], []]
+
+
+def test_the_example_s_undated_promise_default_is_what_its_comment_says(monkeypatch):
+    """examples/careplug.toml: a promise without a date is due one working day later on the New
+    York desk (08:00-20:00) and a day and a half later on the Berlin desk (8 open hours a day), as
+    its comment says; "1d" there was 24 open hours, two New York working days."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from careplug.calendar import BusinessCalendar
+    from careplug.config import load
+
+    monkeypatch.setenv("SUPPORT_LEADS_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    path = ROOT / "examples" / "careplug.toml"
+    config = load(path)
+    due = config.rules["broken_promise"].undated_due
+    comment = path.read_text().split("[rules.broken_promise]", 1)[1].split("undated_due", 1)[0]
+    said = " ".join(comment.replace("#", " ").split())
+    assert "one working day in New York" in said and "a day and a half in Berlin" in said
+
+    def after(calendar, zone, start):
+        cal = BusinessCalendar.from_options(config.calendars[calendar])
+        return cal.add(datetime(*start, tzinfo=ZoneInfo(zone)), due).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+    assert after("default", "America/New_York", (2026, 3, 2, 8, 0)) == datetime(2026, 3, 2, 20, 0)     # Monday
+    assert after("default", "America/New_York", (2026, 3, 2, 14, 0)) == datetime(2026, 3, 3, 14, 0)
+    assert after("emea", "Europe/Berlin", (2026, 3, 2, 9, 0)) == datetime(2026, 3, 3, 14, 0)
