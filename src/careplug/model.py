@@ -146,6 +146,11 @@ class Customer(Record):
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
+    @property
+    def label(self) -> str:
+        """How people name this customer: the name, else an email, else a phone ("" when none)."""
+        return self.name or next((e for e in self.emails if e), "") or next((p for p in self.phones if p), "")
+
     def identities(self) -> list[tuple[IdentityKind, str]]:
         out = [(IdentityKind.EMAIL, normalize_identity(IdentityKind.EMAIL, e)) for e in self.emails if e]
         out += [(IdentityKind.PHONE, normalize_identity(IdentityKind.PHONE, p)) for p in self.phones if p]

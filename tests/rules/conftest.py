@@ -48,8 +48,8 @@ class Journey:
     def _id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"
 
-    def customer(self, source="zendesk", id=None, *, email="ada@example.com", **kw) -> Customer:
-        c = Customer(source, id or self._id("c"), name="Ada", emails=[email] if email else [], **kw)
+    def customer(self, source="zendesk", id=None, *, email="ada@example.com", name="Ada", **kw) -> Customer:
+        c = Customer(source, id or self._id("c"), name=name, emails=[email] if email else [], **kw)
         self.records.append(c)
         return c
 

@@ -132,3 +132,35 @@ def test_a_first_inquiry_set_to_pending_waits_on_the_prospect_as_unanswered_does
         assert f.explain["paused"] == "8h" and f.explain["pauses"][0]["status"] == "pending"
     [f] = rule(target="2h", pause_on=[]).evaluate(hist, ny(2026, 3, 3, 14))
     assert f.due_at == ny(2026, 3, 2, 11).astimezone(timezone.utc)
+
+
+def test_a_first_inquiry_s_finding_and_its_nudge_name_the_customer(journey):
+    """A customer subject has no conversation for the nudge to sit on: its title is all the
+    assignee sees, so it says who is waiting (the name, else the email), as a lead's does."""
+    from careplug.nudges.planner import plan
+    from careplug.nudges.policy import NudgePolicy
+
+    ada = journey.customer(name="Ada Lovelace")
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9), "Do you ship to Canada?")
+    nameless = journey.customer("zendesk", "c-anon", email="grace@example.com", name="")
+    other = journey.conversation(nameless, ny(2026, 3, 2, 9), channel=Channel.CHAT)
+    journey.inbound(other, ny(2026, 3, 2, 9), "Hi?")
+    journey.load()
+    [f] = rule().evaluate(journey.history(f"customer:{journey.store.customer_uid('zendesk', ada.external_id)}"),
+                          ny(2026, 3, 2, 12))
+    assert f.summary.startswith("first inquiry from Ada Lovelace (email, zendesk): no response since ")
+    (nudge,) = plan(f, NudgePolicy.model_validate({"default_target": "zendesk"}))
+    assert "Ada Lovelace" in nudge.title
+    [f] = rule().evaluate(journey.history(f"customer:{journey.store.customer_uid('zendesk', 'c-anon')}"),
+                          ny(2026, 3, 2, 12))
+    assert f.summary.startswith("first inquiry from grace@example.com (chat, zendesk): ")
+
+
+def test_a_lead_without_a_name_is_named_by_its_email(journey):
+    journey.customer("salesforce", "L1", email="new@prospect.io", name="", is_lead=True,
+                     created_at=ny(2026, 3, 2, 9))
+    journey.load()
+    [f] = rule().evaluate(journey.history(f"customer:{journey.store.customer_uid('salesforce', 'L1')}"),
+                          ny(2026, 3, 2, 12))
+    assert f.summary.startswith("new lead new@prospect.io (salesforce): ")

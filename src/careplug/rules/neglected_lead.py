@@ -83,7 +83,7 @@ class NeglectedLead(CareRule):
         for c in history.customers:
             if c.is_lead and c.created_at is not None and record_in_scope(scope, c.source, history):
                 candidates.append((c.created_at.timestamp(), f"lead:{c.source}:{c.external_id}",
-                                   f"new lead {c.name or c.external_id} ({c.source})", None))
+                                   f"new lead {c.label or c.external_id} ({c.source})", None))
         touches = touch_times(history)
         if o.first_inquiry:
             convs = None if scope.is_everything else {(c.source, c.external_id): c for c in history.conversations}
@@ -94,9 +94,10 @@ class NeglectedLead(CareRule):
                 first = inquiries[0]
                 at = first.created_at.timestamp()
                 if not any(t <= at for t in touches):
+                    who = _who(history, first)
                     candidates.append((at, f"first-inquiry:{first.source}:{first.external_id}",
-                                       f"first inquiry ({first.channel.value}, {first.source})",
-                                       (first.source, first.conversation_id)))
+                                       f"first inquiry{f' from {who}' if who else ''} ({first.channel.value}, "
+                                       f"{first.source})", (first.source, first.conversation_id)))
         # the earliest lead within ``lookback`` (an old lead nobody answered does not hide a new
         # first inquiry: it is left alone, the inquiry is not)
         candidates = [c for c in candidates if oldest <= c[0] <= ts_now]
@@ -120,6 +121,16 @@ class NeglectedLead(CareRule):
             f.source = occurrence.split(":")[1]
         out.wake(start + o.lookback.total_seconds() + 1)   # it leaves the lookback: another lead, or none
         return out
+
+
+def _who(history: History, inquiry) -> str:
+    """Who sent ``inquiry``: the label of the customer record its conversation names, else of
+    any of the customer's records ("" when none has a name, email or phone). A customer subject
+    has no conversation a nudge could sit on, so its title must say who is waiting."""
+    conv = next((c for c in history.conversations
+                 if (c.source, c.external_id) == (inquiry.source, inquiry.conversation_id)), None)
+    own = [c for c in history.customers if conv is not None and (c.source, c.external_id) == (conv.source, conv.customer_id)]
+    return next((c.label for c in [*own, *history.customers] if c.label), "")
 
 
 def _conversation_in_scope(scope, convs: dict, m, history: History) -> bool:

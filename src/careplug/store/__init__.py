@@ -639,9 +639,8 @@ class Store:
         with self.engine.connect() as conn:
             links = [tuple(x) for x in conn.execute(select(c.source, c.external_id).where(c.uid == uid))]
             for rec in self._records(conn, and_(r.kind == "customer", pairs_in(r.source, r.external_id, links))):
-                email = rec.emails[0] if rec.emails else (rec.phones[0] if rec.phones else "")
-                if rec.name or email:
-                    return rec.name or email
+                if rec.label:
+                    return rec.label
         return uid
 
     def customer_links(self, uid: str) -> list[dict[str, str]]:
