@@ -125,6 +125,23 @@ def test_history_of_no_one_is_a_usage_error_not_a_failed_run(project):
     assert error["ok"] is False and error["error"] == "usage" and "no customer matches" in error["message"]
 
 
+def test_a_careplug_now_that_is_no_time_is_a_problem_naming_the_variable_not_an_internal_error(project):
+    proc = careplug("check", cwd=project, env={"CAREPLUG_NOW": "yesterday"})
+    assert proc.returncode == 3, proc.stderr
+    assert "environment: CAREPLUG_NOW: 'yesterday' is not an ISO 8601 time" in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    proc = careplug("--json", "check", cwd=project, env={"CAREPLUG_NOW": "2026-13-01"})
+    assert proc.returncode == 3 and json.loads(proc.stdout)["problems"][0]["path"] == "CAREPLUG_NOW"
+
+
+def test_explaining_a_finding_there_is_not_is_a_usage_error(project):
+    careplug("sync", cwd=project)
+    proc = careplug("check", "--explain", "unanswered|conversation:zendesk:nope", cwd=project)
+    assert proc.returncode == 2 and "no finding 'unanswered|conversation:zendesk:nope'" in proc.stderr, proc.stderr
+    proc = careplug("--json", "check", "--explain", "nope", cwd=project)
+    assert proc.returncode == 2 and json.loads(proc.stdout)["error"] == "usage"
+
+
 def test_history_lists_the_customers_findings_open_and_resolved(project):
     assert careplug("run", cwd=project).returncode in (0, 1)
     findings = json.loads(careplug("--json", "check", cwd=project).stdout)["findings"]

@@ -21,6 +21,7 @@ from .errors import (  # noqa: E402
     ConfigError,
     DeliveryError,
     FatalSourceError,
+    NotFound,
     PluginError,
     RateLimitExhausted,
     RetriableError,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as config_mod
-from .errors import CareplugError
+from .errors import CareplugError, ConfigError
 from .plugins import Plugins
 from .source import Source
 from .store import Store
@@ -134,7 +134,15 @@ class App:
         """The run's clock; ``CAREPLUG_NOW`` (ISO 8601) pins it for tests and replays."""
         pinned = os.environ.get("CAREPLUG_NOW")
         if pinned:
-            value = datetime.fromisoformat(pinned)
+            try:
+                value = datetime.fromisoformat(pinned)
+            except ValueError:
+                from .config import ConfigProblem
+
+                raise ConfigError([ConfigProblem(
+                    "CAREPLUG_NOW", f"{pinned!r} is not an ISO 8601 time", file="environment",
+                    hint="write e.g. 2026-03-02T09:00:00Z or 2026-03-02T09:00+01:00 (UTC without an offset), "
+                         "or unset it to run at the current time")]) from None
             return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return datetime.now(timezone.utc)
 

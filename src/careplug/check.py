@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .errors import CareplugError
+from .errors import CareplugError, NotFound
 from .finding import Finding, subject_kind
 from .history import History
 from .model import EventKind, Priority, Status
@@ -748,7 +748,7 @@ def explain(app: Any, finding_key: str, now: datetime) -> Explanation:
     """The timeline of the finding's subject and the clock math behind the finding.
 
     The finding comes from the store (open or resolved); its rule is re-run now when it is
-    enabled, so the clock math is current. Raises ``CareplugError`` for an unknown key."""
+    enabled, so the clock math is current. Raises ``NotFound`` (a ``CareplugError``) for an unknown or ambiguous key."""
     return explain_store(app.store, list(app.rules), finding_key, now)
 
 
@@ -762,11 +762,11 @@ def explain_store(store: Any, rules: list[Any], finding_key: str, now: datetime)
             stored = store_findings.get(store, finding_key)
         elif keys:
             shown = "\n  ".join(keys[:5]) + ("\n  ..." if len(keys) > 5 else "")
-            raise CareplugError(f"{finding_key!r} is the start of several findings' keys; give more of it:\n  {shown}")
+            raise NotFound(f"{finding_key!r} is the start of several findings' keys; give more of it:\n  {shown}")
     if stored is None:
         found = _found_now(store, rules, finding_key, now)
         if found is None:
-            raise CareplugError(f"no finding {finding_key!r}, neither in the store nor reported by the rules now: "
+            raise NotFound(f"no finding {finding_key!r}, neither in the store nor reported by the rules now: "
                                 f"`careplug check` lists the open ones with their keys")
         history, current = found
         return Explanation(current, _timeline(history, current, now), dict(current.explain), current, stored=False)
@@ -817,5 +817,5 @@ def _found_now(store: Any, rules: list[Any], finding_key: str, now: datetime) ->
     matches = exact or [f for f in findings if f.key.startswith(finding_key)]
     if len(matches) > 1:
         shown = "\n  ".join(f.key for f in matches[:5])
-        raise CareplugError(f"{finding_key!r} is the start of several findings' keys; give more of it:\n  {shown}")
+        raise NotFound(f"{finding_key!r} is the start of several findings' keys; give more of it:\n  {shown}")
     return (history, matches[0]) if matches else None

@@ -7,9 +7,10 @@ Exit codes (stable; schedulers and scripts rely on them):
  1    the run finished, but a part of it failed (a source, stream, rule, plugin or delivery
       target); everything else was done and nothing already synced or promised was lost.
       Also: the store cannot be created, opened or reached (nothing was done: the next run
-      retries), and other errors of a command (``check --explain`` of no such finding)
+      retries), and other errors of a command
  2    usage error: an unknown command or option, a bad or missing value, or an argument that
-      names nothing there is (``sync --source nope``, ``history`` of no customer)
+      names nothing there is (``sync --source nope``, ``history`` of no customer, ``check
+      --explain`` of no finding or of a key several findings start with)
  3    configuration error (every problem is printed with key path and line)
  4    another run holds the store's run lock
  5    internal error (a bug: please report it with the traceback from --verbose)
@@ -38,7 +39,7 @@ from rich.markup import escape
 from . import __version__
 from . import config as config_mod
 from .cli_options import CONFIG_HELP, JSON_HELP, CommandGroup, emit_json
-from .errors import CareplugError, ConfigError, PluginError, StoreLocked, StoreUnavailable
+from .errors import CareplugError, ConfigError, NotFound, PluginError, StoreLocked, StoreUnavailable
 from .plugins import Plugins, get_plugins
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
@@ -109,6 +110,8 @@ def _guard(fn: Callable) -> Callable:
             _fail(state, EXIT_LOCKED, "locked", f"[yellow]{escape(str(exc))}[/]", exc)
         except PluginError as exc:
             _fail(state, EXIT_CONFIG, "plugin", f"[red]plugin error:[/] {escape(str(exc))}", exc)
+        except NotFound as exc:
+            _fail(state, EXIT_USAGE, "usage", f"[red]error:[/] {escape(str(exc))}", exc)
         except StoreUnavailable as exc:
             _fail(state, EXIT_FAILED, "store", f"[red]store error:[/] {escape(str(exc))}", exc, store=exc.store)
         except CareplugError as exc:

@@ -23,6 +23,11 @@ class ConfigError(CareplugError):
             super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class NotFound(CareplugError):
+    """An argument names nothing there is (a finding key no finding has); the CLI exits with
+    EXIT_USAGE, as for any wrong argument."""
+
+
 class PluginError(CareplugError):
     """A plugin failed to load or registered something invalid."""
 
