@@ -25,7 +25,7 @@ import careplug
 from ..finding import Severity
 from ..history import History
 from .base import Assessment, CareRule
-from .options import (CareRuleOptions, Conflict, Duration, format_duration, lower, lower_set, lowercase_list,
+from .options import (CareRuleOptions, Conflict, Duration, lower, lower_set, lowercase_list,
                       record_in_scope, subject_tags)
 from .stages import StageOptions, Stages, before_within
 from .touches import touch_times
