@@ -430,6 +430,7 @@ def _run_batch(store: Any, ev: _Evaluator, batch: list[str], now: datetime, resu
     return resolved
 
 
+JUST_BEFORE = timedelta(microseconds=1)
 CLEARING_STEPS = 16      # instants looked at per resolved finding, at most (besides when it was detected)
 
 
@@ -450,13 +451,14 @@ def _clearing_times(ev: _Evaluator, histories: dict[str, History], gone: list[Fi
        conversations solved) after ``detected_at`` and before ``now`` are tried latest first, back
        to the first one that still reports it: the finding cleared at the instant after that one,
        the start of its last absence (a finding that cleared and came back before it cleared for
-       good is resolved when it cleared for good, as the replay shows it).
+       good is resolved when it cleared for good, as the replay shows it) — if it was still
+       reported just before that instant; if not, time cleared it between two changes.
     3. None of them cleared it (time passing did: a lookback or ``max_age`` ran out) -> ``now``.
        Past ``CLEARING_STEPS`` instants still without it: the earliest of those (it had cleared by
        then at the latest).
 
     Never earlier than ``detected_at``; a rule or plugin that raises here keeps the latest instant
-    known (``now`` at worst) and is not a failure of the run. ``_run_batch`` calls it only when
+    known (``now`` at worst) and is not a failure of the run (``_Evaluator.keys_of``). ``_run_batch`` calls it only when
     something resolved: a run where nothing does pays nothing."""
     by_subject: dict[str, list[Finding]] = {}
     for f in gone:
@@ -489,18 +491,18 @@ def _clearing_times_of(ev: _Evaluator, subject: str, history: History, findings:
         if since >= now or not reported(f, since):
             return now
         lo, hi = bisect_right(instants, since), bisect_left(instants, now)
-        at = now
+        at, last_seen_known = now, lo >= hi - CLEARING_STEPS    # the window reaches back to `since`
         for t in reversed(instants[max(lo, hi - CLEARING_STEPS):hi]):
             if reported(f, t) is not False:                 # still there then (or cannot tell)
+                last_seen_known = True
                 break
             at = t
+        if at != now and last_seen_known and reported(f, at - JUST_BEFORE) is False:
+            return now          # gone before that change too: time cleared it, not the record at `at`
         return at
 
     for f in findings:
-        try:
-            f.resolved_at = cleared_at(f)
-        except Exception:  # a time it cannot compare (a plugin's naive datetime): the run's
-            log.debug("when %s cleared could not be told", f.key, exc_info=True)
+        f.resolved_at = cleared_at(f)
 
 
 # --- replay (--dry-run --since) ----------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -35,6 +35,9 @@ def subject_kind(key: str) -> str:
     return key.partition(":")[0]
 
 
+_TIMES = ("started_at", "due_at", "detected_at", "resolved_at", "next_check_at")
+
+
 @dataclass(slots=True)
 class Finding:
     """One instance of neglect (or of neglect about to happen).
@@ -43,7 +46,8 @@ class Finding:
     name); ``due_at`` is when the target is (or was) breached; ``next_check_at`` is when the rule
     wants to look at the subject again even if nothing changes (the next stage), or None.
     ``resolved_at`` is set when the condition cleared (the agent replied, the promise was kept).
-    ``explain`` holds the clock math: target, business time elapsed, pauses, due time.
+    ``explain`` holds the clock math: target, business time elapsed, pauses, due time. Times
+    without a zone are taken to be UTC.
     """
 
     rule: str
@@ -65,6 +69,14 @@ class Finding:
     group: str | None = None
     channel: str | None = None
     explain: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a time without a zone (a plugin's datetime(2026, 3, 2, 9)) is read as UTC, as records'
+        # times are: it is stored, compared and nudged on like any other
+        for name in _TIMES:
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                setattr(self, name, value.replace(tzinfo=timezone.utc))
 
     @property
     def key(self) -> str:

@@ -669,7 +669,7 @@ def test_a_plugins_finding_read_from_its_crm_clears_at_the_check(journey, store,
     assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 12) and result.ok
 
 
-def test_a_plugins_finding_with_a_time_without_zone_is_resolved_at_the_check(journey, store, plugins):
+def test_a_plugins_finding_with_times_without_a_zone_reads_them_as_utc_and_resolves_like_any(journey, store, plugins):
     class Sloppy:
         reporting = True
 
@@ -687,7 +687,32 @@ def test_a_plugins_finding_with_a_time_without_zone_is_resolved_at_the_check(jou
     journey.conversation(ada, ny(2026, 3, 2, 9))
     journey.load()
     [f] = evaluate_store(store, [], ny(2026, 3, 2, 10), plugins=plugins).new
+    assert f.started_at == datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
     sloppy.reporting = False
     result = evaluate_store(store, [], ny(2026, 3, 2, 12), plugins=plugins, full=True)
     [resolved] = result.resolved
     assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 12) and result.ok
+
+
+def test_a_finding_time_cleared_is_resolved_at_the_check_not_at_an_unrelated_later_record(journey, store, plugins):
+    class Window:
+        """Reports a conversation only until 11:00 (a window of its own that ran out)."""
+
+        @careplug.hookimpl
+        def careplug_detect_neglect(self, subject, history, now):
+            if not subject.startswith("conversation:") or now >= ny(2026, 3, 2, 11):
+                return None
+            return [careplug.Finding(rule="window", subject=subject, occurrence="w", stage="breach",
+                                     severity=careplug.Severity.BREACH, summary="in the window",
+                                     started_at=ny(2026, 3, 2, 9))]
+
+    plugins.register(Window(), name="window")
+    ada = journey.customer()
+    conv = journey.conversation(ada, ny(2026, 3, 2, 9))
+    journey.inbound(conv, ny(2026, 3, 2, 9))
+    journey.load()
+    [f] = evaluate_store(store, [], ny(2026, 3, 2, 10), plugins=plugins).new
+    journey.event(conv, ny(2026, 3, 2, 11, 30), careplug.EventKind.PRIORITY, "normal", "high")   # after it ran out
+    journey.load()
+    [resolved] = evaluate_store(store, [], ny(2026, 3, 2, 12), plugins=plugins).resolved
+    assert resolved.key == f.key and resolved.resolved_at == ny(2026, 3, 2, 12)
