@@ -135,6 +135,11 @@ def test_a_check_in_that_expires_before_it_is_due_or_breached_is_refused():
     assert (p.path, p.line) == ("rules.check_in.counts_after", 3) and "would not count" in p.message
 
 
+def test_the_example_a_counts_after_problem_suggests_is_shorter_than_after():
+    [p] = problems_of('[rules.check_in]\nafter = "30m"\ncounts_after = "1h"\n')
+    assert p.message.endswith("e.g. '15m'"), p.message
+
+
 def test_a_channel_or_priority_target_that_is_never_tighter_is_refused():
     problems = by_path(problems_of("""
         [rules.unanswered]

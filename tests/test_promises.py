@@ -540,6 +540,7 @@ def test_another_organisations_plan_relayed_is_not_the_teams_promise(sentence):
 @pytest.mark.parametrize("sentence", [
     "UPS will have it at your office by Thursday 10:30 AM since we've upgraded it to overnight.",
     "Our courier will drop it at the surgery tomorrow.",
+    "Amazon will deliver the replacement to you by Thursday.",
     "I'll chase the bank and call you back tomorrow.",
 ])
 def test_a_carrier_delivering_what_the_team_shipped_or_the_team_chasing_an_organisation_is(sentence):

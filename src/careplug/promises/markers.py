@@ -109,8 +109,8 @@ def _ours(words: list[str]) -> bool:
         return False                        # "error at 12:00 will retry"; not "the refund of $64.95 will"
     if head in _NOT_OURS or _FORECASTERS.intersection(words[-4:]):     # "hopefully the council will…"
         return False
-    if _OTHERS.fullmatch(" ".join(words[-2:])) or _OTHERS.fullmatch(head):
-        return False                        # another organisation's plan: "FedEx will attempt delivery"
+    if _OTHERS.fullmatch(head):
+        return False                        # another organisation's plan: "the bank will contact you"
     if len(words) > 1 and (words[-2] in _SUBORDINATE or _REPORTED.intersection(words[-4:-1])):
         return False                        # "before they'll approve"; "the courier says they'll..."
     return not (head in _THEIR_PARTY and len(words) > 1 and words[-2] in ("your", "ur", "yr"))   # "your bank"

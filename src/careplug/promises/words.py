@@ -65,6 +65,6 @@ WHEN = (r"today|tonight|tomorrow|tomorow|tmrw|tmr|2moro|this (?:morning|afternoo
 # organisations that are not the team: a plan of theirs relayed ("the bank will contact you within
 # 5 working days", "the council will send their inspector next week") is not the team's promise.
 # Carriers are not among them: "UPS will have it at your office by Thursday" delivers what the team
-# shipped, and is read as the team's word.
+# shipped, and is read as the team's word; so is Amazon, which delivers for many shops.
 OTHERS = (r"banks?|council|airlines?|manufacturers?|insurers?|landlords?|embassy|consulate|government|"
-          r"court|police|apple|google|microsoft|amazon|hmrc|irs|dvla")
+          r"court|police|apple|google|microsoft|hmrc|irs|dvla")

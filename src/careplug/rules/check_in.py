@@ -50,7 +50,8 @@ class CheckInOptions(CareRuleOptions):
             out.append((("counts_after",),
                         f"counts_after = {quoted(self.counts_after)} is longer than after = {quoted(self.after)}: a "
                         f"check-in made when it falls due would not count; write a counts_after shorter than after "
-                        f"(it only keeps the reply sent with the solve from counting), e.g. '1h'"))
+                        f"(it only keeps the reply sent with the solve from counting), e.g. "
+                        f"{quoted(min(timedelta(hours=1), self.after / 2))}"))
         end = self.after + self.within
         if self.max_age is not None and self.max_age <= end:
             never = ("falls due, so the rule never fires" if self.max_age <= self.after else
