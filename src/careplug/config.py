@@ -61,6 +61,11 @@ class StoreConfig(BaseModel):
     path: str = Field(".careplug/careplug.db", description="SQLite file, relative to the config file")
     url: str | None = Field(None, description="A SQLAlchemy URL (e.g. postgresql+psycopg://...); overrides path")
 
+    def location(self, base_dir: Path) -> str:
+        """The SQLite file: ``path``, relative to the config file's folder unless absolute."""
+        path = Path(self.path)
+        return str(path if path.is_absolute() else base_dir / path)
+
 
 class TopLevel(BaseModel):
     """The shape of careplug.toml before plugin-specific tables are checked."""
@@ -92,10 +97,7 @@ class Config:
 
     @property
     def store_url(self) -> str:
-        if self.store.url:
-            return self.store.url
-        path = Path(self.store.path)
-        return str(path if path.is_absolute() else self.base_dir / path)
+        return self.store.url or self.store.location(self.base_dir)
 
 
 # --- interpolation -------------------------------------------------------------------------------
@@ -611,8 +613,7 @@ def _store_problems(store: Any, base_dir: Path) -> list[tuple[tuple, str, str | 
             return [(("store", "url"), *problem, False)]
         where, target = ("store", "url"), options.url
     else:
-        path = Path(options.path)
-        where, target = ("store", "path"), str(path if path.is_absolute() else base_dir / path)
+        where, target = ("store", "path"), options.location(base_dir)
     problem = sqlite_file_problem(target)
     return [(where, *problem, True)] if problem is not None else []
 

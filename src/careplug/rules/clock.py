@@ -38,8 +38,9 @@ class Clock:
     pauses: list[Pause] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if len(self.pauses) > 1:
-            self.pauses = merged(self.pauses)
+        pauses = self.pauses
+        if len(pauses) > 1 and not all(a.end is not None and a.end < b.start for a, b in zip(pauses, pauses[1:])):
+            self.pauses = merged(pauses)        # ``pauses_of``'s are in order and apart already
 
     def active(self, start: float, now: float) -> float:
         total = self.calendar.elapsed_seconds(start, now)
@@ -81,8 +82,6 @@ def merged(pauses: list[Pause]) -> list[Pause]:
     """``pauses`` sorted by start, overlapping or touching ones joined (the first one's status
     names the joined pause; an open-ended pause swallows every later one)."""
     ordered = sorted(pauses, key=lambda p: p.start)
-    if all(a.end is not None and a.end < b.start for a, b in zip(ordered, ordered[1:])):
-        return ordered
     out = [ordered[0]]
     for p in ordered[1:]:
         last = out[-1]

@@ -16,6 +16,7 @@ A first inquiry's clock stops while its conversation is in a ``pause_on`` status
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -78,12 +79,13 @@ class NeglectedLead(CareRule):
         ts_now = now.timestamp()
         oldest = ts_now - o.lookback.total_seconds()
         scope = o.scope
-        # (start, occurrence, what, the conversation it waits in: None for a lead record)
-        candidates: list[tuple[float, str, str, tuple[str, str] | None]] = []
+        # (start, occurrence, the conversation it waits in: None for a lead record, what it is: told
+        # only for the one still waiting)
+        candidates: list[tuple[float, str, tuple[str, str] | None, Callable[[], str]]] = []
         for c in history.customers:
             if c.is_lead and c.created_at is not None and record_in_scope(scope, c.source, history):
-                candidates.append((c.created_at.timestamp(), f"lead:{c.source}:{c.external_id}",
-                                   f"new lead {c.label or c.external_id} ({c.source})", None))
+                candidates.append((c.created_at.timestamp(), f"lead:{c.source}:{c.external_id}", None,
+                                   lambda c=c: f"new lead {c.label or c.external_id} ({c.source})"))
         touches = touch_times(history)
         if o.first_inquiry:
             convs = None if scope.is_everything else {(c.source, c.external_id): c for c in history.conversations}
@@ -94,18 +96,17 @@ class NeglectedLead(CareRule):
                 first = inquiries[0]
                 at = first.created_at.timestamp()
                 if not any(t <= at for t in touches):
-                    who = _who(history, first)
                     candidates.append((at, f"first-inquiry:{first.source}:{first.external_id}",
-                                       f"first inquiry{f' from {who}' if who else ''} ({first.channel.value}, "
-                                       f"{first.source})", (first.source, first.conversation_id)))
+                                       (first.source, first.conversation_id), lambda: _inquiry(history, first)))
         # the earliest lead within ``lookback`` (an old lead nobody answered does not hide a new
         # first inquiry: it is left alone, the inquiry is not)
         candidates = [c for c in candidates if oldest <= c[0] <= ts_now]
         if not candidates:
             return out
-        start, occurrence, what, waits_in = min(candidates)
+        start, occurrence, waits_in, describe = min(candidates)
         if any(t >= start for t in touches):
             return out
+        what = describe()
         # a first inquiry waits in its conversation: time it spends in a paused status (pending on
         # the prospect, on hold) does not count, as for ``unanswered``, and its team's calendar
         # counts; a lead record has no status
@@ -123,14 +124,15 @@ class NeglectedLead(CareRule):
         return out
 
 
-def _who(history: History, inquiry) -> str:
-    """Who sent ``inquiry``: the label of the customer record its conversation names, else of
-    any of the customer's records ("" when none has a name, email or phone). A customer subject
-    has no conversation a nudge could sit on, so its title must say who is waiting."""
+def _inquiry(history: History, inquiry) -> str:
+    """What ``inquiry`` is, naming who sent it: the label of the customer record its conversation
+    names, else of any of the customer's records (none when none has a name, email or phone). A
+    customer subject has no conversation a nudge could sit on, so its title must say who waits."""
     conv = next((c for c in history.conversations
                  if (c.source, c.external_id) == (inquiry.source, inquiry.conversation_id)), None)
     own = [c for c in history.customers if conv is not None and (c.source, c.external_id) == (conv.source, conv.customer_id)]
-    return next((c.label for c in [*own, *history.customers] if c.label), "")
+    who = next((c.label for c in [*own, *history.customers] if c.label), "")
+    return f"first inquiry{f' from {who}' if who else ''} ({inquiry.channel.value}, {inquiry.source})"
 
 
 def _conversation_in_scope(scope, convs: dict, m, history: History) -> bool:
